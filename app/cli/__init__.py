@@ -1,0 +1,1 @@
+"""The ``echocare`` command line (Qt-free)."""

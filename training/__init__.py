@@ -1,0 +1,1 @@
+"""Training: self-supervised pretraining, fine-tuning of every head, distillation (Qt-free)."""
