@@ -1,0 +1,164 @@
+"""The Document: one open study, its annotations, masks and view state; owns the History."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.model.annotations import FRAME_MARKS, STUDY_WIDE, Annotation, MaskMeta
+from app.model.events import Signal
+from app.model.history import Command, History
+from app.model.labels import LabelSet
+from engine.io.calibration import Calibration
+from engine.io.cine import Cine
+
+NO_MODEL = "no model loaded"
+
+
+@dataclass
+class ViewState:
+    """What the viewer shows; ``changed(name, value)`` fires when a field changes.
+
+    Attributes:
+        frame_index: the frame on screen.
+        window: display levels (low, high) in pixel values.
+        active_label: the label new edits use.
+        tool: the active tool's name.
+        selected: id of the selected annotation, if any.
+        speed: playback speed factor.
+        loop: restart playback at the end of the cine.
+        playing: playback is running.
+    """
+
+    frame_index: int = 0
+    window: tuple[float, float] = (0.0, 255.0)
+    active_label: int = 1
+    tool: str = "navigate"
+    selected: str | None = None
+    speed: float = 1.0
+    loop: bool = True
+    playing: bool = False
+    changed: Signal = field(default_factory=Signal, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        old = self.__dict__.get(name, _MISSING)
+        object.__setattr__(self, name, value)
+        if name != "changed" and old is not _MISSING and old != value:
+            self.changed.emit(name, value)
+
+
+_MISSING = object()
+
+
+def default_window(cine: Cine) -> tuple[float, float]:
+    """Full range of the pixel type: 0..255 for 8 bits, 0..65535 for 16."""
+    return (0.0, 255.0) if cine.info.bits <= 8 else (0.0, float(2**cine.info.bits - 1))
+
+
+class Document:
+    """One study being reviewed and edited.
+
+    Args:
+        cine: the opened clip.
+        labels: the project's label schema.
+        study_id: the study's id in the project store (0 when not stored).
+    """
+
+    def __init__(self, cine: Cine, labels: LabelSet | None = None, study_id: int = 0) -> None:
+        self.cine = cine
+        self.labels = labels or LabelSet()
+        self.study_id = study_id
+        self.annotations: dict[str, Annotation] = {}
+        self.masks: dict[int, np.ndarray] = {}
+        self.mask_meta: dict[int, MaskMeta] = {}
+        self.view = ViewState(window=default_window(cine))
+        self.model_card = NO_MODEL
+        self.history = History(self)
+        # events (past-tense nouns)
+        self.annotations_changed = Signal()  # (ids,)
+        self.mask_changed = Signal()  # (frame,)
+        self.model_card_changed = Signal()  # (text,)
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.cine.info.rows, self.cine.info.columns
+
+    @property
+    def n_frames(self) -> int:
+        return self.cine.n_frames
+
+    def frame_image(self, index: int | None = None) -> np.ndarray:
+        return self.cine.frame(self.view.frame_index if index is None else index)
+
+    def calibration(self, index: int | None = None) -> Calibration:
+        return self.cine.calibration_for(self.view.frame_index if index is None else index)
+
+    def mask(self, frame: int) -> np.ndarray:
+        """The frame's label plane [H, W] uint8 (a zero plane, not stored, when none exists)."""
+        plane = self.masks.get(frame)
+        return plane if plane is not None else np.zeros(self.shape, dtype=np.uint8)
+
+    def mask_plane(self, frame: int) -> np.ndarray:
+        """The frame's label plane for editing in place, created when missing."""
+        if frame not in self.masks:
+            self.masks[frame] = np.zeros(self.shape, dtype=np.uint8)
+        return self.masks[frame]
+
+    def on_frame(self, frame: int) -> list[Annotation]:
+        """Annotations drawn on ``frame``."""
+        return [a for a in self.annotations.values() if a.frame == frame]
+
+    def of_kind(self, kind: str) -> list[Annotation]:
+        return [a for a in self.annotations.values() if a.kind == kind]
+
+    def study_value(self, kind: str, name: str = "") -> Annotation | None:
+        """The study-wide annotation of ``kind`` (and ``name``), e.g. the report or class."""
+        for a in self.annotations.values():
+            if a.kind == kind and a.frame == STUDY_WIDE and a.name == name:
+                return a
+        return None
+
+    def frame_marks(self) -> dict[str, list[int]]:
+        """ED and ES frame indices from the frame-mark annotations, sorted."""
+        marks: dict[str, list[int]] = {m: [] for m in FRAME_MARKS}
+        for a in self.of_kind("frame_mark"):
+            marks.setdefault(str(a.value), []).append(a.frame)
+        return {k: sorted(v) for k, v in marks.items()}
+
+    # -- editing ------------------------------------------------------------------------------
+    def apply(self, cmd: Command | None) -> None:
+        """Do ``cmd`` and record it for undo; None is ignored."""
+        if cmd is not None:
+            self.history.push(cmd)
+
+    def set_frame(self, index: int) -> None:
+        self.view.frame_index = int(min(max(index, 0), self.n_frames - 1))
+
+    def set_model_card(self, text: str) -> None:
+        self.model_card = text
+        self.model_card_changed.emit(text)
+
+    # -- mutators used by commands only -----------------------------------------------------
+    def put_annotation(self, annotation: Annotation) -> None:
+        self.annotations[annotation.id] = annotation
+        self.annotations_changed.emit((annotation.id,))
+
+    def remove_annotation(self, ann_id: str) -> None:
+        if self.annotations.pop(ann_id, None) is not None:
+            if self.view.selected == ann_id:
+                self.view.selected = None
+            self.annotations_changed.emit((ann_id,))
+
+    def write_mask(self, frame: int, index: np.ndarray, values: np.ndarray, meta: MaskMeta | None) -> None:
+        plane = self.mask_plane(frame)
+        plane.ravel()[index] = values
+        if meta is None:
+            self.mask_meta.pop(frame, None)
+        else:
+            self.mask_meta[frame] = meta
+        if meta is None and not plane.any():
+            del self.masks[frame]
+        self.mask_changed.emit(frame)

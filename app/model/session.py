@@ -1,0 +1,125 @@
+"""Session: the open project, the study being edited, and saving it to the project store.
+
+Opening a study reads the file first; only a file that opened cleanly is added to the project,
+so a bad file changes nothing. ``save`` writes only when the document changed since the last
+save, in one transaction; the Qt layer calls it from a debounced autosave timer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from app.model.annotations import Annotation, MaskMeta, Review
+from app.model.document import Document
+from app.model.labels import Label, LabelSet
+from engine.io.cine import Cine
+from engine.io.open import open_cine
+from engine.project import AnnotationRecord, LabelRecord, MaskRecord, ProjectStore, StudyRecord
+
+Opener = Callable[[Path], Cine]
+
+
+def to_record(a: Annotation) -> AnnotationRecord:
+    data: dict[str, object] = {"points": [list(p) for p in a.points]}
+    if a.value is not None:
+        data["value"] = a.value
+    if a.name:
+        data["name"] = a.name
+    return AnnotationRecord(a.id, a.kind, a.frame, a.label_id, data, a.origin, a.model, a.review.value)
+
+
+def from_record(r: AnnotationRecord) -> Annotation:
+    points = tuple((float(x), float(y)) for x, y in r.data.get("points", []))
+    return Annotation(
+        r.kind, r.frame, r.label_id, points, r.data.get("value"), r.data.get("name", ""),
+        r.origin, r.model, Review(r.review), r.id,
+    )  # fmt: skip
+
+
+class Session:
+    """The project being worked on and its current document.
+
+    Args:
+        store: the open project.
+        opener: reads a file as a Cine (``open_cine`` unless a test injects another).
+    """
+
+    def __init__(self, store: ProjectStore, opener: Opener = open_cine) -> None:
+        self.store = store
+        self.opener = opener
+        self.document: Document | None = None
+        self.study: StudyRecord | None = None
+        self._saved_generation = 0
+        self._dirty_masks: set[int] = set()
+        if not store.labels():
+            store.set_labels([LabelRecord(lab.id, lab.name, lab.color, lab.opacity) for lab in LabelSet()])
+
+    def labels(self) -> LabelSet:
+        return LabelSet(tuple(Label(r.id, r.name, r.color, r.opacity) for r in self.store.labels()))
+
+    def open_path(self, path: str | Path) -> Document:
+        """Open a file as the current study, adding it to the project.
+
+        Raises:
+            EchoCareError: the file cannot be read; the project is left untouched.
+        """
+        cine = self.opener(Path(path))
+        info = cine.info
+        study = self.store.add_study(path, info.frames, info.rows, info.columns)
+        return self._load(study, cine)
+
+    def open_study(self, study_id: int) -> Document:
+        """Open a study already in the project (its file found relative to the project)."""
+        study = self.store.study(study_id)
+        return self._load(study, self.opener(self.store.resolve(study)))
+
+    def _load(self, study: StudyRecord, cine: Cine) -> Document:
+        self.save()
+        doc = Document(cine, self.labels(), study.id)
+        for rec in self.store.annotations(study.id):
+            ann = from_record(rec)
+            doc.annotations[ann.id] = ann
+        for frame, mask in self.store.masks(study.id).items():
+            doc.masks[frame] = mask.plane
+            doc.mask_meta[frame] = MaskMeta(mask.origin, mask.model, Review(mask.review))
+        doc.mask_changed.connect(self._dirty_masks.add)
+        if self.document is not None:
+            self.document.cine.close()
+        self.document, self.study = doc, study
+        self._saved_generation = doc.history.generation
+        self._dirty_masks.clear()
+        return doc
+
+    @property
+    def dirty(self) -> bool:
+        doc = self.document
+        return doc is not None and (
+            doc.history.generation != self._saved_generation or bool(self._dirty_masks)
+        )
+
+    def save(self) -> bool:
+        """Write the current document to the project if it changed; True when it wrote."""
+        doc = self.document
+        if doc is None or not self.dirty:
+            return False
+        masks: dict[int, MaskRecord | None] = {}
+        for frame in sorted(self._dirty_masks):
+            plane = doc.masks.get(frame)
+            meta = doc.mask_meta.get(frame, MaskMeta())
+            keep = plane is not None and (plane.any() or frame in doc.mask_meta)
+            masks[frame] = (
+                MaskRecord(frame, plane.copy(), meta.origin, meta.model, meta.review.value) if keep else None
+            )
+        records = [to_record(a) for a in doc.annotations.values()]
+        self.store.save_study(doc.study_id, records, masks)
+        self._saved_generation = doc.history.generation
+        self._dirty_masks.clear()
+        return True
+
+    def close(self) -> None:
+        """Save and close the project cleanly."""
+        self.save()
+        if self.document is not None:
+            self.document.cine.close()
+        self.store.close()

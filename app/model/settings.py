@@ -1,0 +1,81 @@
+"""AppSettings: the user's preferences, saved as JSON in the user config folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from app.paths import config_dir
+from engine.project.atomic import write_atomic
+
+SETTINGS_FILE = "settings.json"
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """User preferences.
+
+    Attributes:
+        brush_radius: brush and eraser radius in pixels of the original frame.
+        autosave_delay_ms: quiet time after an edit before the project is saved (at most 2000).
+        playback_speed: default cine speed factor.
+        playback_loop: restart the cine at its end.
+        mask_opacity: default overlay opacity of mask labels, 0..1.
+        recent_files: most recent first.
+        max_recent: how many recent files to keep.
+        last_project: the project folder opened last ("" for the default project).
+    """
+
+    brush_radius: float = 8.0
+    autosave_delay_ms: int = 1000
+    playback_speed: float = 1.0
+    playback_loop: bool = True
+    mask_opacity: float = 0.45
+    recent_files: tuple[str, ...] = ()
+    max_recent: int = 10
+    last_project: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.autosave_delay_ms <= 2000:
+            raise ValueError("autosave_delay_ms must be in 1..2000")
+        if self.brush_radius <= 0 or self.playback_speed <= 0 or not 0 <= self.mask_opacity <= 1:
+            raise ValueError("brush radius and speed must be positive, opacity within 0..1")
+
+    def with_recent(self, path: str) -> AppSettings:
+        """A copy with ``path`` first in the recent files."""
+        recent = (path, *(p for p in self.recent_files if p != path))
+        return replace(self, recent_files=recent[: self.max_recent])
+
+
+def settings_path() -> Path:
+    return config_dir() / SETTINGS_FILE
+
+
+def load_settings(path: Path | None = None) -> tuple[AppSettings, str]:
+    """Read settings; a missing file gives the defaults.
+
+    Returns:
+        The settings and a one-line warning ("" when the file was fine) for the status bar.
+    """
+    path = path or settings_path()
+    if not path.exists():
+        return AppSettings(), ""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(AppSettings)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}")
+        if "recent_files" in raw:
+            raw["recent_files"] = tuple(str(p) for p in raw["recent_files"])
+        return AppSettings(**raw), ""
+    except (ValueError, TypeError) as err:
+        return AppSettings(), f"{path}: settings ignored ({err})"
+
+
+def save_settings(settings: AppSettings, path: Path | None = None) -> None:
+    """Write settings atomically."""
+    data = asdict(settings)
+    data["recent_files"] = list(settings.recent_files)
+    write_atomic(path or settings_path(), json.dumps(data, indent=2).encode("utf-8"))

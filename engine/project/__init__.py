@@ -1,0 +1,6 @@
+"""The project store: studies, label schema, annotations with provenance, masks (Qt-free)."""
+
+from engine.project.records import AnnotationRecord, LabelRecord, MaskRecord, StudyRecord
+from engine.project.store import ProjectStore
+
+__all__ = ["AnnotationRecord", "LabelRecord", "MaskRecord", "ProjectStore", "StudyRecord"]

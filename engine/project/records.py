@@ -1,0 +1,96 @@
+"""Plain records the project store reads and writes; shared by the app and training."""
+
+from __future__ import annotations
+
+import io
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.provenance import ModelRef, Origin
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """One study of a project; ``rel_path`` is relative to the project folder (posix)."""
+
+    id: int
+    rel_path: str
+    frames: int = 0
+    rows: int = 0
+    columns: int = 0
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """One label of the project's schema."""
+
+    id: int
+    name: str
+    color: tuple[int, int, int]
+    opacity: float = 0.45
+
+
+@dataclass(frozen=True)
+class AnnotationRecord:
+    """One annotation as stored.
+
+    Attributes:
+        id: unique id.
+        kind: "box", "landmark", "distance", "ellipse", "area", "angle", "frame_mark", "class",
+            "value" or "report".
+        frame: frame index, -1 for study-wide.
+        label_id: label id, 0 if none.
+        data: JSON-able geometry and value: {"points": [[x, y], ...], "value": ..., "name": ...}.
+        origin: AI draft or human final.
+        model: the drafting model, if any.
+        review: "pending", "accepted" or "rejected".
+    """
+
+    id: str
+    kind: str
+    frame: int
+    label_id: int
+    data: dict[str, Any] = field(default_factory=dict)
+    origin: Origin = Origin.HUMAN_FINAL
+    model: ModelRef | None = None
+    review: str = "accepted"
+
+    def data_json(self) -> str:
+        return json.dumps(self.data, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, eq=False)
+class MaskRecord:
+    """One frame's label plane [H, W] uint8 with its provenance."""
+
+    frame: int
+    plane: np.ndarray
+    origin: Origin = Origin.HUMAN_FINAL
+    model: ModelRef | None = None
+    review: str = "accepted"
+
+    def same_as(self, other: MaskRecord) -> bool:
+        return (
+            self.frame == other.frame
+            and self.origin == other.origin
+            and self.model == other.model
+            and self.review == other.review
+            and np.array_equal(self.plane, other.plane)
+        )
+
+
+def encode_plane(plane: np.ndarray) -> bytes:
+    """Lossless blob of a plane: zlib-compressed .npy bytes."""
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(plane), allow_pickle=False)
+    return zlib.compress(buf.getvalue(), 6)
+
+
+def decode_plane(blob: bytes) -> np.ndarray:
+    """Inverse of ``encode_plane``; returns a writable, contiguous array."""
+    arr = np.load(io.BytesIO(zlib.decompress(blob)), allow_pickle=False)
+    return np.ascontiguousarray(arr).copy()

@@ -1,0 +1,276 @@
+"""ProjectStore: a project folder holding ``project.sqlite`` (WAL) and its studies.
+
+Every write is one transaction, so a crash leaves the database at the last completed save.
+Study paths are stored relative to the project folder, so a project moves between machines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.errors import ProjectError
+from engine.project.atomic import write_atomic
+from engine.project.records import (
+    AnnotationRecord,
+    LabelRecord,
+    MaskRecord,
+    StudyRecord,
+    decode_plane,
+    encode_plane,
+)
+from engine.project.schema import SCHEMA_VERSION, TABLES
+from engine.provenance import ModelRef, Origin
+
+DB_NAME = "project.sqlite"
+LOCK_NAME = "session.lock"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class ProjectStore:
+    """Open (or create) the project in ``folder``.
+
+    Args:
+        folder: the project folder; created with an empty database when missing.
+
+    Raises:
+        ProjectError: the database is not a readable EchoCare project.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder).resolve()
+        self.db_path = self.folder / DB_NAME
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except (sqlite3.DatabaseError, OSError) as err:
+            raise ProjectError(self.db_path, f"cannot open the project database ({err})") from None
+        self.recovered = (self.folder / LOCK_NAME).exists()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ProjectError(self.db_path, f"made by a newer version (schema {version})")
+        with self.transaction():
+            for statement in TABLES.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def mark_open(self) -> None:
+        """Write the lock file that tells the next start whether this session ended cleanly."""
+        info = {"pid": os.getpid(), "opened_at": _now()}
+        write_atomic(self.folder / LOCK_NAME, json.dumps(info).encode())
+
+    def close(self) -> None:
+        """Checkpoint the WAL, close the database and remove the lock file (a clean exit)."""
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._db.close()
+        (self.folder / LOCK_NAME).unlink(missing_ok=True)
+
+    # -- studies -----------------------------------------------------------------------------
+    def relative(self, path: str | Path) -> str:
+        """``path`` relative to the project folder, with forward slashes."""
+        return Path(os.path.relpath(Path(path).resolve(), self.folder)).as_posix()
+
+    def resolve(self, study: StudyRecord) -> Path:
+        """The study's file on this machine."""
+        return (self.folder / study.rel_path).resolve()
+
+    def add_study(self, path: str | Path, frames: int = 0, rows: int = 0, columns: int = 0) -> StudyRecord:
+        """Add a study (or return the existing one for the same file)."""
+        rel = self.relative(path)
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO studies (rel_path, frames, rows, columns, added_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (rel, frames, rows, columns, _now()),
+            )
+        row = self._db.execute(
+            "SELECT id, rel_path, frames, rows, columns FROM studies WHERE rel_path = ?", (rel,)
+        ).fetchone()
+        return StudyRecord(*row)
+
+    def studies(self) -> list[StudyRecord]:
+        rows = self._db.execute("SELECT id, rel_path, frames, rows, columns FROM studies ORDER BY id")
+        return [StudyRecord(*r) for r in rows]
+
+    def study(self, study_id: int) -> StudyRecord:
+        row = self._db.execute(
+            "SELECT id, rel_path, frames, rows, columns FROM studies WHERE id = ?", (study_id,)
+        ).fetchone()
+        if row is None:
+            raise ProjectError(self.db_path, f"no study with id {study_id}")
+        return StudyRecord(*row)
+
+    # -- label schema ------------------------------------------------------------------------
+    def labels(self) -> list[LabelRecord]:
+        rows = self._db.execute("SELECT id, name, color, opacity FROM labels ORDER BY id")
+        return [LabelRecord(i, n, tuple(json.loads(c)), o) for i, n, c, o in rows]
+
+    def set_labels(self, labels: Sequence[LabelRecord]) -> None:
+        """Replace the label schema and bump its version when it changed."""
+        if list(labels) == self.labels():
+            return
+        with self.transaction() as db:
+            db.execute("DELETE FROM labels")
+            db.executemany(
+                "INSERT INTO labels (id, name, color, opacity) VALUES (?, ?, ?, ?)",
+                [(lab.id, lab.name, json.dumps(list(lab.color)), lab.opacity) for lab in labels],
+            )
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('label_schema_version', '1')"
+                " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+
+    def label_schema_version(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'label_schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- model versions ----------------------------------------------------------------------
+    def _model_id(self, db: sqlite3.Connection, model: ModelRef | None) -> int | None:
+        if model is None:
+            return None
+        db.execute(
+            "INSERT OR IGNORE INTO model_versions (name, version, sha256) VALUES (?, ?, ?)",
+            (model.name, model.version, model.sha256),
+        )
+        return db.execute(
+            "SELECT id FROM model_versions WHERE name = ? AND version = ? AND sha256 = ?",
+            (model.name, model.version, model.sha256),
+        ).fetchone()[0]
+
+    def _models_by_id(self) -> dict[int, ModelRef]:
+        rows = self._db.execute("SELECT id, name, version, sha256 FROM model_versions")
+        return {i: ModelRef(n, v, s) for i, n, v, s in rows}
+
+    def models(self) -> list[ModelRef]:
+        """Every model version whose output was ever stored in this project."""
+        return list(self._models_by_id().values())
+
+    # -- annotations and masks -------------------------------------------------------------
+    def save_study(
+        self,
+        study_id: int,
+        annotations: Sequence[AnnotationRecord],
+        masks: Mapping[int, MaskRecord | None] | None = None,
+    ) -> int:
+        """Write a study's state in one transaction; returns how many rows changed.
+
+        Args:
+            study_id: the study.
+            annotations: every annotation of the study; stored ones not listed are deleted.
+            masks: changed mask planes by frame; None removes a frame's plane.
+        """
+        stored = {a.id: a for a in self.annotations(study_id)}
+        wanted = {a.id: a for a in annotations}
+        changes = 0
+        with self.transaction() as db:
+            for rec in wanted.values():
+                if stored.get(rec.id) != rec:
+                    self._upsert(db, study_id, rec, "update" if rec.id in stored else "insert")
+                    changes += 1
+            for ann_id in stored.keys() - wanted.keys():
+                self._history(
+                    db, study_id, stored[ann_id], "delete", self._model_id(db, stored[ann_id].model)
+                )
+                db.execute("DELETE FROM annotations WHERE id = ?", (ann_id,))
+                changes += 1
+            for frame, mask in (masks or {}).items():
+                self._write_mask(db, study_id, frame, mask)
+                changes += 1
+        return changes
+
+    def _upsert(self, db: sqlite3.Connection, study_id: int, rec: AnnotationRecord, action: str) -> None:
+        model_id = self._model_id(db, rec.model)
+        db.execute(
+            "INSERT INTO annotations (id, study_id, kind, frame, label_id, data, origin, model_id, review,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+            " kind=excluded.kind, frame=excluded.frame, label_id=excluded.label_id, data=excluded.data,"
+            " origin=excluded.origin, model_id=excluded.model_id, review=excluded.review,"
+            " updated_at=excluded.updated_at",
+            (rec.id, study_id, rec.kind, rec.frame, rec.label_id, rec.data_json(), rec.origin.value,
+             model_id, rec.review, _now()),
+        )  # fmt: skip
+        self._history(db, study_id, rec, action, model_id)
+
+    @staticmethod
+    def _history(
+        db: sqlite3.Connection, study_id: int, rec: AnnotationRecord, action: str, model_id: int | None
+    ) -> None:
+        db.execute(
+            "INSERT INTO annotation_history (annotation_id, study_id, action, kind, frame, label_id, data,"
+            " origin, model_id, review, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rec.id, study_id, action, rec.kind, rec.frame, rec.label_id, rec.data_json(),
+             rec.origin.value, model_id, rec.review, _now()),
+        )  # fmt: skip
+
+    def _write_mask(self, db: sqlite3.Connection, study_id: int, frame: int, mask: MaskRecord | None) -> None:
+        if mask is None:
+            db.execute("DELETE FROM masks WHERE study_id = ? AND frame = ?", (study_id, frame))
+            return
+        rows, columns = mask.plane.shape
+        db.execute(
+            "INSERT OR REPLACE INTO masks (study_id, frame, rows, columns, data, origin, model_id, review,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (study_id, frame, rows, columns, encode_plane(mask.plane), mask.origin.value,
+             self._model_id(db, mask.model), mask.review, _now()),
+        )  # fmt: skip
+
+    def annotations(self, study_id: int) -> list[AnnotationRecord]:
+        models = self._models_by_id()
+        rows = self._db.execute(
+            "SELECT id, kind, frame, label_id, data, origin, model_id, review FROM annotations"
+            " WHERE study_id = ? ORDER BY rowid",
+            (study_id,),
+        )
+        return [
+            AnnotationRecord(i, k, f, lab, json.loads(d), Origin(o), models.get(m), r)
+            for i, k, f, lab, d, o, m, r in rows
+        ]
+
+    def masks(self, study_id: int) -> dict[int, MaskRecord]:
+        models = self._models_by_id()
+        rows = self._db.execute(
+            "SELECT frame, data, origin, model_id, review FROM masks WHERE study_id = ?", (study_id,)
+        )
+        return {f: MaskRecord(f, decode_plane(d), Origin(o), models.get(m), r) for f, d, o, m, r in rows}
+
+    def history(self, annotation_id: str) -> list[tuple[str, AnnotationRecord]]:
+        """Every stored version of an annotation, oldest first, with its action."""
+        models = self._models_by_id()
+        rows = self._db.execute(
+            "SELECT action, annotation_id, kind, frame, label_id, data, origin, model_id, review"
+            " FROM annotation_history WHERE annotation_id = ? ORDER BY seq",
+            (annotation_id,),
+        )
+        return [
+            (a, AnnotationRecord(i, k, f, lab, json.loads(d), Origin(o), models.get(m), r))
+            for a, i, k, f, lab, d, o, m, r in rows
+        ]
