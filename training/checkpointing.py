@@ -1,0 +1,148 @@
+"""Atomic, resumable checkpoints: safetensors weights plus a ``weights_only``-safe training state.
+
+Layout under ``RUN/checkpoints/``::
+
+    step_00000120/model.safetensors   every tensor of the trained module's state_dict
+    step_00000120/state.pt            optimiser, scheduler, AMP scaler, loop position, RNG states
+    latest                            the name of the newest complete checkpoint folder
+
+A checkpoint is written into a temporary folder, every file is fsynced, and the folder is
+renamed into place before ``latest`` is replaced, so a crash at any moment leaves either the
+old or the new checkpoint, never a torn one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ConfigError
+from training.distributed import unwrap
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+WEIGHTS = "model.safetensors"
+STATE = "state.pt"
+LATEST = "latest"
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def weights_of(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of a module's state_dict with no shared storage (safetensors refuses sharing)."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
+
+
+def save_weights_atomic(
+    tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None
+) -> None:
+    """Write a safetensors file through a temporary name, fsync and rename."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    _fsync_path(tmp)
+    tmp.replace(path)
+    _fsync_path(path.parent)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace a small text file atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+    _fsync_path(path.parent)
+
+
+class Checkpointer:
+    """Saves and finds the checkpoints of one run.
+
+    Args:
+        run_dir: the run folder; checkpoints go to ``run_dir/checkpoints``.
+        keep: how many of the newest checkpoints to keep.
+    """
+
+    def __init__(self, run_dir: str | Path, keep: int = 2) -> None:
+        self.root = Path(run_dir) / "checkpoints"
+        self.keep = max(1, keep)
+
+    def save(self, step: int, module: nn.Module, state: dict[str, Any]) -> Path:
+        """Write one checkpoint atomically and prune old ones; returns its folder."""
+        import torch
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        name = f"step_{step:08d}"
+        final = self.root / name
+        tmp = self.root / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        from safetensors.torch import save_file
+
+        save_file(weights_of(module), str(tmp / WEIGHTS))
+        torch.save(state, tmp / STATE)
+        for f in (tmp / WEIGHTS, tmp / STATE):
+            _fsync_path(f)
+        _fsync_path(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.replace(final)
+        _fsync_path(self.root)
+        write_text_atomic(self.root / LATEST, name + "\n")
+        self._prune(keep=name)
+        return final
+
+    def _prune(self, keep: str) -> None:
+        done = sorted(p for p in self.root.glob("step_*") if p.is_dir())
+        for old in done[: -self.keep]:
+            if old.name != keep:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def latest(self) -> Path | None:
+        """The newest complete checkpoint, or None."""
+        pointer = self.root / LATEST
+        if not pointer.is_file():
+            return None
+        path = self.root / pointer.read_text(encoding="utf-8").strip()
+        return path if (path / WEIGHTS).is_file() and (path / STATE).is_file() else None
+
+    def load(self, path: Path, module: nn.Module) -> dict[str, Any]:
+        """Load weights into ``module`` (strict) and return the training state.
+
+        Raises:
+            ConfigError: the checkpoint does not match the module built from the config.
+        """
+        import torch
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(path / WEIGHTS))
+        try:
+            module.load_state_dict(tensors, strict=True)
+        except RuntimeError as err:
+            first = str(err).splitlines()[0]
+            raise ConfigError(path, f"checkpoint does not match this config ({first})") from None
+        return torch.load(path / STATE, map_location="cpu", weights_only=True)
+
+
+def load_weights(path: str | Path, module: nn.Module, strict: bool = True) -> None:
+    """Load a safetensors file (a checkpoint folder or a ``.safetensors`` file) into ``module``."""
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / WEIGHTS
+    tensors = load_file(str(p))
+    unwrap(module).load_state_dict(tensors, strict=strict)

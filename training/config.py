@@ -1,0 +1,410 @@
+"""Typed training configuration: PretrainCfg and FinetuneCfg, parsed once from YAML or JSON.
+
+Files are read by :func:`load_pretrain_cfg` / :func:`load_finetune_cfg`; every unknown key, wrong
+type or impossible value ends in one :class:`~engine.errors.ConfigError` ``PATH: reason`` before
+any work starts. Inside the package only these frozen dataclasses travel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from engine.config import TASK_NAMES
+from engine.errors import ConfigError
+
+T = TypeVar("T")
+
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+FINETUNE_MODES = ("heads", "lora", "full")
+ACTIVATION_POLICIES = ("if_better", "always", "never")
+
+
+@dataclass(frozen=True)
+class OptimCfg:
+    """Optimiser and batch settings.
+
+    Attributes:
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        warmup_steps: linear warm-up optimiser steps before the cosine decay.
+        batch_size: samples per process and micro-batch.
+        grad_accum: micro-batches per optimiser step.
+        clip_grad: gradient-norm clip; 0 disables it.
+        amp: "auto" (bf16, else fp16, on GPU; off on CPU), "off", "bf16" or "fp16" (GPU only).
+    """
+
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 0
+    batch_size: int = 8
+    grad_accum: int = 1
+    clip_grad: float = 1.0
+    amp: str = "auto"
+
+
+@dataclass(frozen=True)
+class RunCfg:
+    """Where and how long a run goes, and how it saves itself.
+
+    Attributes:
+        out_dir: run folder (checkpoints, log, final weights).
+        seed: seed of every random choice (init, data order, augmentation, masks).
+        epochs: passes over the training split.
+        max_steps: stop after this many optimiser steps; 0 means ``epochs`` decide.
+        checkpoint_every: optimiser steps between checkpoints; 0 means only at epoch ends.
+        keep_checkpoints: how many recent checkpoints to keep.
+        patience: epochs without improvement before early stopping; 0 disables it.
+        device: "auto", "cpu", "cuda" or "cuda:N".
+        num_workers: data loader worker processes.
+    """
+
+    out_dir: str = "runs/run"
+    seed: int = 0
+    epochs: int = 1
+    max_steps: int = 0
+    checkpoint_every: int = 0
+    keep_checkpoints: int = 2
+    patience: int = 0
+    device: str = "auto"
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class DataCfg:
+    """Where training frames come from.
+
+    Attributes:
+        source: a registered data source: "folders" (DICOM, video and images read through
+            ``engine.io``), "sim" (the ultrasound simulator) or "project" (a project's human-final labels).
+        paths: folders (or a project folder) for "folders" and "project".
+        frames_per_cine: frames sampled from each cine.
+        count: number of samples for generated sources ("sim").
+        site: simulator site-shift parameters, e.g. {"gain_db": 4, "speckle": 1.3}.
+        seed: seed of generated data (independent of the run seed).
+    """
+
+    source: str = "folders"
+    paths: tuple[str, ...] = ()
+    frames_per_cine: int = 4
+    count: int = 64
+    site: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TreeCfg:
+    """The metadata label tree of the hierarchical classifier.
+
+    Attributes:
+        source: "folders" (one level per parent-folder name below the data root), "csv"
+            (columns ``path`` plus one per level), "dicom" (one DICOM attribute per level) or "sim".
+        levels: level names, coarse to fine, e.g. ("region", "organ", "probe").
+        csv: the CSV file for source "csv".
+        weight: weight of the classifier loss against the reconstruction loss.
+    """
+
+    source: str = "folders"
+    levels: tuple[str, ...] = ()
+    csv: str = ""
+    weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class MimCfg:
+    """Masked image modelling with adaptive hard-patch mining and a progressive schedule.
+
+    Attributes:
+        mask_unit: side of one mask square in input pixels (a multiple of the encoder patch).
+        mask_ratio: (start, end) share of mask squares hidden, ramped over ``ramp_steps``.
+        hard_share: (start, end) share of the hidden squares chosen as the predicted hardest.
+        ramp_steps: optimiser steps of the ramp; 0 ramps over the whole run.
+        hpm_weight: weight of the loss-predictor's own loss.
+    """
+
+    mask_unit: int = 32
+    mask_ratio: tuple[float, float] = (0.4, 0.6)
+    hard_share: tuple[float, float] = (0.0, 0.5)
+    ramp_steps: int = 0
+    hpm_weight: float = 0.1
+
+
+@dataclass(frozen=True)
+class PretrainCfg:
+    """One pretraining run (``echocare train pretrain``)."""
+
+    arch: str = "echocare_swin_b"
+    input_size: tuple[int, int] = (256, 256)
+    data: DataCfg = DataCfg()
+    tree: TreeCfg = TreeCfg()
+    mim: MimCfg = MimCfg()
+    optim: OptimCfg = OptimCfg()
+    run: RunCfg = RunCfg()
+    init: str = ""
+
+
+@dataclass(frozen=True)
+class SplitCfg:
+    """Patient-level split by a stable hash: the test share never moves between runs.
+
+    Attributes:
+        test: share of patients in the frozen test split.
+        val: share of patients in the validation split (early stopping).
+        salt: hashing salt; changing it makes a new, different test split.
+    """
+
+    test: float = 0.2
+    val: float = 0.1
+    salt: str = "echocare-split-v1"
+
+
+@dataclass(frozen=True)
+class FinetuneCfg:
+    """One fine-tuning run (``echocare train finetune``).
+
+    Attributes:
+        model: the starting point: a model-store reference "NAME" (its active version) or
+            "NAME@VERSION", or an encoder variant (e.g. "echocare_test") to start from random weights.
+        heads: the tasks to train, a subset of ``engine.config.TASK_NAMES``.
+        mode: "heads" (frozen encoder, cached features), "lora" (low-rank adapters on the q and v
+            parts of every attention qkv) or "full".
+        lora_rank, lora_alpha: LoRA rank r and scale alpha (delta = alpha / r * B A).
+        balance: sample classes in inverse proportion to their frequency (classification).
+        name: store name of the new version; empty means the starting model's name.
+        activate: "if_better" (activate unless worse than the parent on the test split),
+            "always" or "never".
+        head_params: per-head constructor overrides, e.g. {"segmentation": {"num_classes": 2}}.
+    """
+
+    model: str = "echocare_test"
+    heads: tuple[str, ...] = ("segmentation",)
+    mode: str = "heads"
+    lora_rank: int = 4
+    lora_alpha: float = 8.0
+    input_size: tuple[int, int] = (256, 256)
+    data: DataCfg = DataCfg(source="sim")
+    split: SplitCfg = SplitCfg()
+    balance: bool = True
+    optim: OptimCfg = OptimCfg()
+    run: RunCfg = RunCfg()
+    name: str = ""
+    activate: str = "if_better"
+    head_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# parsing
+
+
+def _convert_union(tp: Any, value: Any, where: str, src: str) -> Any:
+    error: ConfigError | None = None
+    for arg in get_args(tp):
+        try:
+            return _convert(arg, value, where, src)
+        except ConfigError as err:
+            error = err
+    raise error or ConfigError(src, f"{where} has no valid type")
+
+
+def _convert_tuple(tp: Any, value: Any, where: str, src: str) -> Any:
+    if not isinstance(value, list | tuple):
+        raise ConfigError(src, f"{where} must be a list")
+    args = get_args(tp)
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_convert(args[0], v, f"{where}[{i}]", src) for i, v in enumerate(value))
+    if len(args) != len(value):
+        raise ConfigError(src, f"{where} must have {len(args)} items")
+    return tuple(_convert(a, v, f"{where}[{i}]", src) for i, (a, v) in enumerate(zip(args, value)))
+
+
+def _convert_mapping(tp: Any, value: Any, where: str, src: str) -> Any:
+    del tp
+    if not isinstance(value, Mapping):
+        raise ConfigError(src, f"{where} must be a mapping")
+    return dict(value)
+
+
+def _convert_literal(tp: Any, value: Any, where: str, src: str) -> Any:
+    if value not in get_args(tp):
+        raise ConfigError(src, f"{where} must be one of {get_args(tp)}")
+    return value
+
+
+def _convert_scalar(tp: Any, value: Any, where: str, src: str) -> Any:
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if (tp is bool) != isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(src, f"{where} must be {tp.__name__}, got {type(value).__name__}")
+    return value
+
+
+_CONVERTERS: dict[Any, Callable[[Any, Any, str, str], Any]] = {
+    Union: _convert_union,
+    types.UnionType: _convert_union,
+    tuple: _convert_tuple,
+    Literal: _convert_literal,
+    Mapping: _convert_mapping,
+    dict: _convert_mapping,
+}
+
+
+def _convert(tp: Any, value: Any, where: str, src: str) -> Any:
+    """Convert one parsed YAML/JSON value to the annotated type, or raise ConfigError."""
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(src, f"{where} must be a mapping")
+        return from_dict(tp, value, src, where)  # type: ignore[arg-type]
+    origin = get_origin(tp)
+    if origin is not None and origin not in _CONVERTERS and issubclass(origin, Mapping):
+        origin = Mapping
+    return _CONVERTERS.get(origin, _convert_scalar)(tp, value, where, src)
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], src: str = "<config>", where: str = "") -> T:
+    """Build the dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types.
+
+    Args:
+        cls: a (frozen) dataclass type.
+        data: the parsed mapping.
+        src: the file the mapping came from, for error messages.
+        where: dotted path of this mapping inside the file.
+
+    Raises:
+        ConfigError: an unknown key, a wrong type or a wrong shape.
+    """
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        at = f" in {where}" if where else ""
+        raise ConfigError(src, f"unknown key {unknown[0]!r}{at} (known: {', '.join(sorted(names))})")
+    kwargs = {
+        k: _convert(hints[k], v, f"{where}.{k}" if where else k, src)
+        for k, v in data.items()
+        if v is not None or hints[k] is Any
+    }
+    return cls(**kwargs)
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON file holding one mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(p, "no such config file")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except (ValueError, ImportError) as err:
+        raise ConfigError(p, f"cannot parse: {str(err).splitlines()[0]}") from None
+    except Exception as err:  # yaml.YAMLError has no common base we import eagerly
+        raise ConfigError(p, f"cannot parse: {str(err).splitlines()[0]}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(p, "the file must hold one mapping")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# validation (pure checks on values; data-dependent checks live with the data sources)
+
+
+def _check_common(optim: OptimCfg, run: RunCfg, input_size: tuple[int, int], src: str) -> None:
+    if optim.lr <= 0:
+        raise ConfigError(src, "optim.lr must be positive")
+    if optim.batch_size < 1 or optim.grad_accum < 1:
+        raise ConfigError(src, "optim.batch_size and optim.grad_accum must be at least 1")
+    if optim.amp not in AMP_MODES:
+        raise ConfigError(src, f"optim.amp must be one of {', '.join(AMP_MODES)}")
+    if run.epochs < 1 and run.max_steps < 1:
+        raise ConfigError(src, "run.epochs or run.max_steps must be at least 1")
+    if any(s % 32 or s < 32 for s in input_size):
+        raise ConfigError(src, f"input_size {list(input_size)} must be multiples of 32")
+
+
+def _check_data_paths(data: DataCfg, src: str) -> None:
+    if data.source in ("folders", "project"):
+        if not data.paths:
+            raise ConfigError(src, f"data.paths is empty (data.source is {data.source!r})")
+        for p in data.paths:
+            if not Path(p).is_dir():
+                raise ConfigError(p, "data folder does not exist")
+
+
+def validate_pretrain(cfg: PretrainCfg, src: str = "<config>") -> PretrainCfg:
+    """Check a PretrainCfg; returns it unchanged or raises ConfigError."""
+    _check_common(cfg.optim, cfg.run, cfg.input_size, src)
+    _check_data_paths(cfg.data, src)
+    lo, hi = cfg.mim.mask_ratio
+    if not (0 < lo <= 1 and 0 < hi <= 1):
+        raise ConfigError(src, "mim.mask_ratio values must be in (0, 1]")
+    if any(not 0 <= s <= 1 for s in cfg.mim.hard_share):
+        raise ConfigError(src, "mim.hard_share values must be in [0, 1]")
+    if any(s % cfg.mim.mask_unit for s in cfg.input_size):
+        raise ConfigError(src, "input_size must be a multiple of mim.mask_unit")
+    if cfg.tree.source == "csv" and not Path(cfg.tree.csv).is_file():
+        raise ConfigError(cfg.tree.csv or src, "tree.csv file does not exist")
+    return cfg
+
+
+def validate_finetune(cfg: FinetuneCfg, src: str = "<config>") -> FinetuneCfg:
+    """Check a FinetuneCfg; returns it unchanged or raises ConfigError."""
+    _check_common(cfg.optim, cfg.run, cfg.input_size, src)
+    _check_data_paths(cfg.data, src)
+    if not cfg.heads:
+        raise ConfigError(src, "heads is empty: choose at least one of " + ", ".join(TASK_NAMES))
+    for h in cfg.heads:
+        if h not in TASK_NAMES:
+            raise ConfigError(src, f"unknown head {h!r} (known: {', '.join(TASK_NAMES)})")
+    unknown = sorted(set(cfg.head_params) - set(cfg.heads))
+    if unknown:
+        raise ConfigError(src, f"head_params names {unknown[0]!r}, which is not in heads")
+    if cfg.mode not in FINETUNE_MODES:
+        raise ConfigError(src, f"mode must be one of {', '.join(FINETUNE_MODES)}")
+    if cfg.mode == "lora" and cfg.lora_rank < 1:
+        raise ConfigError(src, "lora_rank must be at least 1")
+    if cfg.activate not in ACTIVATION_POLICIES:
+        raise ConfigError(src, f"activate must be one of {', '.join(ACTIVATION_POLICIES)}")
+    if not (0 < cfg.split.test < 1 and 0 <= cfg.split.val < 1 and cfg.split.test + cfg.split.val < 1):
+        raise ConfigError(src, "split.test and split.val must be shares that leave a training split")
+    return cfg
+
+
+def load_pretrain_cfg(path: str | Path, overrides: Mapping[str, Any] | None = None) -> PretrainCfg:
+    """Read and validate a pretraining config file (YAML or JSON)."""
+    data = _merge(read_mapping(path), overrides or {})
+    return validate_pretrain(from_dict(PretrainCfg, data, str(path)), str(path))
+
+
+def load_finetune_cfg(path: str | Path, overrides: Mapping[str, Any] | None = None) -> FinetuneCfg:
+    """Read and validate a fine-tuning config file (YAML or JSON)."""
+    data = _merge(read_mapping(path), overrides or {})
+    return validate_finetune(from_dict(FinetuneCfg, data, str(path)), str(path))
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``over`` (e.g. command-line ``run.out_dir=...``) into ``base``."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def to_dict(cfg: object) -> dict[str, Any]:
+    """A JSON-ready dict of a config (tuples become lists), stored in model cards and checkpoints."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=list))  # type: ignore[call-overload]
