@@ -1,0 +1,60 @@
+"""Classification head: pooled last level(s) of the encoder, then an MLP.
+
+Outputs: ``logits`` ``[B, K]``, one per label of the model card (softmax gives probabilities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as nnf
+
+from engine.heads.base import FeatureSpec, register_head
+from engine.heads.losses import register_loss
+from engine.layers.pooling import PooledFeatures, mlp
+
+
+@register_head("classification")
+class ClassificationHead(nn.Module):
+    """Global-average-pooled levels -> MLP -> class logits.
+
+    Args:
+        spec: the encoder's feature pyramid.
+        num_classes: K, the number of labels.
+        levels: encoder levels pooled and concatenated.
+        hidden: MLP width.
+        dropout: dropout before the last layer (training only).
+    """
+
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        num_classes: int,
+        levels: Sequence[int] = (4,),
+        hidden: int = 256,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.pool = PooledFeatures(spec.channels, levels)
+        self.mlp = mlp(self.pool.dim, hidden, num_classes, dropout)
+
+    def forward(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> dict[str, torch.Tensor]:
+        del image
+        return {"logits": self.mlp(self.pool(feats))}
+
+
+@register_loss("classification")
+class ClassificationLoss(nn.Module):
+    """Cross-entropy on ``logits``.
+
+    Target: ``[B]`` int64 class indices (``-100`` ignores a sample).
+    """
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.label_smoothing = label_smoothing
+
+    def forward(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        return nnf.cross_entropy(outputs["logits"], target, label_smoothing=self.label_smoothing)

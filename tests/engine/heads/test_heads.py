@@ -1,0 +1,120 @@
+"""Every head: output names and shapes from random features, and a trainable loss."""
+
+import pytest
+import torch
+
+from engine.heads import HEADS, LOSSES
+from engine.heads.detection import anchor_points
+from engine.heads.landmarks import gaussian_heatmaps
+from engine.heads.report import EOS, PAD
+from engine.tasks.presets import all_heads_cfg
+
+
+def build(name, spec):
+    cfg = all_heads_cfg().heads_by_name[name]
+    return HEADS.get(cfg.kind)(spec, **dict(cfg.params))
+
+
+def test_all_seven_heads_are_registered_with_losses():
+    names = {
+        "classification",
+        "segmentation",
+        "detection",
+        "landmarks",
+        "regression",
+        "enhancement",
+        "report",
+    }
+    assert names <= set(HEADS.names())
+    assert names <= set(LOSSES.names())
+
+
+def test_output_shapes(spec, feats):
+    f, x = feats
+    out = {n: build(n, spec)(f, x) for n in ("classification", "segmentation", "regression", "enhancement")}
+    assert out["classification"]["logits"].shape == (2, 2)
+    assert out["segmentation"]["logits"].shape == (2, 3, 64, 64)
+    assert out["regression"]["values"].shape == (2, 1)
+    assert out["enhancement"]["image"].shape == (2, 1, 64, 64)
+    det = build("detection", spec)(f, x)
+    n = 8 * 8 + 4 * 4 + 2 * 2
+    assert det["cls_logits"].shape == (2, n, 2) and det["ctr_logits"].shape == (2, n)
+    assert det["boxes"].shape == (2, n, 4)
+    assert (det["boxes"][..., 2:] >= det["boxes"][..., :2]).all()
+    assert build("landmarks", spec)(f, x)["heatmaps"].shape == (2, 3, 16, 16)
+    tokens = build("report", spec)(f, x)["tokens"]
+    assert tokens.shape == (2, 16) and tokens.dtype == torch.int64
+
+
+def test_enhancement_starts_as_identity(spec, feats):
+    f, x = feats
+    out = build("enhancement", spec)(f, x)["image"]
+    torch.testing.assert_close(out, x[:, :1])
+
+
+def test_detection_points_match_head_boxes(spec, feats):
+    f, x = feats
+    head = build("detection", spec)
+    with torch.no_grad():
+        for conv in (head.reg,):
+            conv.weight.zero_()
+            conv.bias.fill_(-20.0)  # ltrb ~ 0: boxes collapse onto their points
+    boxes = head(f, x)["boxes"][0]
+    points, _ = anchor_points(spec, head.levels)
+    torch.testing.assert_close(boxes[:, :2], points, atol=1e-3, rtol=0)
+
+
+def _targets(name, spec):
+    g = torch.Generator().manual_seed(1)
+    if name == "classification":
+        return torch.tensor([0, 1])
+    if name == "segmentation":
+        return torch.randint(0, 3, (2, 1, 64, 64), generator=g)
+    if name == "regression":
+        return torch.tensor([[55.0], [float("nan")]])
+    if name == "enhancement":
+        return torch.randn(2, 1, 64, 64, generator=g)
+    if name == "landmarks":
+        return torch.tensor(
+            [[[10.0, 12.0], [30.0, 40.0], [50.0, 20.0]], [[5.0, 5.0], [float("nan")] * 2, [60, 60]]]
+        )
+    if name == "detection":
+        return [
+            (torch.tensor([[8.0, 8.0, 30.0, 40.0]]), torch.tensor([1])),
+            (torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)),
+        ]
+    return torch.tensor([[4, 5, 6, EOS, PAD], [7, 8, EOS, PAD, PAD]])
+
+
+LOSS_ARGS = {"detection": lambda spec: {"spec": spec}, "landmarks": lambda spec: {"stride": 4}}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["classification", "segmentation", "detection", "landmarks", "regression", "enhancement", "report"],
+)
+def test_each_head_trains(name, spec, feats):
+    """Two optimiser steps on a fixed batch lower the head's own loss."""
+    torch.manual_seed(0)
+    f, x = feats
+    head = build(name, spec)
+    loss_fn = LOSSES.get(name)(**LOSS_ARGS.get(name, lambda s: {})(spec))
+    target = _targets(name, spec)
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(3):
+        out = head(f, x, tokens=target) if name == "report" else head(f, x)
+        loss = loss_fn(out, target)
+        assert torch.isfinite(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0]
+
+
+def test_gaussian_heatmaps_peak_at_the_point():
+    maps = gaussian_heatmaps(torch.tensor([[[21.5, 9.5]]]), (16, 16), 4, 1.0)
+    y, x = divmod(int(maps[0, 0].argmax()), 16)
+    assert (x, y) == (5, 2)  # heatmap pixel 5 covers model pixels 20-23, centre 21.5
+    assert float(maps.max()) == pytest.approx(1.0)
