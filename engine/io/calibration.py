@@ -56,8 +56,10 @@ class Region:
     spatial_format: int = 0
     reference_pixel: tuple[float, float] | None = None
     clamped: bool = False
+    reference_value: tuple[float, float] | None = None  # physical value at reference_pixel, in unit_x/y
 
     def contains(self, x: float, y: float) -> bool:
+        """Whether the pixel ``(x, y)`` lies inside the (inclusive) bounds."""
         return self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1
 
     @property
