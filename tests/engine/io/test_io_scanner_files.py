@@ -32,7 +32,8 @@ def test_sonosite_ybr_jpeg_cine_matches_reference_frames_timing_and_region():
         for i in (0, 13, 29):
             frame = cine.frame(i)
             assert frame.shape == (240, 320, 3) and frame.dtype == np.uint8
-            np.testing.assert_array_equal(frame, reference[i])
+            diff = np.abs(frame.astype(int) - reference[i])  # YBR -> RGB rounding only
+            assert diff.max() <= 1 and (diff > 0).mean() < 0.01
         # the pointer names FrameTime; 33.333 ms per frame
         assert ds.FrameIncrementPointer == 0x00181063
         assert info.timing_source == "FrameTime"
