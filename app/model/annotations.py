@@ -86,6 +86,7 @@ class Annotation:
     id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "points", tuple((float(x), float(y)) for x, y in self.points))
         spec = KINDS.get(self.kind)
         if spec is None:
             raise ValueError(f"unknown annotation kind {self.kind!r}")
@@ -95,7 +96,7 @@ class Annotation:
 
     def moved_to(self, points: tuple[Point, ...]) -> Annotation:
         """A copy with new geometry; an edited AI draft becomes a human correction."""
-        return self.corrected(points=tuple((float(x), float(y)) for x, y in points))
+        return self.corrected(points=tuple(points))
 
     def corrected(self, **changes: object) -> Annotation:
         """A copy with ``changes`` applied, marked as a person's final, accepted word.

@@ -143,3 +143,18 @@ def apply_prediction(
         if cmd is not None:
             cmds.append(cmd)
     return Composite(f"apply {model.label()}", cmds)
+
+
+def set_study_value(doc: Document, kind: str, value: str | float | None, name: str = "") -> Command | None:
+    """Set (or with None/"" clear) a study-wide class, value or report text; None if unchanged.
+
+    A value the person types is a human override, even where a model drafted the old one.
+    """
+    old = doc.study_value(kind, name)
+    if value in (None, ""):
+        return None if old is None else RemoveAnnotation(old, f"clear {kind}")
+    if old is None:
+        return add(Annotation(kind, value=value, name=name), f"set {kind}")
+    if old.value == value:
+        return None
+    return update(old, old.corrected(value=value), f"override {kind}")

@@ -1,0 +1,295 @@
+"""MainWindow: the shell that builds the panels, menus and status bar and wires them.
+
+It owns the project session; the document is the single source of truth and every widget is
+bound to it. File handling lives here; edit, cine and review handlers in ``EditHandlers``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QWidget
+
+from app.model.document import Document
+from app.model.session import Opener, Session
+from app.model.settings import AppSettings, load_settings, save_settings
+from app.paths import default_project_dir
+from app.qt.actions import build_actions
+from app.qt.autosave import AutosaveController
+from app.qt.dialogs.cheat_sheet import CheatSheetDialog
+from app.qt.dialogs.settings_dialog import SettingsDialog
+from app.qt.edit_handlers import EditHandlers
+from app.qt.panels.annotation_panel import AnnotationPanel
+from app.qt.panels.cine_panel import CinePanel
+from app.qt.panels.findings_panel import FindingsPanel
+from app.qt.panels.study_list import StudyListPanel
+from app.qt.playback import PlaybackController
+from app.qt.tools import Tool, ToolContext
+from app.qt.viewer.frame_view import FrameViewWidget
+from engine.errors import EchoCareError
+from engine.io.open import open_cine
+from engine.project import ProjectStore
+
+RECOVERED = "Recovered after an unexpected exit: every edit up to the last autosave is restored"
+ERROR_STYLE = "color: #ff6b6b; font-weight: bold"
+
+
+class MainWindow(EditHandlers, QMainWindow):
+    """The EchoCare Studio window.
+
+    Args:
+        project_dir: the project folder (the last or default project when None).
+        opener: reads a file or folder as a Cine.
+        settings: preferences (read from the user config folder when None).
+
+    Raises:
+        ProjectError: the project database cannot be opened.
+    """
+
+    def __init__(
+        self,
+        project_dir: str | Path | None = None,
+        opener: Opener = open_cine,
+        settings: AppSettings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        warning = ""
+        if settings is None:
+            settings, warning = load_settings()
+        self.settings = settings
+        folder = Path(project_dir or settings.last_project or default_project_dir())
+        store = ProjectStore(folder)
+        recovered = store.recovered
+        store.mark_open()
+        self.session = Session(store, opener)
+        self.doc: Document | None = None
+        self.tool: Tool | None = None
+        self.tool_ctx = ToolContext(brush_radius=settings.brush_radius, report=self.show_message)
+        self._closed = False
+        self._cheat_sheet: CheatSheetDialog | None = None
+        self._build_widgets()
+        self.actions = build_actions(self)
+        self._build_recent_menu()
+        self.autosave = AutosaveController(self.session, settings.autosave_delay_ms, self)
+        self.autosave.saved.connect(lambda: self.autosave_label.setText("saved"))
+        self.autosave.failed.connect(self.show_error)
+        self.playback = PlaybackController(self)
+        self.setAcceptDrops(True)
+        self.setWindowTitle("EchoCare Studio")
+        self.resize(1280, 860)
+        self._show_studies()
+        if recovered or warning:
+            self.show_message(RECOVERED if recovered else warning)
+
+    # -- construction ------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.view = FrameViewWidget(self)
+        self.setCentralWidget(self.view)
+        self.cine_panel = CinePanel()
+        self.studies = StudyListPanel()
+        self.annotations = AnnotationPanel()
+        self.findings = FindingsPanel()
+        docks = (
+            ("Cine", self.cine_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
+            ("Studies", self.studies, Qt.DockWidgetArea.LeftDockWidgetArea),
+            ("Annotations", self.annotations, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("Findings and report", self.findings, Qt.DockWidgetArea.RightDockWidgetArea),
+        )
+        for title, widget, area in docks:
+            dock = QDockWidget(title, self)
+            dock.setObjectName(title)
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+        self.message_label = QLabel()
+        self.cursor_label = QLabel("")
+        self.model_card_label = QLabel()
+        self.model_card_label.setObjectName("model_card")
+        self.autosave_label = QLabel("")
+        self.statusBar().addWidget(self.message_label, 1)
+        for label in (self.cursor_label, self.autosave_label, self.model_card_label):
+            self.statusBar().addPermanentWidget(label)
+        self.view.cursor_moved.connect(self.cursor_label.setText)
+        self.studies.study_activated.connect(self.open_study)
+        self.cine_panel.play_toggled.connect(self.toggle_play)
+        self.cine_panel.mark_toggled.connect(self.toggle_mark)
+        self.annotations.review_requested.connect(self.review_selected)
+        self.annotations.delete_requested.connect(self.delete_selected)
+        self.annotations.labels_edited.connect(self.view.refresh_labels)
+        self._show_model_card("no model loaded")
+
+    def _build_recent_menu(self) -> None:
+        file_menu = self.actions["file.open"].associatedObjects()[0]
+        self.recent_menu = QMenu("Open &recent", self)
+        assert isinstance(file_menu, QMenu)
+        file_menu.insertMenu(self.actions["file.open_project"], self.recent_menu)
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    # -- messages ----------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        """Show an informational one-liner in the status bar."""
+        self.message_label.setStyleSheet("")
+        self.message_label.setText(text)
+
+    def show_error(self, text: str) -> None:
+        """Show a one-line error (``PATH: reason``) in the status bar, in red."""
+        self.message_label.setStyleSheet(ERROR_STYLE)
+        self.message_label.setText(text)
+
+    @property
+    def last_message(self) -> str:
+        return self.message_label.text()
+
+    def _show_model_card(self, text: str) -> None:
+        self.model_card_label.setText(f"Model: {text}")
+
+    # -- documents ---------------------------------------------------------------------------
+    def open_path(self, path: str | Path) -> bool:
+        """Open a file or folder as a study of the project; errors go to the status bar."""
+        self.playback.stop()
+        try:
+            doc = self.session.open_path(path)
+        except EchoCareError as err:
+            self.show_error(err.one_line())
+            return False
+        self._remember(str(Path(path).resolve()))
+        self._set_document(doc)
+        self.show_message(f"opened {Path(path).name}")
+        return True
+
+    def open_study(self, study_id: int) -> bool:
+        """Open a study already in the project."""
+        self.playback.stop()
+        try:
+            doc = self.session.open_study(study_id)
+        except EchoCareError as err:
+            self.show_error(err.one_line())
+            return False
+        self._set_document(doc)
+        return True
+
+    def _set_document(self, doc: Document) -> None:
+        old = self.doc
+        if old is not None:
+            old.history.changed.disconnect(self._on_history_changed)
+            old.model_card_changed.disconnect(self._show_model_card)
+        self.doc = doc
+        doc.view.speed, doc.view.loop = self.settings.playback_speed, self.settings.playback_loop
+        for widget in (self.view, self.cine_panel, self.annotations, self.findings, self.playback):
+            widget.bind(doc)
+        self.autosave.bind(doc)
+        doc.history.changed.connect(self._on_history_changed)
+        doc.model_card_changed.connect(self._show_model_card)
+        self._show_model_card(doc.model_card)
+        self.set_tool(doc.view.tool)
+        self.actions[f"tool.{doc.view.tool}"].setChecked(True)
+        self._on_history_changed()
+        self._show_studies()
+        assert self.session.study is not None
+        self.setWindowTitle(f"EchoCare Studio — {self.session.study.rel_path}")
+
+    def _show_studies(self) -> None:
+        current = self.session.study.id if self.session.study else None
+        self.studies.show_studies(str(self.session.store.folder), self.session.store.studies(), current)
+
+    def _on_history_changed(self) -> None:
+        history = self.doc.history if self.doc is not None else None
+        for key, can, text in (
+            ("edit.undo", history and history.can_undo, history and history.undo_text),
+            ("edit.redo", history and history.can_redo, history and history.redo_text),
+        ):
+            self.actions[key].setEnabled(bool(can))
+            self.actions[key].setText(f"&{key.split('.')[1].title()} {text or ''}".rstrip())
+        if history is not None:
+            self.autosave_label.setText("unsaved" if self.session.dirty else "saved")
+
+    def _remember(self, path: str) -> None:
+        self.settings = self.settings.with_recent(path)
+        save_settings(self.settings)
+        self._fill_recent_menu()
+
+    # -- file actions ------------------------------------------------------------------------
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open ultrasound file")
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of frames")
+        if path:
+            self.open_path(path)
+
+    def open_project_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open or create a project folder")
+        if path:
+            self.open_project(path)
+
+    def open_project(self, folder: str | Path) -> bool:
+        """Switch to another project; the current one is saved and closed first."""
+        try:
+            store = ProjectStore(folder)
+        except EchoCareError as err:
+            self.show_error(err.one_line())
+            return False
+        self.playback.stop()
+        self.autosave.save_now()
+        self.session.close()
+        store.mark_open()
+        self.session = Session(store, self.session.opener)
+        self.autosave.session = self.session
+        self.settings = replace(self.settings, last_project=str(store.folder))
+        save_settings(self.settings)
+        self.doc = None
+        self._show_studies()
+        self.show_message(RECOVERED if store.recovered else f"project {store.folder}")
+        return True
+
+    def save(self) -> None:
+        self.autosave.save_now()
+        self.show_message("saved")
+
+    def show_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, settings: AppSettings) -> None:
+        """Use and save new preferences."""
+        self.settings = settings
+        self.tool_ctx.brush_radius = settings.brush_radius
+        self.autosave.set_delay(settings.autosave_delay_ms)
+        save_settings(settings)
+
+    def show_cheat_sheet(self) -> None:
+        if self._cheat_sheet is None:
+            self._cheat_sheet = CheatSheetDialog(self)
+        self._cheat_sheet.show()
+        self._cheat_sheet.raise_()
+
+    # -- Qt events ---------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths[0])
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed:
+            self._closed = True
+            self.playback.stop()
+            self.autosave.save_now()
+            self.session.close()
+        event.accept()

@@ -1,0 +1,143 @@
+"""FrameViewWidget: the cine frame with window/level, its mask overlay and annotations.
+
+Built from GraphicsLayoutWidget + ViewBox + ImageItem(axisOrder='row-major') rather than
+pyqtgraph's ImageView, which owns state of its own. The widget holds no edit state: it draws
+what the document says and hands pointer gestures to the active tool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from app.model.document import Document
+from app.model.measure import readout
+from app.qt.tools.base import Tool
+from app.qt.viewer.overlay_items import OverlayLayer
+from app.qt.viewer.tool_view_box import ToolViewBox
+
+_PREVIEW_CLOSED = {"polygon"}
+
+
+class FrameViewWidget(pg.GraphicsLayoutWidget):
+    """The viewer. ``cursor_moved(text)`` carries the readout for the pixel under the cursor."""
+
+    cursor_moved = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground("k")
+        self.ci.layout.setContentsMargins(0, 0, 0, 0)
+        self.box = ToolViewBox()
+        self.addItem(self.box)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.mask_item = pg.ImageItem(axisOrder="row-major")
+        self.mask_item.setZValue(10)
+        dashed = pg.mkPen((255, 255, 255), width=1, style=Qt.PenStyle.DashLine)
+        self.preview_item = pg.PlotDataItem(pen=dashed)
+        self.preview_item.setZValue(30)
+        for item in (self.image, self.mask_item, self.preview_item):
+            self.box.addItem(item)
+        self.overlays = OverlayLayer(self.box)
+        self.doc: Document | None = None
+        self._tool: Tool | None = None
+        self._lut: np.ndarray | None = None
+        self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+
+    # -- binding ------------------------------------------------------------------------------
+    def bind(self, doc: Document) -> None:
+        """Show ``doc`` and follow its changes."""
+        if self.doc is not None:
+            self.doc.view.changed.disconnect(self._on_view_changed)
+            self.doc.mask_changed.disconnect(self._on_mask_changed)
+            self.doc.annotations_changed.disconnect(self._on_annotations_changed)
+        self.doc = doc
+        doc.view.changed.connect(self._on_view_changed)
+        doc.mask_changed.connect(self._on_mask_changed)
+        doc.annotations_changed.connect(self._on_annotations_changed)
+        self.refresh_labels()
+        self.render_frame()
+        h, w = doc.shape
+        self.box.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+    def set_tool(self, tool: Tool | None) -> None:
+        """Route left gestures to ``tool`` (None: left drag pans)."""
+        if self._tool is not None:
+            self._tool.preview_changed.disconnect(self._on_tool_preview_changed)
+            self._tool.cancel()
+        self._tool = tool
+        self.box.tool = tool
+        if tool is not None:
+            tool.preview_changed.connect(self._on_tool_preview_changed)
+        self._on_tool_preview_changed()
+
+    def refresh_labels(self) -> None:
+        """Rebuild the mask colour table after a label's colour or opacity changed."""
+        if self.doc is not None:
+            self._lut = self.doc.labels.lut()
+            self._draw_mask()
+
+    def fit(self) -> None:
+        """Zoom to show the whole frame."""
+        self.box.autoRange(items=[self.image], padding=0.02)
+
+    # -- drawing ------------------------------------------------------------------------------
+    def render_frame(self) -> None:
+        """Draw the current frame, its mask and its annotations."""
+        doc = self.doc
+        if doc is None:
+            return
+        self.image.setImage(doc.frame_image(), autoLevels=False, levels=doc.view.window)
+        self._draw_mask()
+        self.overlays.redraw(doc)
+
+    def _draw_mask(self) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        plane = doc.masks.get(doc.view.frame_index)
+        if plane is None:
+            self.mask_item.setVisible(False)
+            return
+        self.mask_item.setImage(plane, autoLevels=False, levels=(0, 255), lut=self._lut)
+        self.mask_item.setVisible(True)
+
+    # -- model events ------------------------------------------------------------------------
+    def _on_view_changed(self, name: str, value: object) -> None:
+        if name == "frame_index":
+            self.render_frame()
+        elif name == "window":
+            self.image.setLevels(value)
+        elif name == "selected" and self.doc is not None:
+            self.overlays.redraw(self.doc)
+
+    def _on_mask_changed(self, frame: int) -> None:
+        if self.doc is not None and frame == self.doc.view.frame_index:
+            self._draw_mask()
+
+    def _on_annotations_changed(self, _ids: tuple[str, ...]) -> None:
+        if self.doc is not None:
+            self.overlays.redraw(self.doc)
+
+    def _on_tool_preview_changed(self) -> None:
+        tool = self._tool
+        points = list(tool.preview) if tool is not None else []
+        if tool is not None and tool.preview_kind in _PREVIEW_CLOSED and points:
+            points.append(points[0])
+        if not points:
+            self.preview_item.setData([], [])
+            return
+        symbol = "o" if tool is not None and tool.preview_kind == "points" else None
+        self.preview_item.setData([p[0] for p in points], [p[1] for p in points], symbol=symbol)
+
+    def _on_scene_mouse_moved(self, pos: QPointF) -> None:
+        if self.doc is None or not self.box.sceneBoundingRect().contains(pos):
+            return
+        x, y = self.box.xy(pos)
+        h, w = self.doc.shape
+        if 0 <= x < w and 0 <= y < h:
+            self.cursor_moved.emit(readout(self.doc.calibration(), x, y))
+        else:
+            self.cursor_moved.emit("")

@@ -1,0 +1,67 @@
+"""Run Qt-free long work on the thread pool with progress and cancel.
+
+The work is a callable taking ``progress`` and ``cancel`` keywords (the engine's convention);
+results, progress and errors come back as signals on the GUI thread, where they may be applied
+to the document as one undoable command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from engine.errors import EchoCareError
+from engine.progress import Cancelled, CancelToken, Progress
+
+
+class WorkerSignals(QObject):
+    """``progressed(Progress)``, ``returned(object)``, ``errored(str)``, ``cancelled()``, ``finished()``."""
+
+    progressed = Signal(object)
+    returned = Signal(object)
+    errored = Signal(str)
+    cancelled = Signal()
+    finished = Signal()
+
+
+class Worker(QRunnable):
+    """One job for the global thread pool.
+
+    Args:
+        fn: ``fn(progress=..., cancel=...)`` returning the result.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.token = CancelToken()
+        self.signals = WorkerSignals()
+        self.setAutoDelete(False)
+
+    def cancel(self) -> None:
+        """Ask the work to stop at its next check."""
+        self.token.cancel()
+
+    def _report(self, progress: Progress) -> None:
+        self.signals.progressed.emit(progress)
+
+    def run(self) -> None:
+        try:
+            result = self.fn(progress=self._report, cancel=self.token)
+        except Cancelled:
+            self.signals.cancelled.emit()
+        except EchoCareError as err:
+            self.signals.errored.emit(err.one_line())
+        else:
+            self.signals.returned.emit(result)
+        finally:
+            self.signals.finished.emit()
+
+
+def start(fn: Callable[..., Any], pool: QThreadPool | None = None) -> Worker:
+    """Start ``fn`` on the pool and return its worker (keep a reference until ``finished``)."""
+    worker = Worker(fn)
+    (pool or QThreadPool.globalInstance()).start(worker)
+    return worker

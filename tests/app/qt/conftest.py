@@ -1,0 +1,85 @@
+"""Qt fixtures: a real MainWindow on a temporary project, closed and deleted after each test."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from app.model.settings import AppSettings
+from app.qt.main_window import MainWindow
+
+MOVE_GAP_S = 0.012
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, opener):
+    made = []
+
+    def make(project=None, reader=opener, settings=None):
+        w = MainWindow(project or tmp_path / "proj", opener=reader, settings=settings or AppSettings())
+        qtbot.addWidget(w)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+        w.deleteLater()
+    QApplication.processEvents()
+
+
+@pytest.fixture
+def window(make_window, sample_file):
+    w = make_window()
+    assert w.open_path(sample_file)
+    return w
+
+
+def widget_pos(window, x, y):
+    """Viewport position of frame pixel (x, y)."""
+    scene = window.view.box.mapViewToScene(QPointF(x, y))
+    return window.view.mapFromScene(scene)
+
+
+def _send(window, kind, pos, button, buttons):
+    if kind == QEvent.Type.MouseMove:
+        time.sleep(MOVE_GAP_S)  # pyqtgraph drops moves closer than its mouse rate limit
+    event = QMouseEvent(
+        kind, QPointF(pos), QPointF(window.view.viewport().mapToGlobal(pos)), button, buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    QApplication.sendEvent(window.view.viewport(), event)
+
+
+def drag(window, points):
+    """A real left-button drag through frame pixels ``points`` on the viewer."""
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    first = widget_pos(window, *points[0])
+    _send(window, QEvent.Type.MouseButtonPress, first, left, left)
+    for x, y in points[1:]:
+        _send(window, QEvent.Type.MouseMove, widget_pos(window, x, y), none, left)
+    _send(window, QEvent.Type.MouseButtonRelease, widget_pos(window, *points[-1]), left, none)
+    QApplication.processEvents()
+
+
+def hover(window, x, y):
+    _send(
+        window,
+        QEvent.Type.MouseMove,
+        widget_pos(window, x, y),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+    )
+    QApplication.processEvents()
+
+
+@pytest.fixture
+def mouse():
+    """Real pointer events on the viewer: ``drag(window, points)``, ``hover(window, x, y)``."""
+    return SimpleNamespace(drag=drag, hover=hover, pos=widget_pos)

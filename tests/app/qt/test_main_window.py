@@ -1,0 +1,112 @@
+"""The acceptance path: open -> edit -> undo -> redo -> save -> reopen; calipers; bad files."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+
+from app.qt.actions import ACTIONS
+from engine.io.open import open_cine
+
+
+def test_brush_undo_redo_save_reopen_keeps_the_edit(make_window, window, mouse, tmp_path):
+    window.doc.set_frame(3)
+    window.set_tool("brush")
+    mouse.drag(window, [(30, 40), (40, 42), (50, 44), (60, 46)])
+    painted = window.doc.mask(3).copy()
+    assert (painted == 1).sum() > 100, "the drag painted the active label"
+    assert window.actions["edit.undo"].text() == "&Undo brush stroke"
+    window.actions["edit.undo"].trigger()
+    assert not window.doc.mask(3).any()
+    window.actions["edit.redo"].trigger()
+    np.testing.assert_array_equal(window.doc.mask(3), painted)
+    window.actions["file.save"].trigger()
+    assert not window.session.dirty
+    window.close()
+
+    again = make_window(project=tmp_path / "proj")
+    (study,) = again.session.store.studies()
+    assert again.open_study(study.id)
+    np.testing.assert_array_equal(again.doc.mask(3), painted)
+
+
+def test_caliper_shows_the_hand_computed_mm(window, mouse, mm_per_px):
+    window.set_tool("distance")
+    mouse.drag(window, [(10, 10), (25, 30), (40, 50)])
+    (ann,) = window.doc.of_kind("distance")
+    dx, dy = ann.points[1][0] - ann.points[0][0], ann.points[1][1] - ann.points[0][1]
+    expected = math.hypot(dx, dy) * mm_per_px  # the left region is 0.25 mm/px on both axes
+    assert abs(math.hypot(dx, dy) - 50) < 1.5, "the drag landed near the pixels asked for"
+    text = f"{expected:.1f} mm"
+    assert window.last_message == f"distance: {text}"
+    labels = [i.toPlainText() for i in window.view.overlays.items if hasattr(i, "toPlainText")]
+    assert labels == [text]
+    row = window.annotations.tree.topLevelItem(0)
+    assert row.text(5) == text
+
+
+def test_caliper_across_regions_is_refused(window):
+    window.set_tool("distance")
+    window.tool.press(20, 20)
+    window.tool.move(120, 20)
+    assert window.tool.release(120, 20) is None
+    assert "different ultrasound regions" in window.last_message
+    assert window.doc.of_kind("distance") == []
+
+
+def test_corrupt_file_shows_the_reader_error_and_changes_nothing(make_window, sample_file, tmp_path, opener):
+    w = make_window()
+    assert w.open_path(sample_file)
+    w.set_tool("landmark")
+    w.tool.press(5, 5)
+    w.tool.release(5, 5)
+    w.save()
+    db = w.session.store.db_path
+
+    def snapshot():
+        con = sqlite3.connect(db)
+        rows = [
+            con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+            for t in ("studies", "annotations", "masks")
+        ]
+        con.close()
+        return rows
+
+    before, doc = snapshot(), w.doc
+    bad = tmp_path / "corrupt.dcm"
+    bad.write_bytes(b"DICM" + bytes(range(256)) * 4)
+    try:
+        open_cine(bad)
+    except Exception as err:  # the reader's own one-line error
+        expected = err.one_line()
+    w.session.opener = open_cine
+    assert not w.open_path(bad)
+    assert w.last_message == expected and "corrupt.dcm" in expected and "\n" not in expected
+    assert "color" in w.message_label.styleSheet()
+    assert w.doc is doc and len(doc.annotations) == 1
+    assert snapshot() == before
+
+
+def test_every_shortcut_is_unique_and_in_the_cheat_sheet(window):
+    shortcuts = [a.shortcut for a in ACTIONS if a.shortcut]
+    assert len(shortcuts) == len(set(shortcuts))
+    window.actions["help.cheat_sheet"].trigger()
+    table = window._cheat_sheet.table
+    shown = {table.item(r, 2).text() for r in range(table.rowCount())}
+    assert shown == set(shortcuts)
+    for spec in ACTIONS:
+        if spec.group == "tools":
+            window.actions[spec.id].trigger()
+            assert window.doc.view.tool == spec.arg
+
+
+def test_model_card_and_cursor_readout(window, mouse):
+    assert window.model_card_label.text() == "Model: no model loaded"
+    window.doc.set_model_card("echocare-demo v1 · demo model trained on simulated data")
+    assert "simulated" in window.model_card_label.text()
+    mouse.hover(window, 20, 30)
+    assert "mm" in window.cursor_label.text() and "0.250 mm/px" in window.cursor_label.text()
+    mouse.hover(window, 120, 30)
+    assert "0.500 mm/px" in window.cursor_label.text()
