@@ -52,7 +52,10 @@ def _area_mm2(xs: np.ndarray, ys: np.ndarray, cal: Calibration) -> float | None:
 
 def _scale_between(points: np.ndarray, cal: Calibration) -> tuple[float, float] | None:
     """The common (mm/px x, mm/px y) of all points, or None if they do not share one scale."""
-    scales = {cal.mm_per_pixel_at(float(x), float(y)) for x, y in np.round(points).astype(float)}
+    # the pixel each point lies in; a point on a pixel's edge belongs to the pixel before it,
+    # so the outer edge of the last row/column of a region is still inside the region
+    pixels = np.ceil(np.asarray(points, dtype=np.float64) - 0.5)
+    scales = {cal.mm_per_pixel_at(float(x), float(y)) for x, y in pixels}
     if len(scales) != 1 or None in scales:
         return None
     return next(iter(scales))  # type: ignore[return-value]

@@ -10,19 +10,32 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def to_unit_range(frame: np.ndarray) -> np.ndarray:
-    """Scale uint8/uint16/float pixels to float32 in [0, 1].
+def unit_scale(frame: np.ndarray) -> float:
+    """The value that maps to 1.0: 255 for uint8, ``2**bits - 1`` for wider integers, 1 for floats.
 
-    uint16 frames are scaled by their own maximum bit depth (the smallest power of two above
+    Wider integer frames are scaled by their own bit depth (the smallest power of two above
     the largest value, at least 2**8), so 12-bit data keeps its contrast.
     """
     if frame.dtype == np.uint8:
-        return frame.astype(np.float32) / 255.0
+        return 255.0
     if np.issubdtype(frame.dtype, np.integer):
         top = int(frame.max()) if frame.size else 0
         bits = max(8, int(np.ceil(np.log2(top + 1))) if top > 0 else 8)
-        return frame.astype(np.float32) / float(2**bits - 1)
-    return np.clip(frame.astype(np.float32), 0.0, 1.0)
+        return float(2**bits - 1)
+    return 1.0
+
+
+def to_unit_range(frame: np.ndarray) -> np.ndarray:
+    """Scale uint8/uint16/float pixels to float32 in [0, 1] (see ``unit_scale``)."""
+    return np.clip(frame.astype(np.float32) / unit_scale(frame), 0.0, 1.0)
+
+
+def from_unit_range(image: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Inverse of ``to_unit_range``: [0, 1] float back to the dtype and scale of ``like``."""
+    scaled = np.clip(image, 0.0, 1.0) * unit_scale(like)
+    if np.issubdtype(like.dtype, np.integer):
+        return np.rint(scaled).astype(like.dtype)
+    return scaled.astype(like.dtype)
 
 
 def to_channels(frame: np.ndarray, channels: int = 3) -> np.ndarray:

@@ -1,0 +1,123 @@
+"""The Task protocol, its description (TaskInfo), per-frame context and the TASKS registry.
+
+A task turns one head's raw outputs into typed results: ``postprocess`` maps the outputs of
+one frame (no batch axis) to a frame result in original-frame pixels, and ``summarize``
+combines the frame results of a cine (and, where it says so, other tasks' results) into
+cine-level results. Tasks never see tensors: outputs are numpy arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from engine.config import HeadCfg, ModelCfg
+from engine.errors import TaskError
+from engine.io.calibration import Calibration
+from engine.provenance import ModelRef
+from engine.registry import Registry
+from engine.transforms.geometry import Geometry
+from engine.types import TaskResult
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a task is.
+
+    Attributes:
+        name: the task name, one of ``engine.config.TASK_NAMES``.
+        title: a human title for menus.
+        head: the model head it runs.
+        uses: other tasks whose results ``summarize`` reads when they ran (e.g. regression reads
+            segmentation for the ejection fraction; report reads everything).
+        labels: the head's labels from the model card.
+        model: the model version.
+    """
+
+    name: str
+    title: str
+    head: str
+    uses: tuple[str, ...]
+    labels: tuple[str, ...]
+    model: ModelRef
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    """One frame as the post-processing sees it.
+
+    Attributes:
+        index: frame index in the cine.
+        frame: the original pixels ``[H, W]`` or ``[H, W, 3]``.
+        geometry: the mapping between the original frame and the model input.
+        calibration: the frame's calibration (per region mm per pixel).
+    """
+
+    index: int
+    frame: np.ndarray
+    geometry: Geometry
+    calibration: Calibration
+
+
+@dataclass(frozen=True)
+class CineContext:
+    """What a summary may need about the cine: frame times and calibration."""
+
+    timestamps_ms: tuple[float, ...]
+    calibration: Calibration
+    frames: tuple[int, ...]
+
+
+class Task(Protocol):
+    """The typed interface between the engine's heads and the app."""
+
+    info: TaskInfo
+
+    def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> object:
+        """Turn one frame's head outputs (no batch axis) into a frame result."""
+        ...
+
+    def summarize(
+        self, frames: Sequence[object], others: Mapping[str, TaskResult], cine: CineContext
+    ) -> tuple[object, ...]:
+        """Cine-level results from the frame results (and other tasks' results)."""
+        ...
+
+
+TaskFactory = Callable[[ModelCfg, ModelRef], Task]
+TASKS: Registry[TaskFactory] = Registry("task")
+
+
+def register_task(name: str) -> Callable[[type], type]:
+    """Class decorator registering a task class, built as ``cls(cfg, ref)``."""
+    return TASKS.register(name)  # type: ignore[return-value]
+
+
+def head_cfg(cfg: ModelCfg, task: str, source: str | None = None) -> HeadCfg:
+    """The model's head for ``task``; a model lacking it raises a one-line TaskError."""
+    head = cfg.heads_by_name.get(task)
+    if head is None:
+        have = ", ".join(cfg.heads_by_name) or "none"
+        raise TaskError(source or cfg.name, f"model {cfg.name!r} has no {task} head (has: {have})")
+    return head
+
+
+def make_info(cfg: ModelCfg, ref: ModelRef, name: str, title: str, uses: tuple[str, ...] = ()) -> TaskInfo:
+    """TaskInfo for ``name`` from the model card (checks the model has the head)."""
+    head = head_cfg(cfg, name)
+    return TaskInfo(name, title, head.name, uses, head.labels, ref)
+
+
+def softmax(x: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Numerically stable softmax along ``axis`` (float32)."""
+    z = x.astype(np.float32) - x.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function (float32)."""
+    return (1.0 / (1.0 + np.exp(-x.astype(np.float32)))).astype(np.float32)

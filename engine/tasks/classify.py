@@ -1,0 +1,39 @@
+"""Classification: per-frame and per-cine probabilities over the model card's labels, top-k."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from engine.config import ModelCfg
+from engine.errors import TaskError
+from engine.provenance import ModelRef
+from engine.tasks.base import CineContext, FrameContext, make_info, register_task, softmax
+from engine.types import ClassScores, TaskResult
+
+
+@register_task("classification")
+class ClassifyTask:
+    """Softmax of the head's ``logits`` ``[K]``; the cine's probabilities are the frame mean."""
+
+    def __init__(self, cfg: ModelCfg, ref: ModelRef) -> None:
+        self.info = make_info(cfg, ref, "classification", "Classify")
+        if not self.info.labels:
+            raise TaskError(cfg.name, "the classification head has no labels in the model card")
+
+    def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> ClassScores:
+        logits = outputs["logits"]
+        if logits.shape != (len(self.info.labels),):
+            raise TaskError(
+                self.info.model.name, f"{logits.shape[0]} logits for {len(self.info.labels)} labels"
+            )
+        return ClassScores(self.info.labels, softmax(logits), self.info.model, ctx.index)
+
+    def summarize(
+        self, frames: Sequence[ClassScores], others: Mapping[str, TaskResult], cine: CineContext
+    ) -> tuple[ClassScores, ...]:
+        if not frames:
+            return ()
+        probs = np.mean([f.probs for f in frames], axis=0).astype(np.float32)
+        return (ClassScores(self.info.labels, probs, self.info.model, None),)

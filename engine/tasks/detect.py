@@ -1,0 +1,83 @@
+"""Detection: boxes with label and score after NMS, in original-frame pixels and mm."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from engine.config import ModelCfg
+from engine.provenance import ModelRef
+from engine.tasks import units
+from engine.tasks.base import CineContext, FrameContext, make_info, register_task, sigmoid
+from engine.tasks.nms import batched_nms
+from engine.types import Detections, Quantity, TaskResult
+
+
+@register_task("detection")
+class DetectTask:
+    """Decodes the FCOS head: score = sqrt(sigmoid(class) * sigmoid(centerness)), NMS per label.
+
+    Args:
+        cfg, ref: the model card and version.
+        score_threshold: lowest score kept.
+        iou: NMS overlap threshold.
+        pre_nms: candidates kept before NMS, best first.
+        max_boxes: boxes kept per frame.
+    """
+
+    def __init__(
+        self,
+        cfg: ModelCfg,
+        ref: ModelRef,
+        score_threshold: float = 0.3,
+        iou: float = 0.5,
+        pre_nms: int = 500,
+        max_boxes: int = 50,
+    ) -> None:
+        self.info = make_info(cfg, ref, "detection", "Detect")
+        self.score_threshold, self.iou, self.pre_nms, self.max_boxes = (
+            score_threshold,
+            iou,
+            pre_nms,
+            max_boxes,
+        )
+
+    def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> Detections:
+        cls, ctr, boxes = outputs["cls_logits"], outputs["ctr_logits"], outputs["boxes"]
+        scores = np.sqrt(sigmoid(cls) * sigmoid(ctr)[:, None])  # [N, C]
+        point, label = np.nonzero(scores > self.score_threshold)
+        cand = scores[point, label]
+        order = np.argsort(-cand, kind="stable")[: self.pre_nms]
+        point, label, cand = point[order], label[order], cand[order]
+        keep = batched_nms(boxes[point].astype(np.float64), cand, label, self.iou)[: self.max_boxes]
+        model_boxes = boxes[point[keep]].astype(np.float64)
+        return self.result(ctx, ctx.geometry.boxes_to_original(model_boxes), cand[keep], label[keep])
+
+    def result(
+        self, ctx: FrameContext, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray
+    ) -> Detections:
+        """Detections of original-frame ``boxes`` ``[N, 4]`` with their sizes in mm."""
+        sizes = np.array([units.box_size_mm(b, ctx.calibration) for b in boxes], dtype=np.float64).reshape(
+            -1, 2
+        )
+        return Detections(
+            ctx.index,
+            self.info.labels,
+            boxes.reshape(-1, 4),
+            scores.astype(np.float32),
+            labels.astype(np.int64),
+            sizes,
+            self.info.model,
+        )
+
+    def summarize(
+        self, frames: Sequence[Detections], others: Mapping[str, TaskResult], cine: CineContext
+    ) -> tuple[Quantity, ...]:
+        """Per label, the largest number of boxes found in one frame (unit "count")."""
+        if not frames:
+            return ()
+        return tuple(
+            Quantity(f"{name} count", float(max(int((f.label_ids == k).sum()) for f in frames)), "count")
+            for k, name in enumerate(self.info.labels)
+        )

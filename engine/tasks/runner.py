@@ -1,0 +1,188 @@
+"""Run a list of tasks over a cine's frame range: preprocess -> heads -> postprocess -> summaries.
+
+Frames are decoded and preprocessed one batch ahead on a worker thread, so decoding the next
+frames overlaps inference on the current ones. The encoder runs once per frame for all
+heads (the predictor caches features by key); each task post-processes its head's outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from engine.config import TASK_NAMES, ModelCfg
+from engine.errors import TaskError
+from engine.io.cine import Cine
+from engine.progress import NEVER, CancelToken, Progress, ProgressFn, no_progress
+from engine.provenance import ModelRef
+from engine.tasks.base import TASKS, CineContext, FrameContext, Task
+from engine.transforms.preprocess import Prepared, preprocess
+from engine.transforms.sector import detect_sector
+from engine.types import TaskResult
+
+FAN_SAMPLE_FRAMES = 8
+
+
+class HeadRunner(Protocol):
+    """What the runner needs from a predictor (``engine.inference.Predictor`` provides it)."""
+
+    def run_heads(
+        self, keys: Sequence[Hashable], images: np.ndarray, names: Sequence[str]
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Outputs ``{head: {name: [B, ...]}}`` of ``images`` ``[B, C, H, W]`` float32."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The results of one run.
+
+    Attributes:
+        tasks: results of the tasks asked for, keyed by task name, in ``TASK_NAMES`` order.
+        frames: the frame indices analysed.
+        crop: (x0, y0, x1, y1) of the original frames the model saw (the fan when cropped).
+    """
+
+    tasks: dict[str, TaskResult]
+    frames: tuple[int, ...]
+    crop: tuple[int, int, int, int]
+
+
+def parse_frames(spec: str | None, n_frames: int, source: str = "") -> tuple[int, ...]:
+    """Frame indices from ``all``, ``5``, ``0:10``, ``0:100:2`` or ``3,5,7`` (end exclusive).
+
+    Raises:
+        TaskError: the spec is malformed or names frames outside ``0..n_frames-1``.
+    """
+    text = (spec or "all").strip()
+    try:
+        if text == "all":
+            picked = list(range(n_frames))
+        elif ":" in text:
+            parts = [int(p) if p else None for p in text.split(":")]
+            picked = list(range(n_frames))[slice(*parts)]
+        else:
+            picked = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise TaskError(source, f"bad frame spec {text!r} (use all, N, A:B, A:B:STEP or A,B,C)") from None
+    bad = [i for i in picked if not 0 <= i < n_frames]
+    if bad or not picked:
+        raise TaskError(source, f"frame spec {text!r} selects no frames or frames outside 0..{n_frames - 1}")
+    return tuple(sorted(set(picked)))
+
+
+def resolve_tasks(cfg: ModelCfg, names: str | Sequence[str], ref: ModelRef, source: str = "") -> list[Task]:
+    """Build the tasks asked for: ``"all"`` (every task the model has a head for) or a list.
+
+    Raises:
+        TaskError: an unknown task name, or a model lacking the head a task needs.
+    """
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if list(names) == ["all"]:
+        names = [n for n in TASK_NAMES if n in cfg.heads_by_name and n in TASKS]
+    unknown = [n for n in names if n not in TASKS]
+    if unknown or not names:
+        raise TaskError(
+            source or None, f"unknown task {', '.join(unknown) or '(none)'} (known: {', '.join(TASKS)})"
+        )
+    return [TASKS.get(n)(cfg, ref) for n in dict.fromkeys(names)]
+
+
+def _with_dependencies(tasks: list[Task], cfg: ModelCfg, ref: ModelRef) -> list[Task]:
+    """Add the tasks that asked tasks use (when the model has their heads), in TASK_NAMES order."""
+    have = {t.info.name: t for t in tasks}
+    for t in list(tasks):
+        for dep in t.info.uses:
+            if dep not in have and dep in cfg.heads_by_name and dep in TASKS:
+                have[dep] = TASKS.get(dep)(cfg, ref)
+    order = {n: i for i, n in enumerate(TASK_NAMES)}
+    return sorted(have.values(), key=lambda t: order.get(t.info.name, len(order)))
+
+
+def _check_frame(frame: np.ndarray, index: int, source: str) -> None:
+    ok_shape = frame.ndim == 2 or (frame.ndim == 3 and frame.shape[-1] == 3)
+    if not ok_shape or frame.dtype.kind not in "uif" or frame.size == 0:
+        raise TaskError(
+            source,
+            f"frame {index} is {frame.dtype} {list(frame.shape)}, not a grey [H, W] or RGB [H, W, 3] image",
+        )
+
+
+def _crop(cine: Cine, cfg: ModelCfg, frames: Sequence[int]) -> tuple[int, int, int, int]:
+    if not cfg.crop_to_fan:
+        return (0, 0, cine.info.columns, cine.info.rows)
+    step = max(1, len(frames) // FAN_SAMPLE_FRAMES)
+    sample = [cine.frame(i) for i in frames[::step][:FAN_SAMPLE_FRAMES]]
+    return detect_sector(np.stack(sample)).box
+
+
+def _batches(frames: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(frames), size):
+        yield frames[start : start + size]
+
+
+def run_tasks(
+    cine: Cine,
+    predictor: HeadRunner,
+    cfg: ModelCfg,
+    ref: ModelRef,
+    tasks: str | Sequence[str] = "all",
+    frames: Sequence[int] | None = None,
+    batch_size: int = 4,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken = NEVER,
+) -> RunResult:
+    """Run ``tasks`` on ``frames`` of ``cine`` (all frames by default).
+
+    Raises:
+        TaskError: unknown task, a head the model lacks, or a frame the model cannot take.
+        Cancelled: ``cancel`` was set; checked between batches.
+    """
+    source = str(cine.path)
+    asked = resolve_tasks(cfg, tasks, ref, source)
+    running = _with_dependencies(asked, cfg, ref)
+    picked = tuple(frames) if frames is not None else tuple(range(cine.n_frames))
+    crop = _crop(cine, cfg, picked)
+    heads = tuple(dict.fromkeys(t.info.head for t in running))
+    per_frame: dict[str, list[object]] = {t.info.name: [] for t in running}
+
+    def prepare(batch: Sequence[int]) -> list[tuple[int, np.ndarray, Prepared]]:
+        out = []
+        for i in batch:
+            frame = cine.frame(i)
+            _check_frame(frame, i, source)
+            out.append((i, frame, preprocess(frame, cfg, crop)))
+        return out
+
+    batches = list(_batches(picked, batch_size))
+    done = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+        pending = pool.submit(prepare, batches[0])
+        for k in range(len(batches)):
+            cancel.raise_if_cancelled()
+            ready = pending.result()
+            if k + 1 < len(batches):
+                pending = pool.submit(prepare, batches[k + 1])  # decode ahead while the model runs
+            keys = [(source, i, crop) for i, _, _ in ready]
+            images = np.stack([p.image for _, _, p in ready])
+            outputs = predictor.run_heads(keys, images, heads)
+            for b, (i, frame, prep) in enumerate(ready):
+                ctx = FrameContext(i, frame, prep.geometry, cine.calibration_for(i))
+                for t in running:
+                    one = {name: value[b] for name, value in outputs[t.info.head].items()}
+                    per_frame[t.info.name].append(t.postprocess(one, ctx))
+            done += len(ready)
+            progress(Progress(done, len(picked), f"frame {ready[-1][0]}"))
+    cine_ctx = CineContext(cine.timestamps_ms, cine.calibration_for(picked[0]), picked)
+    results: dict[str, TaskResult] = {}
+    for t in running:
+        name = t.info.name
+        summary = t.summarize(per_frame[name], results, cine_ctx)
+        results[name] = TaskResult(name, tuple(per_frame[name]), tuple(summary))
+    wanted = {t.info.name for t in asked}
+    return RunResult({n: r for n, r in results.items() if n in wanted}, picked, crop)
