@@ -1,0 +1,1 @@
+"""Training data: frame sources, label trees, seeded augmentation, patient-level splits."""

@@ -1,0 +1,1 @@
+"""Self-supervised pretraining of the EchoCare encoder (masked image modelling + label tree)."""
