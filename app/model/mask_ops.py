@@ -92,6 +92,7 @@ class Stroke:
             return None
         self.doc.mask_meta[self.frame] = HUMAN
         self.doc.history.push(cmd, done=True)
+        self.doc.mask_changed.emit(self.frame)
         return cmd
 
 

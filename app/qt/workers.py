@@ -27,7 +27,7 @@ class WorkerSignals(QObject):
 
 
 class Worker(QRunnable):
-    """One job for the global thread pool.
+    """One job for the thread pool; keep a reference until ``finished``.
 
     Args:
         fn: ``fn(progress=..., cancel=...)`` returning the result.
@@ -39,6 +39,10 @@ class Worker(QRunnable):
         self.token = CancelToken()
         self.signals = WorkerSignals()
         self.setAutoDelete(False)
+
+    def start(self, pool: QThreadPool | None = None) -> None:
+        """Queue the work on ``pool`` (the global pool by default); connect signals first."""
+        (pool or QThreadPool.globalInstance()).start(self)
 
     def cancel(self) -> None:
         """Ask the work to stop at its next check."""
@@ -58,10 +62,3 @@ class Worker(QRunnable):
             self.signals.returned.emit(result)
         finally:
             self.signals.finished.emit()
-
-
-def start(fn: Callable[..., Any], pool: QThreadPool | None = None) -> Worker:
-    """Start ``fn`` on the pool and return its worker (keep a reference until ``finished``)."""
-    worker = Worker(fn)
-    (pool or QThreadPool.globalInstance()).start(worker)
-    return worker

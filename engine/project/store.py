@@ -57,7 +57,7 @@ class ProjectStore:
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as err:
             raise ProjectError(self.db_path, f"cannot open the project database ({err})") from None
-        self.recovered = (self.folder / LOCK_NAME).exists()
+        self.recovered = self.was_left_open(self.folder)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -80,6 +80,11 @@ class ProjectStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @staticmethod
+    def was_left_open(folder: str | Path) -> bool:
+        """True when the project's last session did not close cleanly (its lock file remains)."""
+        return (Path(folder) / LOCK_NAME).exists()
 
     def mark_open(self) -> None:
         """Write the lock file that tells the next start whether this session ended cleanly."""

@@ -46,6 +46,7 @@ class AnnotationPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc: Document | None = None
+        self._shown_meta: dict[int, object] = {}
         self.label_box = QComboBox()
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
@@ -86,9 +87,11 @@ class AnnotationPanel(QWidget):
         if self.doc is not None:
             self.doc.view.changed.disconnect(self._on_view_changed)
             self.doc.annotations_changed.disconnect(self._on_annotations_changed)
+            self.doc.mask_changed.disconnect(self._on_mask_changed)
         self.doc = doc
         doc.view.changed.connect(self._on_view_changed)
         doc.annotations_changed.connect(self._on_annotations_changed)
+        doc.mask_changed.connect(self._on_mask_changed)
         self.show_labels()
         self.show_annotations()
 
@@ -118,6 +121,7 @@ class AnnotationPanel(QWidget):
             self.tree.addTopLevelItem(item)
             if a.id == doc.view.selected:
                 self.tree.setCurrentItem(item)
+        self._shown_meta = dict(doc.mask_meta)
         for frame, meta in sorted(doc.mask_meta.items()):
             origin = meta.origin.value + (f" ({meta.model.label()})" if meta.model else "")
             item = QTreeWidgetItem(["mask", str(frame), "", origin, meta.review.value, ""])
@@ -146,6 +150,11 @@ class AnnotationPanel(QWidget):
 
     def _on_annotations_changed(self, _ids: tuple[str, ...]) -> None:
         self.show_annotations()
+
+    def _on_mask_changed(self, frame: int) -> None:
+        # cheap check: a brush stroke fires this on every move, the rows change only with provenance
+        if self.doc is not None and self.doc.mask_meta.get(frame) != self._shown_meta.get(frame):
+            self.show_annotations()
 
     def _on_label_box_changed(self, index: int) -> None:
         if self.doc is not None and index >= 0:
