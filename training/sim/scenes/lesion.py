@@ -94,12 +94,13 @@ def lesion_scene(ctx: SceneContext, malignant: bool | None = None, echo: str | N
     drift = np.cumsum(rng.normal(0.0, 0.15, ctx.frames))
     drift -= drift[0]
     phantoms = [base.moved(float(d), 0.0) for d in drift]
-    outline = shape.outline()
+    outline, fine = shape.outline(), shape.outline(8192)
     values = {
         "area_mm2": Quantity(shape.area_mm2(), "mm2"),
         "width_mm": Quantity(float(np.ptp(outline[:, 0])), "mm"),
         "height_mm": Quantity(float(np.ptp(outline[:, 1])), "mm"),
         "depth_mm": Quantity(shape.cz, "mm"),
+        "perimeter_mm": Quantity(float(np.hypot(*np.diff(fine, axis=0, append=fine[:1]).T).sum()), "mm"),
         "contrast_db": Quantity(float(20.0 * np.log10(level)), "dB"),
     }
     masks = ctx.labels(phantoms)
