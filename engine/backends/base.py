@@ -1,0 +1,87 @@
+"""The backend interface and the choice between PyTorch and ONNX Runtime.
+
+A backend runs one graph (see ``engine.export.graphs``) on named numpy arrays. ``auto`` picks:
+
+* a CUDA GPU: PyTorch with bf16 autocast (fp16 where bf16 is unsupported);
+* Apple MPS: PyTorch in fp32;
+* the CPU: ONNX Runtime in fp32 when it is installed (measured faster than eager PyTorch on
+  the full encoder, see ``bench/engine.py``), else PyTorch with all cores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from engine.errors import ConfigError
+
+BACKENDS = ("auto", "torch", "onnx")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Runs one graph: named float32 arrays in, named float32 arrays out."""
+
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the graph on ``inputs`` (every name in ``input_names``, batch first)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """Which runtime, device and precision a predictor uses.
+
+    Attributes:
+        kind: "torch" or "onnx".
+        device: "cpu", "cuda", "cuda:N" or "mps".
+        precision: "fp32", "bf16" or "fp16" (reduced precision through torch autocast only).
+    """
+
+    kind: str
+    device: str
+    precision: str = "fp32"
+
+
+def onnxruntime_installed() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _cuda_precision() -> str:
+    import torch
+
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def choose_backend(backend: str = "auto", device: str = "auto", precision: str = "auto") -> BackendChoice:
+    """Resolve ``--backend auto|torch|onnx``, ``--device auto|cpu|cuda|mps`` and a precision.
+
+    Raises:
+        ConfigError: an unknown or unavailable choice (e.g. ONNX on MPS, fp16 on the CPU).
+    """
+    from engine.backends.device import resolve_device
+
+    if backend not in BACKENDS:
+        raise ConfigError(None, f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if precision not in PRECISIONS:
+        raise ConfigError(None, f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+    dev = resolve_device(device)
+    if backend == "auto":
+        backend = "onnx" if dev.type == "cpu" and onnxruntime_installed() else "torch"
+    if backend == "onnx":
+        if dev.type == "mps" or not onnxruntime_installed():
+            raise ConfigError(None, f"the ONNX backend cannot run on {dev.type} here")
+        if precision not in ("auto", "fp32"):
+            raise ConfigError(None, "the ONNX backend runs in fp32 only")
+        return BackendChoice("onnx", str(dev), "fp32")
+    if precision == "auto":
+        precision = _cuda_precision() if dev.type == "cuda" else "fp32"
+    if precision == "fp16" and dev.type == "cpu":
+        raise ConfigError(None, "fp16 autocast is not supported on the CPU; use bf16 or fp32")
+    return BackendChoice("torch", str(dev), precision)

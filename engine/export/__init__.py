@@ -1,0 +1,1 @@
+"""Export of EchoCare models to other runtimes (ONNX)."""

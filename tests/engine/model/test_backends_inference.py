@@ -1,0 +1,179 @@
+"""Backends (torch vs ONNX Runtime parity), backend choice and the inference core."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from engine import model_store
+from engine.backends.base import choose_backend
+from engine.backends.onnx_backend import OnnxBackend
+from engine.backends.torch_backend import TorchBackend
+from engine.errors import ConfigError, TaskError
+from engine.export.graphs import FEATURES, EncoderGraph, HeadGraph
+from engine.export.onnx import export_model
+from engine.factory import create_model, load_model
+from engine.inference import FeatureCache, Predictor
+from engine.model_card import ModelCard
+from engine.progress import Cancelled, CancelToken
+
+
+@pytest.fixture
+def stored(tiny_cfg):
+    model = create_model(tiny_cfg)
+    model_store.save_version(ModelCard.from_cfg(replace(tiny_cfg, version="")), model.state_dict())
+    return load_model("tiny", device="cpu")
+
+
+def test_torch_and_onnx_runtime_agree_on_the_tiny_model(stored, tmp_path):
+    result = export_model(stored.module, tmp_path)
+    assert [p.name for p in result.files] == [
+        "encoder.onnx",
+        "head_classification.onnx",
+        "head_regression.onnx",
+    ]
+    assert result.max_abs_diff <= 1e-4
+    # a batch size other than the export's, through the Backend interface
+    image = np.random.default_rng(0).random((3, 3, 64, 64), dtype=np.float32)
+    torch_enc = TorchBackend(EncoderGraph(stored.module), device="cpu")
+    onnx_enc = OnnxBackend(tmp_path / "encoder.onnx", device="cpu")
+    assert onnx_enc.providers == ["CPUExecutionProvider"]
+    want, got = torch_enc.run({"image": image}), onnx_enc.run({"image": image})
+    assert list(got) == list(FEATURES)
+    for name in FEATURES:
+        assert got[name].shape == want[name].shape
+        assert np.abs(got[name] - want[name]).max() <= 1e-4
+    feats = {**want, "image": image}
+    head_t = TorchBackend(HeadGraph(stored.module, "classification"), device="cpu").run(feats)
+    head_o = OnnxBackend(tmp_path / "head_classification.onnx", device="cpu").run(feats)
+    assert set(head_o) == {"image_mean", "logits"}
+    for name in head_t:
+        assert np.abs(head_t[name] - head_o[name]).max() <= 1e-4
+
+
+def test_backend_choice():
+    assert choose_backend("auto", "cpu") == choose_backend("onnx", "cpu")
+    assert choose_backend("torch", "cpu").precision == "fp32"
+    assert choose_backend("torch", "cpu", "bf16").precision == "bf16"
+    with pytest.raises(ConfigError, match="fp16"):
+        choose_backend("torch", "cpu", "fp16")
+    with pytest.raises(ConfigError, match="unknown backend"):
+        choose_backend("tensorrt")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="not available"):
+            choose_backend("torch", "cuda")
+
+
+class CountingBackend:
+    """Delegates to a backend and counts the frames it encodes."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.input_names, self.output_names = inner.input_names, inner.output_names
+        self.frames = 0
+        self.calls = 0
+
+    def run(self, inputs):
+        self.calls += 1
+        self.frames += len(inputs["image"])
+        return self.inner.run(inputs)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_one_encoder_pass_feeds_every_head(stored, tmp_path, backend):
+    pred = Predictor(stored, backend=backend, device="cpu", onnx_dir=tmp_path / "onnx", batch_size=2)
+    pred.encoder = counter = CountingBackend(pred.encoder)
+    images = np.random.default_rng(1).random((3, 3, 64, 64), dtype=np.float32)
+    keys = ["f0", "f1", "f2"]
+    first = pred.run_heads(keys, images, ["classification"])
+    assert (counter.frames, counter.calls) == (3, 2)  # batches of 2 + 1
+    second = pred.run_heads(keys, images, ["regression"])
+    assert counter.frames == 3  # cached: no new encoder pass
+    mixed = pred.run_heads(["f1", "new"], images[[1, 0]], None)
+    assert counter.frames == 4
+    with torch.no_grad():
+        want = stored.module(torch.from_numpy(images))
+    np.testing.assert_allclose(first["classification"]["logits"], want["classification"]["logits"], atol=1e-4)
+    np.testing.assert_allclose(second["regression"]["logits"], want["regression"]["logits"], atol=1e-4)
+    np.testing.assert_allclose(
+        mixed["classification"]["logits"][0], want["classification"]["logits"][1], atol=1e-4
+    )
+    with pytest.raises(TaskError, match="no segmentation head"):
+        pred.run_heads(keys, images, ["segmentation"])
+    with pytest.raises(TaskError, match="model input must be"):
+        pred.run_heads(keys, images[:, :, :32], ["classification"])
+
+
+def test_feature_cache_is_bounded_lru():
+    frame = tuple(np.zeros((4, 8, 8), np.float32) for _ in range(5))  # 5 KiB
+    cache = FeatureCache(max_bytes=2 * sum(f.nbytes for f in frame))
+    cache.put("a", frame)
+    cache.put("b", frame)
+    assert cache.get("a") is frame  # a is now the most recent
+    cache.put("c", frame)
+    assert len(cache) == 2 and cache.get("b") is None and cache.get("a") is frame
+    assert cache.bytes <= cache.max_bytes
+    assert (cache.hits, cache.misses) == (2, 1)
+
+
+def test_run_many_batches_reports_progress_and_prefetches(stored):
+    pred = Predictor(stored, backend="torch", device="cpu", batch_size=3)
+    rng = np.random.default_rng(2)
+    images = rng.random((7, 3, 64, 64), dtype=np.float32)
+    decoded_on = set()
+
+    def frames():
+        for i, img in enumerate(images):
+            decoded_on.add(threading.current_thread().name)
+            yield i, img
+
+    reports = []
+    batches = list(pred.run_many(frames(), ["classification"], total=7, progress=reports.append))
+    assert [keys for keys, _ in batches] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert [(r.done, r.total) for r in reports] == [(3, 7), (6, 7), (7, 7)]
+    assert decoded_on == {"echocare-prefetch"}
+    logits = np.concatenate([out["classification"]["logits"] for _, out in batches])
+    direct = pred.run_heads(list(range(7)), images, ["classification"])["classification"]["logits"]
+    np.testing.assert_allclose(logits, direct, atol=1e-6)
+
+
+def test_run_many_stops_when_cancelled(stored):
+    pred = Predictor(stored, backend="torch", device="cpu", batch_size=2)
+    token = CancelToken()
+    pulled = []
+
+    def frames():
+        for i in range(100):
+            pulled.append(i)
+            yield i, np.zeros((3, 64, 64), np.float32)
+
+    seen = []
+    with pytest.raises(Cancelled):
+        for keys, _ in pred.run_many(frames(), total=100, cancel=token, prefetch=1):
+            seen.append(keys)
+            token.cancel()
+    assert seen == [[0, 1]]
+    assert len(pulled) < 20
+
+
+def test_bf16_autocast_path_is_close_to_fp32(stored):
+    image = np.random.default_rng(3).random((1, 3, 64, 64), dtype=np.float32)
+    fp32 = TorchBackend(EncoderGraph(stored.module), device="cpu").run({"image": image})
+    bf16 = TorchBackend(EncoderGraph(stored.module), device="cpu", precision="bf16").run({"image": image})
+    for name in FEATURES:
+        assert bf16[name].dtype == np.float32
+        assert np.corrcoef(fp32[name].ravel(), bf16[name].ravel())[0, 1] > 0.99
+
+
+def test_cli_export_onnx(stored, tmp_path, monkeypatch, capsys):
+    from app.cli import main as cli
+
+    monkeypatch.setattr(cli, "COMMANDS", ("models",))
+    assert cli.main(["models", "export-onnx", "tiny", "--out", str(tmp_path / "x")]) == 0
+    out = capsys.readouterr().out
+    assert "encoder.onnx" in out and "head_regression.onnx" in out
+    assert float(out.split("onnx ")[-1]) <= 1e-4
