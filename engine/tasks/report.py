@@ -22,13 +22,15 @@ from engine.types import ClassScores, EjectionFraction, Quantity, Report, TaskRe
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 EOS = 2
 ORDER = ("classification", "segmentation", "detection", "landmarks", "regression")
+# units as the report prints them: superscripts, so the only digits in the text are values
+DISPLAY_UNITS = {"mm2": "mm²", "px2": "px²", "px3": "px³", "cm2": "cm²", "cm3": "cm³", "deg": "°"}
 
 
 def fmt_quantity(q: Quantity) -> str:
     """``value unit`` with one decimal (counts as integers), flagged when uncalibrated."""
     if q.unit == "count":
         return f"{q.value:.0f}"
-    text = f"{q.value:.1f} {q.unit}".rstrip()
+    text = f"{q.value:.1f} {DISPLAY_UNITS.get(q.unit, q.unit)}".rstrip()
     return text if q.calibrated else f"{text} (uncalibrated)"
 
 

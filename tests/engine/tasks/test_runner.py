@@ -15,13 +15,13 @@ CAL = Calibration(regions=(Region(0, 0, 127, 95, 0.2, 0.3, "mm", "mm", "tissue")
 
 def test_all_seven_tasks_over_a_cine(tiny, predictor, beating):
     cfg, _, ref = tiny
-    cine = ArrayCine(beating(), fps=30, calibration=CAL)
+    cine = ArrayCine(beating(n=7), fps=30, calibration=CAL)
     seen = []
-    run = run_tasks(cine, predictor, cfg, ref, "all", batch_size=5, progress=seen.append)
+    run = run_tasks(cine, predictor, cfg, ref, "all", batch_size=3, progress=seen.append)
     assert list(run.tasks) == [
         "classification", "segmentation", "detection", "landmarks", "regression", "enhancement", "report",
     ]  # fmt: skip
-    assert run.frames == tuple(range(12)) and seen[-1].done == 12 and predictor.calls == 3
+    assert run.frames == tuple(range(7)) and seen[-1].done == 7 and predictor.calls == 3
     seg = run.tasks["segmentation"].frames[0]
     assert isinstance(seg, SegmentationResult) and seg.mask.shape == (96, 128) and seg.calibrated
     assert seg.areas[0].unit == "mm2"

@@ -1,0 +1,148 @@
+"""Post-processing with known head outputs: peaks, NMS, boxes, EF with ED/ES, enhancement, report."""
+
+import math
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.io.calibration import UNCALIBRATED, Calibration, Region
+from engine.io.memory import ArrayCine
+from engine.provenance import ModelRef
+from engine.tasks.base import CineContext, FrameContext
+from engine.tasks.detect import DetectTask
+from engine.tasks.ejection import ejection_fraction, find_beats
+from engine.tasks.enhance import EnhanceTask
+from engine.tasks.landmarks import subpixel_peak
+from engine.tasks.measure import MeasureTask
+from engine.tasks.nms import batched_nms, box_iou, nms
+from engine.tasks.presets import all_heads_cfg
+from engine.tasks.runner import run_tasks
+from engine.tasks.segment import SegmentTask
+from engine.transforms.geometry import Geometry
+from engine.types import ClassScores, EjectionFraction, Quantity
+
+REF = ModelRef("m", "3", "")
+
+
+@pytest.mark.parametrize(("x", "y"), [(7.3, 4.8), (2.0, 9.49), (12.61, 1.2)])
+def test_subpixel_peak_of_a_gaussian(x, y):
+    yy, xx = np.mgrid[:16, :16]
+    hm = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.5**2))
+    px, py, v = subpixel_peak(hm)
+    assert (px, py) == pytest.approx((x, y), abs=1e-6) and v > 0.8
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes_per_label():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10.0]])
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    assert nms(boxes, scores, 0.5).tolist() == [0, 2]
+    assert batched_nms(boxes, scores, np.array([0, 0, 0, 1]), 0.5).tolist() == [0, 2, 3]
+    assert box_iou(boxes[:1], boxes[1:2])[0, 0] == pytest.approx(81 / 119)
+
+
+def test_detection_boxes_map_back_with_mm_sizes():
+    cfg = all_heads_cfg()
+    task = DetectTask(cfg, REF, score_threshold=0.5)
+    geom = Geometry.letterbox((96, 128), (64, 64))  # scale 0.5, pad top 8
+    cal = Calibration(regions=(Region(0, 0, 127, 95, 0.25, 0.5, "mm", "mm"),), source="regions")
+    n = 100
+    cls = np.full((n, 2), -10.0)
+    ctr = np.full(n, 10.0)
+    boxes = np.tile([10.0, 20.0, 30.0, 40.0], (n, 1))
+    cls[3, 1], cls[4, 1] = 5.0, 4.0  # two overlapping candidates of label 1
+    boxes[4] += 1.0
+    cls[7, 0] = 3.0
+    out = task.postprocess(
+        {"cls_logits": cls, "ctr_logits": ctr, "boxes": boxes},
+        FrameContext(0, np.zeros((96, 128), np.uint8), geom, cal),
+    )
+    assert out.label_ids.tolist() == [1, 0] and len(out.boxes) == 2
+    np.testing.assert_allclose(out.boxes[0], geom.boxes_to_original(boxes[3:4])[0])
+    # pixel centres at integers: x = (x' + 0.5) / 0.5 - 0.5, y = (y' - 8 + 0.5) / 0.5 - 0.5
+    np.testing.assert_allclose(out.boxes[0], [20.5, 24.5, 60.5, 64.5])
+    np.testing.assert_allclose(out.sizes_mm[0], [40 * 0.25, 40 * 0.5])
+    assert out.calibrated
+
+
+def test_find_beats_on_a_known_curve():
+    t = np.arange(40)
+    vol = 100 - 40 * (0.5 - 0.5 * np.cos(2 * np.pi * (t - 3) / 15))  # ED at 3, 18, 33; ES at 10.5, 25.5
+    eds, ess = find_beats(vol, min_gap=4)
+    assert eds[:2] == [3, 18]
+    assert abs(ess[0] - 10.5) <= 0.5 and abs(ess[1] - 25.5) <= 0.5
+    ef, _, _ = ejection_fraction(vol, 4)
+    assert ef == pytest.approx(40.0, abs=0.5)
+
+
+def _disk_results(radii, cal):
+    task = SegmentTask(all_heads_cfg(), REF)
+    out = []
+    for i, r in enumerate(radii):
+        mask = np.zeros((200, 200), np.uint8)
+        cv2.circle(mask, (100, 100), round(r), 1, -1)
+        out.append(task.result_from_mask(mask, i, cal))
+    return out
+
+
+def test_ejection_fraction_from_segmented_disks():
+    """Area-length volume of a disk of radius r is the sphere 4/3 pi r^3: EF = 1 - (r_es / r_ed)^3."""
+    t = np.arange(30)
+    radii = 50 - 10 * (0.5 - 0.5 * np.cos(2 * np.pi * t / 15))  # ED 0, 15; ES 7.5 (r=40)
+    cal = Calibration(pixel_spacing=(0.2, 0.2), source="pixel_spacing")
+    frames = _disk_results(radii, cal)
+    task = MeasureTask(all_heads_cfg(), REF)
+    ef = task.ejection(frames, CineContext(tuple(t * 1000 / 30.0), cal, tuple(t)))
+    assert isinstance(ef, EjectionFraction) and ef.calibrated and ef.volume_unit == "ml"
+    assert ef.ed_frames[:2] == (0, 15)
+    assert all(s in (6, 7, 8, 9, 21, 22, 23, 24) for s in ef.es_frames)
+    expected = 100 * (1 - (np.round(radii[7]) / 50) ** 3)
+    assert ef.ef_percent == pytest.approx(expected, abs=2.0)
+    assert ef.volumes[0] == pytest.approx(4 / 3 * math.pi * (50 * 0.2) ** 3 / 1000, rel=0.03)
+
+
+def test_enhancement_keeps_geometry_and_pixels_outside_the_crop():
+    cfg = all_heads_cfg()
+    task = EnhanceTask(cfg, REF)
+    frame = np.random.default_rng(0).integers(0, 255, (90, 120)).astype(np.uint8)
+    geom = Geometry.letterbox(frame.shape, (64, 64), (10, 5, 110, 85))
+    out = task.postprocess(
+        {"image": np.full((1, 64, 64), 0.5, np.float32)}, FrameContext(0, frame, geom, UNCALIBRATED)
+    )
+    assert out.image.shape == frame.shape and out.image.dtype == np.uint8
+    np.testing.assert_array_equal(out.image[:5], frame[:5])
+    assert (out.image[5:85, 10:110] == 128).all()
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _structured_numbers(run, ref):
+    values = [float(ref.version), float(len(run.frames))]
+    for name, res in run.tasks.items():
+        if name == "report":
+            continue
+        for s in res.summary:
+            if isinstance(s, Quantity):
+                values.append(s.value)
+            elif isinstance(s, ClassScores):
+                values += [float(p) for p in s.probs]
+            elif isinstance(s, EjectionFraction):
+                values += [s.ef_percent, *map(float, s.ed_frames), *map(float, s.es_frames)]
+    return values
+
+
+def test_every_number_in_the_report_comes_from_a_structured_result(tiny, predictor, beating):
+    cfg, _, ref = tiny
+    cal = Calibration(regions=(Region(0, 0, 127, 95, 0.2, 0.3, "mm", "mm", "tissue"),), source="regions")
+    run = run_tasks(ArrayCine(beating(n=8, period=4), fps=30, calibration=cal), predictor, cfg, ref, "all")
+    report = run.tasks["report"].summary[0]
+    structured = _structured_numbers(run, ref)
+    text = report.text.replace(cfg.name, "")  # the model's name may hold digits; it is not a number
+    numbers = NUMBER.findall(text)
+    assert len(numbers) >= 8  # probabilities, areas, counts, distances, EF, ED/ES frames...
+    for token in numbers:
+        decimals = len(token.split(".")[1]) if "." in token else 0
+        assert any(round(v, decimals) == float(token) for v in structured), token
+    assert "Ejection fraction (lv)" in report.text and not any(c.isdigit() for c in report.impression)
