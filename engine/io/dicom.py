@@ -103,13 +103,12 @@ def _deflated_spans(path: Path, fmt: PixelFormat, frames: int) -> tuple[FrameRea
         raise ReadError(path, f"cannot inflate deflated DICOM file ({err})") from None
     if pixels is None:
         raise ReadError(path, "DICOM file has no pixel data")
-    buffer = io.BytesIO(pixels)
     encapsulated = pixels[:4] == b"\xfe\xff\x00\xe0"
     if encapsulated:
-        spans = encapsulated_spans(buffer, 0, len(pixels), frames)
+        spans = encapsulated_spans(io.BytesIO(pixels), 0, len(pixels), frames)
     else:
         spans = native_spans(0, len(pixels), frames, fmt.native_frame_bytes)
-    return FrameReader(spans, buffer=buffer), encapsulated
+    return FrameReader(spans, buffer=pixels), encapsulated
 
 
 def _frame_reader(

@@ -10,6 +10,7 @@ marker. Truncated files are detected here, so opening them fails with a clear re
 from __future__ import annotations
 
 import itertools
+import os
 import struct
 import threading
 from collections.abc import Sequence
@@ -129,38 +130,53 @@ def encapsulated_spans(
 
 
 class FrameReader:
-    """Reads one frame's bytes from a file (reopened on demand) or an in-memory buffer.
+    """Reads one frame's bytes from a file (opened on first use) or an in-memory buffer.
+
+    File reads use ``os.pread`` where the platform has it: it needs no shared file position, so
+    decoding threads do not serialise on a lock.
 
     Args:
         spans: per frame, the spans whose concatenation is the frame.
         path: the file, or None when ``buffer`` holds the bytes.
-        buffer: in-memory stream (deflated files are inflated into one).
+        buffer: in-memory bytes (deflated files are inflated into one).
     """
 
     def __init__(
-        self, spans: tuple[tuple[Span, ...], ...], path: str | None = None, buffer: BinaryIO | None = None
+        self, spans: tuple[tuple[Span, ...], ...], path: str | None = None, buffer: bytes | None = None
     ) -> None:
         self.spans = spans
         self._path = path
-        self._fp = buffer
+        self._buffer = None if buffer is None else memoryview(buffer)
+        self._fd: int | None = None
         self._lock = threading.Lock()
+
+    def _descriptor(self) -> int:
+        with self._lock:
+            if self._fd is None:
+                self._fd = os.open(str(self._path), os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            return self._fd
+
+    def _read_span(self, span: Span) -> bytes:
+        if self._buffer is not None:
+            return bytes(self._buffer[span.offset : span.offset + span.length])
+        fd = self._descriptor()
+        if hasattr(os, "pread"):
+            return os.pread(fd, span.length, span.offset)
+        with self._lock:  # Windows has no pread: seek and read under the lock
+            os.lseek(fd, span.offset, os.SEEK_SET)
+            return os.read(fd, span.length)
 
     def read(self, index: int) -> bytes:
         """The encoded bytes of frame ``index``."""
-        with self._lock:
-            if self._fp is None:
-                self._fp = open(self._path, "rb")  # noqa: PTH123, SIM115 - kept open between frames
-            parts = []
-            for span in self.spans[index]:
-                self._fp.seek(span.offset)
-                parts.append(self._fp.read(span.length))
-        data = b"".join(parts)
-        if len(data) != sum(s.length for s in self.spans[index]):
+        spans = self.spans[index]
+        data = self._read_span(spans[0]) if len(spans) == 1 else b"".join(map(self._read_span, spans))
+        if len(data) != sum(s.length for s in spans):
             raise FrameIndexError(f"frame {index} is truncated")
         return data
 
     def close(self) -> None:
+        """Close the file; a later read opens it again."""
         with self._lock:
-            if self._fp is not None and self._path is not None:
-                self._fp.close()
-                self._fp = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None

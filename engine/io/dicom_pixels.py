@@ -134,7 +134,8 @@ class FrameDecoder:
     def _stored(self, data: bytes) -> np.ndarray:
         if self.jpeg is not None:
             arr = self.jpeg[1](data)
-            if arr is not None and arr.shape[:2] == (self.fmt.rows, self.fmt.columns):
+            expected = (self.fmt.rows, self.fmt.columns) + ((3,) if self.fmt.samples == 3 else ())
+            if arr is not None and arr.shape == expected:
                 return arr
         src = encapsulate([data]) if self.encapsulated else data
         arr, _ = self._decoder.as_array(src, index=0, as_rgb=True, **self._options)

@@ -57,7 +57,7 @@ def dataset(frames, photometric="MONOCHROME2", bits=None, sop_class=US_MULTIFRAM
     ds.Modality = "US"
     ds.Manufacturer = "EchoCare test factory"
     ds.Rows, ds.Columns = frames.shape[1:3]
-    if sop_class != US_IMAGE or len(frames) > 1:
+    if sop_class not in (US_IMAGE, SECONDARY_CAPTURE) or len(frames) > 1:
         ds.NumberOfFrames = len(frames)
     ds.SamplesPerPixel = 3 if color else 1
     ds.PhotometricInterpretation = photometric

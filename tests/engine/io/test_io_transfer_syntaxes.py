@@ -4,6 +4,7 @@ import numpy as np
 import pydicom
 import pytest
 from dicom_factory import (
+    SECONDARY_CAPTURE,
     US_IMAGE,
     dataset,
     grey_frames,
@@ -175,14 +176,14 @@ def test_jpeg2000_colour_transforms(tmp_path, ts, photometric):
         assert np.abs(out.astype(int) - frames).mean() < 6
 
 
-def test_single_frame_us_image_without_number_of_frames(tmp_path):
+@pytest.mark.parametrize(
+    ("sop_class", "name"), [(US_IMAGE, "Ultrasound Image"), (SECONDARY_CAPTURE, "Secondary")]
+)
+def test_single_frame_objects(tmp_path, sop_class, name):
     frames = grey_frames(n=1)
-    ds = dataset(frames, sop_class=US_IMAGE)
+    ds = dataset(frames, sop_class=sop_class)
     assert "NumberOfFrames" not in ds
     info, out = _read_all(save(ds, tmp_path / "one.dcm"))
-    assert (
-        info.frames == 1
-        and info.timing_source == "single"
-        and info.extra["sop_class"].startswith("Ultrasound")
-    )
+    assert info.frames == 1 and info.timing_source == "single"
+    assert info.extra["sop_class"].startswith(name)
     np.testing.assert_array_equal(out[0], frames[0])
