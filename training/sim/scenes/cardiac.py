@@ -75,7 +75,7 @@ class Ventricle:
         cavity = Ellipse((ax + bx) / 2.0, (az + bz) / 2.0, b, a, angle)
         w = _wall(a, b, self.myo_area)
         outer = Ellipse(cavity.cx, cavity.cz, b + w, a + w, angle)
-        return Layer(Annulus(outer, cavity), 1.6, label=2), Layer(cavity, 0.03, label=1), cavity
+        return Layer(Annulus(outer, cavity), 1.6, label=2), Layer(cavity, 0.015, label=1), cavity
 
 
 def _context_layers(ctx: SceneContext, v: Ventricle) -> tuple[Layer, ...]:
@@ -89,7 +89,7 @@ def _context_layers(ctx: SceneContext, v: Ventricle) -> tuple[Layer, ...]:
         Ellipse(bx - 0.05 * depth, bz - 0.2 * depth, 0.42 * depth, 0.36 * depth, v.tilt),
         Ellipse(bx - 0.05 * depth, bz - 0.2 * depth, 0.39 * depth, 0.33 * depth, v.tilt),
     )
-    return (Layer(peri, 2.6), Layer(rv, 0.04), Layer(la, 0.04), Layer(ra, 0.04))
+    return (Layer(peri, 2.6), Layer(rv, 0.015), Layer(la, 0.015), Layer(ra, 0.015))
 
 
 def _values(c: np.ndarray, area: np.ndarray, length: np.ndarray, volume: np.ndarray, hr: float) -> dict:

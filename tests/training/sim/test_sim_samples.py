@@ -1,0 +1,107 @@
+"""The bundled sample studies and the DICOM writer: real, calibrated, decodable and small."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import JPEGBaseline8Bit, UltrasoundImageStorage, UltrasoundMultiFrameImageStorage
+
+from training.sim import ImagingParams, SimConfig, simulate
+from training.sim.dicom import RegionSpec, write_us_cine
+from training.sim.patient import PatientInfo
+
+SAMPLES = Path(__file__).resolve().parents[3] / "resources" / "samples"
+NAMES = ("cardiac_lv_cine", "breast_lesion_cine", "fetal_head")
+
+
+def _record(name: str) -> dict:
+    return json.loads((SAMPLES / f"{name}.truth.json").read_text())
+
+
+def test_samples_fit_in_five_megabytes() -> None:
+    total = sum(p.stat().st_size for p in SAMPLES.iterdir() if p.is_file())
+    assert total <= 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_is_a_calibrated_jpeg_ultrasound_cine(name: str) -> None:
+    rec = _record(name)
+    path = SAMPLES / rec["file"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == rec["sha256"]
+    ds = pydicom.dcmread(path)
+    assert ds.file_meta.TransferSyntaxUID == JPEGBaseline8Bit
+    assert ds.SOPClassUID == UltrasoundMultiFrameImageStorage
+    assert ds.Modality == "US" and ds.PhotometricInterpretation == "MONOCHROME2"
+    pixels = ds.pixel_array
+    assert pixels.shape == (rec["frames"], rec["rows"], rec["columns"]) and pixels.dtype == np.uint8
+    assert int(ds.NumberOfFrames) == rec["frames"]
+    assert float(ds.FrameTime) == pytest.approx(1000.0 / rec["fps"], abs=1e-3)
+    assert ds.FrameIncrementPointer == 0x00181063
+    assert int(ds.CineRate) == round(rec["fps"])
+    (region,) = ds.SequenceOfUltrasoundRegions
+    spacing = rec["truth"]["spacing_mm"]
+    assert region.PhysicalUnitsXDirection == 3 and region.PhysicalUnitsYDirection == 3
+    assert region.PhysicalDeltaX * 10 == pytest.approx(spacing[0], rel=1e-12)
+    assert region.PhysicalDeltaY * 10 == pytest.approx(spacing[1], rel=1e-12)
+    assert region.RegionDataType == 1 and region.RegionSpatialFormat == 1
+    bounds = [region.RegionLocationMinX0, region.RegionLocationMinY0]
+    bounds += [region.RegionLocationMaxX1, region.RegionLocationMaxY1]
+    assert bounds == rec["fan_bbox"]
+    assert str(ds.PatientName).startswith("SIMULATED^") and ds.PatientID.startswith("SIM-")
+    assert len(ds.PatientBirthDate) == 8 and len(ds.StudyDate) == 8
+    assert ds.Manufacturer == "EchoCare Studio simulator" and ds.BurnedInAnnotation == "YES"
+    assert rec["seed"] == rec["truth"]["seed"]
+
+
+def test_default_sample_is_the_beating_left_ventricle() -> None:
+    rec = _record("cardiac_lv_cine")
+    truth = rec["truth"]
+    assert rec["probe"] == "phased" and 48 <= rec["frames"] <= 64 and rec["fps"] == 30.0
+    assert rec["rows"] <= 480 and rec["columns"] <= 640
+    volume = truth["frame_values"]["lv_volume_ml"]["values"]
+    ed, es = int(truth["values"]["ed_frame"]["value"]), int(truth["values"]["es_frame"]["value"])
+    ef = truth["values"]["ef"]["value"]
+    assert (volume[ed] - volume[es]) / volume[ed] * 100 == pytest.approx(ef, abs=0.05)
+    area = truth["frame_values"]["lv_area_mm2"]["values"]
+    assert area[ed] == max(area) and area[es] == min(area)
+
+
+def test_sample_pixels_regenerate_from_the_recorded_seed() -> None:
+    rec = _record("fetal_head")
+    cfg = dict(rec["config"])
+    cfg["imaging"] = ImagingParams(**cfg["imaging"])
+    result = simulate(rec["scene"], rec["seed"], SimConfig(**cfg), **rec["options"])
+    pixels = pydicom.dcmread(SAMPLES / rec["file"]).pixel_array.astype(float)
+    assert np.abs(pixels - result.frames).mean() < 3.0  # JPEG quality 85
+    np.testing.assert_allclose(result.truth.landmarks, rec["truth"]["landmarks"], atol=1e-3)
+
+
+def test_write_us_cine_grey_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = (rng.random((3, 64, 80)) * 40 + np.linspace(0, 200, 80)).astype(np.uint8)
+    patient = PatientInfo(name="SIMULATED^TEST", patient_id="SIM-42")
+    path = write_us_cine(tmp_path / "c.dcm", frames, (0.2, 0.25), 25.0, patient, quality=95)
+    ds = pydicom.dcmread(path)
+    assert np.abs(ds.pixel_array.astype(int) - frames).max() <= 12
+    assert ds.PatientName == "SIMULATED^TEST" and float(ds.FrameTime) == 40.0
+    region = ds.SequenceOfUltrasoundRegions[0]
+    assert (region.PhysicalDeltaX, region.PhysicalDeltaY) == pytest.approx((0.02, 0.025))
+    assert (region.RegionLocationMaxX1, region.RegionLocationMaxY1) == (79, 63)
+
+
+def test_write_us_cine_colour_single_frame(tmp_path: Path) -> None:
+    yy, xx = np.mgrid[0:48, 0:64]
+    rgb = np.stack([xx * 4, yy * 5, np.full_like(xx, 128)], -1).astype(np.uint8)[None]
+    region = RegionSpec((4, 4, 59, 43), (0.3, 0.3), (32, 4))
+    path = write_us_cine(tmp_path / "rgb.dcm", rgb, 0.3, 30.0, regions=(region,), quality=95, uid_seed="t")
+    ds = pydicom.dcmread(path)
+    assert ds.SOPClassUID == UltrasoundImageStorage and "NumberOfFrames" not in ds
+    assert ds.PhotometricInterpretation == "YBR_FULL_422" and ds.SamplesPerPixel == 3
+    assert np.abs(ds.pixel_array.astype(int) - rgb[0]).mean() < 4
+    again = write_us_cine(tmp_path / "rgb2.dcm", rgb, 0.3, 30.0, regions=(region,), quality=95, uid_seed="t")
+    assert pydicom.dcmread(again).SOPInstanceUID == ds.SOPInstanceUID
