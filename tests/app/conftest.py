@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -73,3 +74,13 @@ def sample_file(tmp_path):
 def opener():
     """The study reader the app tests use: ``npy_opener``."""
     return npy_opener
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "cardiac_lv_cine.dcm"
+
+
+@pytest.fixture
+def cardiac_sample() -> Path:
+    """The bundled, calibrated cardiac cine (read with the real ``open_cine``)."""
+    assert SAMPLE.exists(), f"missing bundled sample {SAMPLE}"
+    return SAMPLE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -63,6 +63,7 @@ class CinePanel(QWidget):
         self.strip.setMovement(QListWidget.Movement.Static)
         self.strip.setGridSize(QSize(THUMB_HEIGHT * 4 // 3 + 8, THUMB_HEIGHT + 22))
         self.strip.setUniformItemSizes(True)
+        self.strip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._thumb_timer = QTimer(self, interval=0)
         self._thumb_timer.timeout.connect(self._on_thumb_timer_timeout)
         self._next_thumb = 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.qt.main_window import RECOVERED
+from engine.io.open import open_cine
 from engine.project import ProjectStore
 
 DRIVER = Path(__file__).with_name("crash_driver.py")
@@ -19,11 +20,11 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
-def test_sigkill_after_an_edit_keeps_the_edit(tmp_path, sample_file, opener, make_window):
+def test_sigkill_after_an_edit_keeps_the_edit(tmp_path, cardiac_sample, make_window):
     project = tmp_path / "proj"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, str(DRIVER), str(project), str(sample_file)],
+        [sys.executable, str(DRIVER), str(project), str(cardiac_sample)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -42,7 +43,7 @@ def test_sigkill_after_an_edit_keeps_the_edit(tmp_path, sample_file, opener, mak
             proc.wait()
 
     assert ProjectStore.was_left_open(project), "the unclean exit is noticed"
-    window = make_window(project=project)
+    window = make_window(project=project, reader=open_cine)
     assert window.last_message == RECOVERED
     (study,) = window.session.store.studies()
     assert window.open_study(study.id)

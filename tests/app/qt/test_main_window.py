@@ -11,12 +11,17 @@ from app.qt.actions import ACTIONS
 from engine.io.open import open_cine
 
 
-def test_brush_undo_redo_save_reopen_keeps_the_edit(make_window, window, mouse, tmp_path):
+def test_sample_brush_undo_redo_save_reopen_keeps_the_edit(make_window, mouse, tmp_path, cardiac_sample):
+    window = make_window(reader=open_cine)
+    assert window.open_path(cardiac_sample), window.last_message
+    assert window.doc.n_frames > 1 and window.session.store.studies()[0].rel_path.endswith(
+        "cardiac_lv_cine.dcm"
+    )
     window.doc.set_frame(3)
     window.set_tool("brush")
-    mouse.drag(window, [(30, 40), (40, 42), (50, 44), (60, 46)])
+    mouse.drag(window, [(230, 240), (250, 244), (270, 248), (290, 252)])
     painted = window.doc.mask(3).copy()
-    assert (painted == 1).sum() > 100, "the drag painted the active label"
+    assert (painted == 1).sum() > 300, "the drag painted the active label"
     assert window.actions["edit.undo"].text() == "&Undo brush stroke"
     window.actions["edit.undo"].trigger()
     assert not window.doc.mask(3).any()
@@ -26,25 +31,37 @@ def test_brush_undo_redo_save_reopen_keeps_the_edit(make_window, window, mouse, 
     assert not window.session.dirty
     window.close()
 
-    again = make_window(project=tmp_path / "proj")
+    again = make_window(project=tmp_path / "proj", reader=open_cine)
     (study,) = again.session.store.studies()
     assert again.open_study(study.id)
     np.testing.assert_array_equal(again.doc.mask(3), painted)
+    assert again.doc.mask_meta[3].origin.value == "human_final"
 
 
-def test_caliper_shows_the_hand_computed_mm(window, mouse, mm_per_px):
+def test_caliper_on_the_calibrated_sample_shows_the_hand_computed_mm(make_window, mouse, cardiac_sample):
+    window = make_window(reader=open_cine)
+    assert window.open_path(cardiac_sample)
+    region = window.doc.calibration().region_at(300, 300)
+    assert region is not None and region.unit_x == region.unit_y == "mm"
     window.set_tool("distance")
-    mouse.drag(window, [(10, 10), (25, 30), (40, 50)])
+    mouse.drag(window, [(200, 200), (230, 240), (260, 280)])
     (ann,) = window.doc.of_kind("distance")
-    dx, dy = ann.points[1][0] - ann.points[0][0], ann.points[1][1] - ann.points[0][1]
-    expected = math.hypot(dx, dy) * mm_per_px  # the left region is 0.25 mm/px on both axes
-    assert abs(math.hypot(dx, dy) - 50) < 1.5, "the drag landed near the pixels asked for"
+    (x0, y0), (x1, y1) = ann.points
+    assert abs(math.hypot(x1 - x0, y1 - y0) - 100) < 2, "the drag landed near the pixels asked for"
+    expected = math.hypot((x1 - x0) * region.spacing_x, (y1 - y0) * region.spacing_y)  # by hand
     text = f"{expected:.1f} mm"
     assert window.last_message == f"distance: {text}"
     labels = [i.toPlainText() for i in window.view.overlays.items if hasattr(i, "toPlainText")]
     assert labels == [text]
-    row = window.annotations.tree.topLevelItem(0)
-    assert row.text(5) == text
+    assert window.annotations.tree.topLevelItem(0).text(5) == text
+
+
+def test_caliper_uses_the_scale_of_the_region_under_it(window, mouse, mm_per_px):
+    window.set_tool("distance")
+    mouse.drag(window, [(10, 10), (25, 30), (40, 50)])
+    (ann,) = window.doc.of_kind("distance")
+    dx, dy = ann.points[1][0] - ann.points[0][0], ann.points[1][1] - ann.points[0][1]
+    assert window.last_message == f"distance: {math.hypot(dx, dy) * mm_per_px:.1f} mm"
 
 
 def test_caliper_across_regions_is_refused(window):
