@@ -22,6 +22,11 @@ def sniff_video(head: bytes) -> bool:
     return head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"AVIX")
 
 
+def _fourcc(code: int) -> str | None:
+    text = "".join(chr((code >> (8 * k)) & 0xFF) for k in range(4))
+    return text.strip() if code and text.isprintable() else None
+
+
 class VideoCine(Cine):
     """A video opened with ``cv2.VideoCapture``; frames are ``[H, W, 3]`` RGB uint8."""
 
@@ -77,6 +82,7 @@ def open_video(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> VideoCine:
             raise ReadError(path, "video holds no decodable frame")
         frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        code = int(cap.get(cv2.CAP_PROP_FOURCC))
     finally:
         cap.release()
     frames = max(frames, 1)
@@ -93,6 +99,6 @@ def open_video(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> VideoCine:
         fps=rate if frames > 1 else None,
         timestamps_ms=uniform_timestamps(frames, rate),
         timing_source=source if frames > 1 else "single",
-        extra={"codec": "opencv"},
+        extra={"codec": "opencv", "fourcc": _fourcc(code)},
     )
     return VideoCine(info, cache_bytes)

@@ -2,11 +2,14 @@
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from dicom_factory import dataset, grey_frames, jpeg_baseline, save
+from pydicom.encaps import encapsulate, encapsulate_extended
 
 from engine.io import open_cine
+from engine.io.codecs import decode_opencv
 from engine.io.dicom_frames import FrameReader
 
 
@@ -40,3 +43,38 @@ def test_importing_engine_io_does_not_import_torch_or_qt():
     code = "import sys, engine.io; print(any(m in sys.modules for m in ('torch', 'PySide6', 'pyqtgraph')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_concurrent_decoding_matches_sequential(tmp_path):
+    frames = grey_frames(n=24, rows=48, cols=64)
+    ds, _ = jpeg_baseline(dataset(frames), frames)
+    path = save(ds, tmp_path / "cine.dcm")
+    with open_cine(path) as cine:
+        sequential = [cine.frame(i).copy() for i in range(24)]
+    with open_cine(path, cache_bytes=0) as cine, ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(cine.frame, list(range(24)) * 3))
+    for i, frame in enumerate(parallel):
+        np.testing.assert_array_equal(frame, sequential[i % 24])
+
+
+def test_extended_offset_table_groups_multi_fragment_frames(tmp_path):
+    frames = grey_frames(n=4, rows=48, cols=64)
+    ds, encoded = jpeg_baseline(dataset(frames), frames)
+    data, offsets, lengths = encapsulate_extended(encoded)
+    ds.PixelData = data
+    ds.ExtendedOffsetTable = offsets
+    ds.ExtendedOffsetTableLengths = lengths
+    path = save(ds, tmp_path / "eot.dcm")
+    with open_cine(path) as cine:
+        for i in (3, 0, 2):
+            np.testing.assert_array_equal(cine.frame(i), decode_opencv(encoded[i]))
+
+
+def test_frames_split_over_fragments_without_offset_table(tmp_path):
+    frames = grey_frames(n=3, rows=48, cols=64)
+    ds, encoded = jpeg_baseline(dataset(frames), frames)
+    ds.PixelData = encapsulate(encoded, fragments_per_frame=3, has_bot=False)
+    path = save(ds, tmp_path / "fragments.dcm")
+    with open_cine(path) as cine:
+        for i in range(3):
+            np.testing.assert_array_equal(cine.frame(i), decode_opencv(encoded[i]))

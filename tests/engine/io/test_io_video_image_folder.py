@@ -40,6 +40,7 @@ def test_video_frames_fps_and_seeking(tmp_path, name, fourcc):
         info = cine.info
         assert (info.kind, info.frames, info.rows, info.columns, info.color) == ("video", 8, 64, 96, True)
         assert info.timing_source == "container" and info.fps == pytest.approx(12.5)
+        assert isinstance(info.extra["fourcc"], str) and len(info.extra["fourcc"]) == 4
         assert info.timestamps_ms[1] == pytest.approx(80.0) and len(info.timestamps_ms) == 8
         for i in (5, 2, 3, 7, 0):  # random access, forwards and backwards
             frame = cine.frame(i)
