@@ -80,6 +80,8 @@ class Region:
             "data_type": self.data_type,
             "spatial_format": self.spatial_format,
             "clamped": self.clamped,
+            "reference_pixel": list(self.reference_pixel) if self.reference_pixel else None,
+            "reference_value": list(self.reference_value) if self.reference_value else None,
         }
 
 

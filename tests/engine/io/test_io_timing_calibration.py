@@ -52,9 +52,12 @@ def test_invalid_values_fall_through(tmp_path):
 
 
 def test_regions_units_and_clamping(tmp_path):
+    doppler_item = region(0, 20, 60, 40, dx=0.01, dy=2.5, units=(4, 7), data_type=3, spatial=3)  # s, cm/s
+    doppler_item.ReferencePixelX0, doppler_item.ReferencePixelY0 = 5, 10
+    doppler_item.ReferencePixelPhysicalValueX, doppler_item.ReferencePixelPhysicalValueY = 0.0, -20.0
     items = [
         region(0, 0, 47, 19, dx=0.05, dy=0.04),  # tissue, cm
-        region(0, 20, 60, 40, dx=0.01, dy=2.5, units=(4, 7), data_type=3, spatial=3),  # PW Doppler: s, cm/s
+        doppler_item,
         region(100, 100, 120, 120),  # entirely outside a 32x48 image
     ]
     cine = _info(tmp_path, SequenceOfUltrasoundRegions=items)
@@ -65,6 +68,7 @@ def test_regions_units_and_clamping(tmp_path):
     assert (doppler.spacing_x, doppler.spacing_y) == pytest.approx((0.01, 2.5))
     assert (doppler.x1, doppler.y1, doppler.clamped) == (47, 31, True)
     assert doppler.data_type == "pw_doppler" and not doppler.is_spatial
+    assert doppler.reference_pixel == (5.0, 10.0) and doppler.reference_value == pytest.approx((0.0, -20.0))
     assert len(cine.info.extra["regions_outside_image"]) == 1
     assert cine.info.calibration.calibrated
     assert cine.info.calibration.mm_per_pixel_at(10, 10) == pytest.approx((0.5, 0.4))
