@@ -13,6 +13,7 @@ from pathlib import Path
 from app.model.annotations import Annotation, MaskMeta, Review
 from app.model.document import Document
 from app.model.labels import Label, LabelSet
+from engine.errors import EchoCareError
 from engine.io.cine import Cine
 from engine.io.open import open_cine
 from engine.project import AnnotationRecord, LabelRecord, MaskRecord, ProjectStore, StudyRecord
@@ -53,10 +54,14 @@ class Session:
         self._saved_generation = 0
         self._dirty_masks: set[int] = set()
         if not store.labels():
-            store.set_labels([LabelRecord(lab.id, lab.name, lab.color, lab.opacity) for lab in LabelSet()])
+            self.save_labels(LabelSet())
 
     def labels(self) -> LabelSet:
         return LabelSet(tuple(Label(r.id, r.name, r.color, r.opacity) for r in self.store.labels()))
+
+    def save_labels(self, labels: LabelSet) -> None:
+        """Store the label schema (names, colours, opacity) in the project."""
+        self.store.set_labels([LabelRecord(lab.id, lab.name, lab.color, lab.opacity) for lab in labels])
 
     def open_path(self, path: str | Path) -> Document:
         """Open a file as the current study, adding it to the project.
@@ -65,6 +70,11 @@ class Session:
             EchoCareError: the file cannot be read; the project is left untouched.
         """
         cine = self.opener(Path(path))
+        try:
+            cine.frame(0)  # decode one frame now, so a damaged file fails before it is added
+        except EchoCareError:
+            cine.close()
+            raise
         info = cine.info
         study = self.store.add_study(path, info.frames, info.rows, info.columns)
         return self._load(study, cine)

@@ -21,7 +21,6 @@ class AppSettings:
         autosave_delay_ms: quiet time after an edit before the project is saved (at most 2000).
         playback_speed: default cine speed factor.
         playback_loop: restart the cine at its end.
-        mask_opacity: default overlay opacity of mask labels, 0..1.
         recent_files: most recent first.
         max_recent: how many recent files to keep.
         last_project: the project folder opened last ("" for the default project).
@@ -31,7 +30,6 @@ class AppSettings:
     autosave_delay_ms: int = 1000
     playback_speed: float = 1.0
     playback_loop: bool = True
-    mask_opacity: float = 0.45
     recent_files: tuple[str, ...] = ()
     max_recent: int = 10
     last_project: str = ""
@@ -39,8 +37,8 @@ class AppSettings:
     def __post_init__(self) -> None:
         if not 0 < self.autosave_delay_ms <= 2000:
             raise ValueError("autosave_delay_ms must be in 1..2000")
-        if self.brush_radius <= 0 or self.playback_speed <= 0 or not 0 <= self.mask_opacity <= 1:
-            raise ValueError("brush radius and speed must be positive, opacity within 0..1")
+        if self.brush_radius <= 0 or self.playback_speed <= 0:
+            raise ValueError("brush radius and playback speed must be positive")
 
     def with_recent(self, path: str) -> AppSettings:
         """A copy with ``path`` first in the recent files."""

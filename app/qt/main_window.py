@@ -113,12 +113,13 @@ class MainWindow(EditHandlers, QMainWindow):
         for label in (self.cursor_label, self.autosave_label, self.model_card_label):
             self.statusBar().addPermanentWidget(label)
         self.view.cursor_moved.connect(self.cursor_label.setText)
+        self.view.failed.connect(self.show_error)
         self.studies.study_activated.connect(self.open_study)
         self.cine_panel.play_toggled.connect(self.toggle_play)
         self.cine_panel.mark_toggled.connect(self.toggle_mark)
         self.annotations.review_requested.connect(self.review_selected)
         self.annotations.delete_requested.connect(self.delete_selected)
-        self.annotations.labels_edited.connect(self.view.refresh_labels)
+        self.annotations.labels_edited.connect(self._on_labels_edited)
         self._show_model_card("no model loaded")
 
     def _build_recent_menu(self) -> None:
@@ -148,6 +149,11 @@ class MainWindow(EditHandlers, QMainWindow):
     @property
     def last_message(self) -> str:
         return self.message_label.text()
+
+    def _on_labels_edited(self) -> None:
+        self.view.refresh_labels()
+        if self.doc is not None:
+            self.session.save_labels(self.doc.labels)
 
     def _show_model_card(self, text: str) -> None:
         self.model_card_label.setText(f"Model: {text}")

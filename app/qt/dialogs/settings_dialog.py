@@ -28,14 +28,12 @@ class SettingsDialog(QDialog):
         self.autosave = QSpinBox(minimum=100, maximum=2000, value=settings.autosave_delay_ms, suffix=" ms")
         self.speed = QDoubleSpinBox(minimum=0.1, maximum=8.0, value=settings.playback_speed, suffix=" ×")
         self.loop = QCheckBox(checked=settings.playback_loop)
-        self.opacity = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, value=settings.mask_opacity)
         self.recent = QSpinBox(minimum=0, maximum=50, value=settings.max_recent)
         form = QFormLayout(self)
         form.addRow("Brush radius", self.brush)
         form.addRow("Autosave after", self.autosave)
         form.addRow("Playback speed", self.speed)
         form.addRow("Loop playback", self.loop)
-        form.addRow("Mask opacity", self.opacity)
         form.addRow("Recent files kept", self.recent)
         std = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(std.Ok | std.Cancel)
@@ -51,6 +49,5 @@ class SettingsDialog(QDialog):
             autosave_delay_ms=self.autosave.value(),
             playback_speed=self.speed.value(),
             playback_loop=self.loop.isChecked(),
-            mask_opacity=self.opacity.value(),
             max_recent=self.recent.value(),
         )

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.model.document import Document
 from app.qt.panels.timeline import TimelineWidget
+from engine.errors import EchoCareError
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 THUMB_HEIGHT = 48
@@ -128,7 +129,10 @@ class CinePanel(QWidget):
             return
         end = min(doc.n_frames, self._next_thumb + THUMBS_PER_TURN)
         for i in range(self._next_thumb, end):
-            self.strip.item(i).setIcon(QIcon(thumbnail(doc.frame_image(i))))
+            try:
+                self.strip.item(i).setIcon(QIcon(thumbnail(doc.frame_image(i))))
+            except EchoCareError:
+                self.strip.item(i).setText(f"{i} ✕")  # the viewer reports the error when shown
         self._next_thumb = end
 
     def _on_view_changed(self, name: str, _value: object) -> None:

@@ -17,14 +17,17 @@ from app.model.measure import readout
 from app.qt.tools.base import Tool
 from app.qt.viewer.overlay_items import OverlayLayer
 from app.qt.viewer.tool_view_box import ToolViewBox
+from engine.errors import EchoCareError
 
 _PREVIEW_CLOSED = {"polygon"}
 
 
 class FrameViewWidget(pg.GraphicsLayoutWidget):
-    """The viewer. ``cursor_moved(text)`` carries the readout for the pixel under the cursor."""
+    """The viewer. ``cursor_moved(text)`` carries the readout for the pixel under the cursor;
+    ``failed(text)`` the one-line error of a frame that cannot be decoded."""
 
     cursor_moved = Signal(str)
+    failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,7 +92,12 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
         doc = self.doc
         if doc is None:
             return
-        self.image.setImage(doc.frame_image(), autoLevels=False, levels=doc.view.window)
+        try:
+            frame = doc.frame_image()
+        except EchoCareError as err:
+            self.failed.emit(err.one_line())
+            return
+        self.image.setImage(frame, autoLevels=False, levels=doc.view.window)
         self._draw_mask()
         self.overlays.redraw(doc)
 

@@ -102,3 +102,26 @@ def test_new_edit_clears_redo(cine):
     assert doc.history.can_redo
     doc.apply(commands.add(Annotation("landmark", 0, 1, ((2, 2),))))
     assert not doc.history.can_redo
+
+
+def test_every_view_state_field_announces_its_change(cine):
+    from dataclasses import fields
+
+    doc = Document(cine)
+    new_values = {
+        "frame_index": 5,
+        "window": (1.0, 2.0),
+        "active_label": 3,
+        "tool": "brush",
+        "selected": "abc",
+        "speed": 2.0,
+        "loop": False,
+        "playing": True,
+    }
+    seen = []
+    doc.view.changed.connect(lambda name, value: seen.append(name))
+    public = [f.name for f in fields(doc.view) if f.name != "changed"]
+    assert sorted(public) == sorted(new_values)
+    for name in public:
+        setattr(doc.view, name, new_values[name])
+    assert seen == public

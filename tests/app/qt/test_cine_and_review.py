@@ -120,3 +120,11 @@ def test_drop_a_file_opens_it(make_window, sample_file):
     w.dropEvent(event)
     assert w.doc is not None and w.session.study.rel_path.endswith("sample.npy")
     assert w.studies.list.count() == 1
+
+
+def test_label_colour_and_opacity_are_kept_in_the_project(window):
+    window.annotations.opacity.setValue(80)
+    stored = {lab.id: lab for lab in window.session.store.labels()}
+    assert stored[1].opacity == 0.8
+    lut = window.doc.labels.lut()
+    assert lut[1, 3] == round(255 * 0.8)

@@ -127,3 +127,15 @@ def test_model_card_and_cursor_readout(window, mouse):
     assert "mm" in window.cursor_label.text() and "0.250 mm/px" in window.cursor_label.text()
     mouse.hover(window, 120, 30)
     assert "0.500 mm/px" in window.cursor_label.text()
+
+
+def test_a_frame_that_fails_to_decode_is_reported_not_fatal(window):
+    from engine.errors import ReadError
+
+    def broken(_index):
+        raise ReadError(window.doc.cine.path, "frame 4: truncated pixel data")
+
+    window.doc.cine._decode = broken
+    window.doc.cine._cache.clear()
+    window.doc.set_frame(4)
+    assert window.last_message.endswith("frame 4: truncated pixel data")
