@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 _THETA = np.linspace(0.0, 2.0 * np.pi, 4096, endpoint=False)
+_THETA_COARSE = np.linspace(0.0, 2.0 * np.pi, 1024, endpoint=False, dtype=np.float32)
 
 
 class Shape(Protocol):
@@ -153,14 +154,14 @@ class Radial:
 
     @cached_property
     def _max_r(self) -> float:
-        return float(self.boundary(_THETA).max())
+        return float(self.boundary(_THETA_COARSE).max())
 
     def max_radius(self) -> float:
         return self._max_r * max(1.0, self.aspect)
 
     def bbox(self) -> tuple[float, float, float, float]:
-        """``(x0, x1, z0, z1)`` in mm (the square around the largest radius, with 1 % spare)."""
-        r = 1.01 * self.max_radius()
+        """``(x0, x1, z0, z1)`` in mm (the square around the largest radius, with 2 % spare)."""
+        r = 1.02 * self.max_radius()
         return self.cx - r, self.cx + r, self.cz - r, self.cz + r
 
     def moved(self, dx: float, dz: float) -> Radial:
@@ -205,7 +206,25 @@ class Tube:
         return best
 
     def inside(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
-        return self.distance(x, z) <= self.radius
+        out = np.zeros(np.shape(x), dtype=bool)
+        r, r2 = np.float32(self.radius), np.float32(self.radius) ** 2
+        pts = np.asarray(self.points, dtype=np.float32)
+        for (ax, az), (bx, bz) in itertools.pairwise(pts):
+            # only points in the segment's box grown by the radius can be within reach
+            near = np.flatnonzero(
+                (x >= min(ax, bx) - r)
+                & (x <= max(ax, bx) + r)
+                & (z >= min(az, bz) - r)
+                & (z <= max(az, bz) + r)
+            )
+            if near.size == 0:
+                continue
+            px, pz = x.ravel()[near], z.ravel()[near]
+            ex, ez = bx - ax, bz - az
+            t = np.clip(((px - ax) * ex + (pz - az) * ez) / max(float(ex * ex + ez * ez), 1e-12), 0.0, 1.0)
+            hit = (px - (ax + t * ex)) ** 2 + (pz - (az + t * ez)) ** 2 <= r2
+            out.ravel()[near[hit]] = True
+        return out
 
     def bbox(self) -> tuple[float, float, float, float]:
         pts = np.asarray(self.points, dtype=np.float64)

@@ -44,14 +44,20 @@ def lesion_shape(rng: np.random.Generator, cx: float, cz: float, radius: float, 
 
 
 def _place(ctx: SceneContext, malignant: bool, top: float, bottom: float) -> Radial:
+    """A lesion between the fat and muscle layers, fully inside the fan."""
     rng = ctx.rng
-    for _ in range(200):
-        radius = rng.uniform(4.0, 9.0)
-        x, z = ctx.random_point((0.2, 0.8), (0.2, 0.8))
-        shape = lesion_shape(rng, x, z, radius, malignant)
-        extent = shape.max_radius()
-        if top + extent < z < bottom - extent and ctx.fits(x, z, extent):
-            return shape
+    u0, u1 = ctx.scanner.beams.u_range
+    for attempt in range(100):
+        shape = lesion_shape(rng, 0.0, 0.0, rng.uniform(4.0, 9.0) * 0.97**attempt, malignant)
+        extent = 1.02 * shape.max_radius()
+        if bottom - top <= 2.0 * extent:
+            continue
+        r = rng.uniform(top + extent, bottom - extent)
+        x, z = ctx.scanner.beams.from_beam(
+            np.asarray(r), np.asarray(u0 + rng.uniform(0.15, 0.85) * (u1 - u0))
+        )
+        if ctx.fits(float(x), float(z), extent):
+            return shape.moved(float(x), float(z))
     raise RuntimeError("could not place a lesion in this fan; use a deeper or wider probe")
 
 
