@@ -3,7 +3,7 @@
 A light decoder fuses the two finest encoder levels, upsamples to the input size, joins a
 few convolutions of the input image and predicts a residual added to the input's first channel.
 
-Outputs: ``image`` ``[B, 1, H, W]``, the enhanced frame in the normalised space of the input's
+Outputs: ``enhanced`` ``[B, 1, H, W]``, the enhanced frame in the normalised space of the input's
 first channel (``(x - mean[0]) / std[0]`` with x in [0, 1]); the task maps it back to pixels.
 """
 
@@ -42,15 +42,15 @@ class ResidualEnhancementHead(nn.Module):
     def forward(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> dict[str, torch.Tensor]:
         up = nnf.interpolate(self.fuse(feats), size=image.shape[-2:], mode="bilinear", align_corners=False)
         x = self.mix(torch.cat([up, self.image(image)], 1))
-        return {"image": image[:, :1] + self.out(x)}
+        return {"enhanced": image[:, :1] + self.out(x)}
 
 
 @register_loss("enhancement")
 class EnhancementLoss(nn.Module):
-    """L1 between ``image`` and the clean target.
+    """L1 between ``enhanced`` and the clean target.
 
     Target: ``[B, 1, H, W]`` float32, the clean frame preprocessed like the input's first channel.
     """
 
     def forward(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        return nnf.l1_loss(outputs["image"], target)
+        return nnf.l1_loss(outputs["enhanced"], target)

@@ -15,7 +15,7 @@ from engine.types import EnhancedFrame, TaskResult
 
 @register_task("enhancement")
 class EnhanceTask:
-    """Maps the head's ``image`` ``[1, h, w]`` (normalised first channel) back onto the frame.
+    """Maps the head's ``enhanced`` ``[1, h, w]`` (normalised first channel) back onto the frame.
 
     Inside the model's crop the enhanced pixels replace the original; outside it (text,
     calipers beyond the fan) the original grey pixels are kept.
@@ -26,7 +26,7 @@ class EnhanceTask:
         self.mean, self.std = float(cfg.mean[0]), float(cfg.std[0])
 
     def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> EnhancedFrame:
-        unit = outputs["image"][0] * self.std + self.mean  # back to [0, 1] intensities
+        unit = outputs["enhanced"][0] * self.std + self.mean  # back to [0, 1] intensities
         grey = to_grey(ctx.frame)
         mapped = ctx.geometry.image_to_original(unit, to_unit_range(grey))
         return EnhancedFrame(ctx.index, from_unit_range(mapped, grey), self.info.model)

@@ -35,7 +35,7 @@ def test_output_shapes(spec, feats):
     assert out["classification"]["logits"].shape == (2, 2)
     assert out["segmentation"]["logits"].shape == (2, 3, 64, 64)
     assert out["regression"]["values"].shape == (2, 1)
-    assert out["enhancement"]["image"].shape == (2, 1, 64, 64)
+    assert out["enhancement"]["enhanced"].shape == (2, 1, 64, 64)
     det = build("detection", spec)(f, x)
     n = 8 * 8 + 4 * 4 + 2 * 2
     assert det["cls_logits"].shape == (2, n, 2) and det["ctr_logits"].shape == (2, n)
@@ -48,7 +48,7 @@ def test_output_shapes(spec, feats):
 
 def test_enhancement_starts_as_identity(spec, feats):
     f, x = feats
-    out = build("enhancement", spec)(f, x)["image"]
+    out = build("enhancement", spec)(f, x)["enhanced"]
     torch.testing.assert_close(out, x[:, :1])
 
 

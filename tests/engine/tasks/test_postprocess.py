@@ -108,7 +108,7 @@ def test_enhancement_keeps_geometry_and_pixels_outside_the_crop():
     frame = np.random.default_rng(0).integers(0, 255, (90, 120)).astype(np.uint8)
     geom = Geometry.letterbox(frame.shape, (64, 64), (10, 5, 110, 85))
     out = task.postprocess(
-        {"image": np.full((1, 64, 64), 0.5, np.float32)}, FrameContext(0, frame, geom, UNCALIBRATED)
+        {"enhanced": np.full((1, 64, 64), 0.5, np.float32)}, FrameContext(0, frame, geom, UNCALIBRATED)
     )
     assert out.image.shape == frame.shape and out.image.dtype == np.uint8
     np.testing.assert_array_equal(out.image[:5], frame[:5])

@@ -1,0 +1,73 @@
+"""``echocare infer PATH --model NAME --tasks all|LIST --out DIR``: run the clinical tasks on a cine.
+
+Writes DIR/results.json (docs/results-schema.md), mask/enhanced/overlay PNGs per frame, an
+overlay video for a cine and report.txt. A progress bar goes to stderr unless ``--quiet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from engine.progress import Progress, ProgressFn, no_progress
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``infer`` on the ``echocare`` sub-command parser."""
+    p = sub.add_parser("infer", help="run classification, segmentation, ... on a cine and write results")
+    p.add_argument("path", help="DICOM file, video, image or folder")
+    p.add_argument("--model", required=True, help="model name, name@version or a model folder")
+    p.add_argument("--tasks", default="all", help="all, or a comma list such as segmentation,landmarks")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--frames", default="all", help="all, N, A:B, A:B:STEP or A,B,C (end exclusive)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"))
+    p.add_argument("--batch-size", type=int, default=4, help="frames per model pass")
+    p.add_argument("--no-overlays", action="store_true", help="skip overlay PNGs and video")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def _progress_bar(quiet: bool) -> tuple[ProgressFn, Any]:
+    if quiet:
+        return no_progress, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="frame", file=sys.stderr, desc="infer", leave=False)
+
+    def update(p: Progress) -> None:
+        bar.total = p.total
+        bar.n = p.done
+        bar.set_postfix_str(p.message, refresh=True)
+
+    return update, bar
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model and the cine, run the tasks, write the outputs; returns the exit status."""
+    from engine.factory import load_model
+    from engine.inference import Predictor
+    from engine.io import open_cine
+    from engine.tasks.outputs import write_outputs
+    from engine.tasks.runner import parse_frames, resolve_tasks, run_tasks
+
+    cine = open_cine(args.path)
+    with cine:
+        frames = parse_frames(args.frames, cine.n_frames, str(cine.path))
+        loaded = load_model(args.model, device=args.device)
+        resolve_tasks(loaded.cfg, args.tasks, loaded.ref, str(args.model))  # fail before any work
+        predictor = Predictor(loaded, backend=args.backend, device=args.device, batch_size=args.batch_size)
+        progress, bar = _progress_bar(args.quiet)
+        try:
+            result = run_tasks(
+                cine, predictor, loaded.cfg, loaded.ref, args.tasks, frames, args.batch_size, progress
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        path = write_outputs(result, cine, loaded.cfg, loaded.ref, args.out, overlays=not args.no_overlays)
+    if not args.quiet:
+        print(f"{len(result.tasks)} tasks on {len(frames)} frames -> {path}", file=sys.stderr)
+    return 0

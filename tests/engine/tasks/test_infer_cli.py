@@ -1,0 +1,112 @@
+"""`echocare infer` end to end with a stored tiny all-heads model on a multi-frame DICOM."""
+
+import json
+import re
+
+import cv2
+import pytest
+
+from app.cli.main import main
+from engine.model_card import ModelCard
+from engine.model_store import save_version
+from engine.results_json import SCHEMA, read_results
+
+TASKS = ["classification", "segmentation", "detection", "landmarks", "regression", "enhancement", "report"]
+
+
+@pytest.fixture
+def stored_model(tmp_path, monkeypatch, tiny):
+    monkeypatch.setenv("ECHOCARE_HOME", str(tmp_path / "home"))
+    cfg, module, _ = tiny
+    card = save_version(ModelCard.from_cfg(cfg), module.state_dict())
+    return card
+
+
+def test_infer_writes_all_seven_tasks(tmp_path, stored_model, beating, us_dicom, capsys):
+    path = us_dicom(tmp_path / "lv.dcm", beating(n=6, period=3), [(0, 0, 127, 95, 0.03, 0.03)])
+    out = tmp_path / "out"
+    code = main(["infer", str(path), "--model", stored_model.name, "--tasks", "all", "--out", str(out)])
+    assert code == 0
+    doc = read_results(out / "results.json")
+    assert doc["schema"] == SCHEMA and list(doc["tasks"]) == TASKS
+    assert doc["model"] == {"name": "echocare-all", "version": "1", "sha256": stored_model.weights_sha256}
+    assert doc["source"]["frames"] == 6 and doc["source"]["calibrated"] and doc["frames"] == list(range(6))
+    seg = doc["tasks"]["segmentation"]["frames"][2]
+    mask = cv2.imread(str(out / seg["mask_png"]), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (96, 128) and seg["pixel_counts"]["lv"] == int((mask == 1).sum())
+    assert seg["areas"][0]["unit"] == "mm2"
+    assert seg["areas"][0]["value"] == pytest.approx((mask == 1).sum() * 0.3 * 0.3, abs=1e-3)
+    enhanced = cv2.imread(str(out / doc["tasks"]["enhancement"]["frames"][0]["png"]), cv2.IMREAD_UNCHANGED)
+    assert enhanced.shape == (96, 128)
+    assert len(list((out / "overlays").glob("*.png"))) == 6
+    assert (out / doc["files"]["overlay_video"]).stat().st_size > 0
+    report = (out / "report.txt").read_text()
+    assert report == doc["tasks"]["report"]["text"] and "Findings:" in report
+    ef = doc["tasks"]["regression"]["cine"][-1]
+    assert ef["kind"] == "ejection_fraction" and ef["volume_unit"] == "ml"
+    assert "infer" in capsys.readouterr().err  # the progress bar
+
+
+def test_model_folder_and_frames_and_quiet(tmp_path, stored_model, beating, us_dicom, capsys):
+    from engine.model_store import locate
+
+    folder, _ = locate(stored_model.name)
+    path = us_dicom(tmp_path / "raw.dcm", beating(n=5))
+    out = tmp_path / "o"
+    argv = [
+        "infer",
+        str(path),
+        "--model",
+        str(folder),
+        "--tasks",
+        "segmentation,landmarks",
+        "--backend",
+        "torch",
+    ]
+    assert main([*argv, "--out", str(out), "--frames", "1:5:2", "--quiet", "--no-overlays"]) == 0
+    assert capsys.readouterr().err == ""
+    doc = json.loads((out / "results.json").read_text())
+    assert list(doc["tasks"]) == ["segmentation", "landmarks"] and doc["frames"] == [1, 3]
+    area = doc["tasks"]["segmentation"]["frames"][0]["areas"][0]
+    assert (area["unit"], area["calibrated"]) == ("px2", False)
+    assert doc["tasks"]["landmarks"]["frames"][0]["measurements"][0]["unit"] == "px"
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["--tasks", "tumour"], r"unknown task tumour"),
+        (["--model", "no-such-model"], r"no-such-model: no such model"),
+        (["--frames", "99"], r"frames outside 0\.\.2"),
+    ],
+)
+def test_bad_task_model_or_frames_give_one_line_errors(
+    tmp_path, stored_model, beating, us_dicom, capsys, args, pattern
+):
+    path = us_dicom(tmp_path / "x.dcm", beating(n=3))
+    base = {"--model": stored_model.name, "--tasks": "all", "--frames": "all"}
+    for k, v in zip(args[::2], args[1::2]):
+        base[k] = v
+    argv = ["infer", str(path), "--out", str(tmp_path / "o"), "--quiet"]
+    for k, v in base.items():
+        argv += [k, v]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and re.search(pattern, err)
+
+
+def test_model_lacking_a_head(tmp_path, monkeypatch, tiny, beating, us_dicom, capsys):
+    from dataclasses import replace
+
+    monkeypatch.setenv("ECHOCARE_HOME", str(tmp_path / "home"))
+    cfg, module, _ = tiny
+    small = replace(cfg, name="seg-only", heads=tuple(h for h in cfg.heads if h.name == "segmentation"))
+    state = {
+        k: v for k, v in module.state_dict().items() if not k.startswith("heads.") or ".segmentation." in k
+    }
+    save_version(ModelCard.from_cfg(replace(small, measurements=())), state)
+    path = us_dicom(tmp_path / "x.dcm", beating(n=2))
+    argv = ["infer", str(path), "--model", "seg-only", "--tasks", "report", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no report head" in err
