@@ -85,7 +85,9 @@ class DataCfg:
         paths: folders (or a project folder) for "folders" and "project".
         frames_per_cine: frames sampled from each cine.
         count: number of samples for generated sources ("sim").
-        site: simulator site-shift parameters, e.g. {"gain_db": 4, "speckle": 1.3}.
+        scene: simulator scene for "sim" (empty: one that labels every chosen head).
+        site: simulator site shift (``training.sim.site_shift`` arguments, e.g.
+            {"gain_db": -6, "psf_scale": 1.6, "probe": "convex"}); empty is the reference site.
         seed: seed of generated data (independent of the run seed).
     """
 
@@ -93,6 +95,7 @@ class DataCfg:
     paths: tuple[str, ...] = ()
     frames_per_cine: int = 4
     count: int = 64
+    scene: str = ""
     site: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
 
@@ -173,7 +176,9 @@ class FinetuneCfg:
         heads: the tasks to train, a subset of ``engine.config.TASK_NAMES``.
         mode: "heads" (frozen encoder, cached features), "lora" (low-rank adapters on the q and v
             parts of every attention qkv) or "full".
-        lora_rank, lora_alpha: LoRA rank r and scale alpha (delta = alpha / r * B A).
+        lora_rank: LoRA rank r (delta = B A, folded into qkv when the version is stored).
+        init_encoder: optional encoder weights (e.g. a pretraining run's encoder.safetensors)
+            loaded before training when ``model`` is an encoder variant.
         balance: sample classes in inverse proportion to their frequency (classification).
         name: store name of the new version; empty means the starting model's name.
         activate: "if_better" (activate unless worse than the parent on the test split),
@@ -185,7 +190,7 @@ class FinetuneCfg:
     heads: tuple[str, ...] = ("segmentation",)
     mode: str = "heads"
     lora_rank: int = 4
-    lora_alpha: float = 8.0
+    init_encoder: str = ""
     input_size: tuple[int, int] = (256, 256)
     data: DataCfg = DataCfg(source="sim")
     split: SplitCfg = SplitCfg()

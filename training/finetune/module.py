@@ -1,0 +1,84 @@
+"""The trained module of a fine-tuning run, and the encoder-feature cache of heads-only mode."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from engine.heads.base import FeatureSpec
+from engine.registry import Registry
+from training.finetune.samples import PreparedSet, collate
+
+# keyword arguments of each head's loss, from the feature pyramid and the head's params
+LOSS_ARGS: Registry[Any] = Registry("loss arguments")
+LOSS_ARGS.register("detection")(lambda spec, p: {"spec": spec, "levels": tuple(p.get("levels", (2, 3, 4)))})
+LOSS_ARGS.register("landmarks")(lambda spec, p: {"stride": spec.strides[p.get("levels", (1, 2, 3))[0]]})
+
+
+def build_losses(spec: FeatureSpec, heads: Mapping[str, Mapping[str, Any]]) -> nn.ModuleDict:
+    """The engine's registered loss of every head (``engine.heads.losses.LOSSES``)."""
+    from engine.heads import LOSSES
+
+    out = {}
+    for name, params in heads.items():
+        kwargs = LOSS_ARGS.get(name)(spec, params) if name in LOSS_ARGS else {}
+        out[name] = LOSSES.get(name)(**kwargs)
+    return nn.ModuleDict(out)
+
+
+def run_heads(model: nn.Module, feats: Sequence[Tensor], image: Tensor, targets: Mapping[str, Any]) -> dict:
+    """Every trained head's raw outputs; the report head is teacher-forced on its target."""
+    out = {}
+    for name in targets:
+        head = model.heads[name]
+        out[name] = head(feats, image, tokens=targets[name]) if name == "report" else head(feats, image)
+    return out
+
+
+class FinetuneModule(nn.Module):
+    """``forward(batch) -> {"loss", "loss_<head>"...}`` for the chosen heads.
+
+    Args:
+        model: the FoundationModel (encoder + heads).
+        heads: the trained heads with their params (for the losses).
+    """
+
+    def __init__(self, model: nn.Module, heads: Mapping[str, Mapping[str, Any]]) -> None:
+        super().__init__()
+        self.model = model
+        self.losses = build_losses(model.spec, heads)
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        image, targets = batch["image"], batch["targets"]
+        feats = batch["feats"] if "feats" in batch else self.model.encoder(image)
+        outputs = run_heads(self.model, feats, image, targets)
+        out: dict[str, Tensor] = {}
+        total = image.new_zeros(())
+        for name, target in targets.items():
+            loss = self.losses[name](outputs[name], target)
+            out[f"loss_{name}"] = loss
+            total = total + loss
+        out["loss"] = total
+        return out
+
+
+def cache_features(
+    data: PreparedSet, encoder: nn.Module, device: str, batch: int = 16, half: bool = False
+) -> None:
+    """Run the (frozen) encoder once over ``data`` and keep its five maps per sample on the CPU.
+
+    Afterwards ``data[i]`` carries ``feats`` and an epoch of heads-only training costs no
+    encoder pass. ``half`` stores them as float16 (half the memory).
+    """
+    feats: list[list[Tensor]] = []
+    encoder.eval()
+    with torch.no_grad():
+        for start in range(0, len(data), batch):
+            items = collate([data[i] for i in range(start, min(len(data), start + batch))])
+            maps = encoder(items["image"].to(device))
+            for j in range(items["image"].shape[0]):
+                feats.append([m[j].to("cpu", torch.float16 if half else torch.float32) for m in maps])
+    data.feats = feats

@@ -1,0 +1,165 @@
+"""Labelled samples for fine-tuning and their conversion to model-input tensors.
+
+A :class:`LabelledSample` holds one grey frame and, per head, a target in *original frame*
+pixels (the format every data source can produce):
+
+==============  ===============================================================
+head            target
+==============  ===============================================================
+segmentation    ``[H, W]`` int label map (0 background, i + 1 = labels[i])
+classification  int class index
+detection       ``(boxes [M, 4] float (x0, y0, x1, y1), labels [M] int)``
+landmarks       ``[L, 2]`` float (x, y); NaN marks a missing landmark
+regression      ``[K]`` float in the head's units; NaN is missing
+enhancement     ``[H, W]`` uint8 clean frame
+report          report text
+==============  ===============================================================
+
+:func:`prepare` resizes the frame to the model input and maps every target there, giving the
+formats the engine's losses document (``engine.heads.<task>``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from training.data.augment import to_grey01
+
+PAD, BOS, EOS, UNK = range(4)
+SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+_WORD = re.compile(r"[A-Za-z][A-Za-z\-']*|[^\sA-Za-z]")
+
+
+@dataclass(frozen=True, eq=False)
+class LabelledSample:
+    """One frame with its human-final (or simulated exact) labels.
+
+    Attributes:
+        image: ``[H, W]`` or ``[H, W, 3]`` uint8/uint16 frame as displayed.
+        targets: per head name, the target in original pixels (module docstring).
+        patient: patient id, for patient-level splits.
+        spacing_mm: (x, y) mm per original pixel, or None when uncalibrated.
+        key: a stable id of the sample (data hashing, logs).
+    """
+
+    image: np.ndarray
+    targets: Mapping[str, Any]
+    patient: str
+    spacing_mm: tuple[float, float] | None = None
+    key: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+def words(text: str) -> list[str]:
+    """Report words without numbers (numbers come from the measuring tasks, not the decoder)."""
+    return [w.lower() for w in _WORD.findall(text) if not any(c.isdigit() for c in w)]
+
+
+def build_vocab(texts: Sequence[str]) -> tuple[str, ...]:
+    """The report head's labels: the four special tokens then every word seen, sorted."""
+    return SPECIALS + tuple(sorted({w for t in texts for w in words(t)} - set(SPECIALS)))
+
+
+def encode_report(text: str, vocab: Sequence[str], max_len: int) -> np.ndarray:
+    """Word ids ``[max_len]`` ending with ``<eos>`` and padded with ``<pad>``."""
+    index = {w: i for i, w in enumerate(vocab)}
+    ids = [*[index.get(w, UNK) for w in words(text)][: max_len - 1], EOS]
+    return np.array(ids + [PAD] * (max_len - len(ids)), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How frames become model input: size (H, W), normalisation, report vocabulary."""
+
+    size: tuple[int, int]
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    vocab: tuple[str, ...] = ()
+    report_len: int = 24
+
+
+def _resize(img: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
+    mode = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    return cv2.resize(img, (size[1], size[0]), interpolation=mode)
+
+
+TargetFn = Callable[[Any, tuple[float, float], InputSpec], Any]
+_TARGETS: dict[str, TargetFn] = {
+    "segmentation": lambda t, f, s: _resize(np.asarray(t, np.uint8), s.size, nearest=True)[None].astype(
+        np.int64
+    ),
+    "classification": lambda t, f, s: np.int64(t),
+    "detection": lambda t, f, s: (
+        (np.asarray(t[0], np.float32).reshape(-1, 4) * np.array([f[0], f[1], f[0], f[1]], np.float32)),
+        np.asarray(t[1], np.int64).reshape(-1),
+    ),
+    "landmarks": lambda t, f, s: (np.asarray(t, np.float32) + 0.5) * np.array(f, np.float32) - 0.5,
+    "regression": lambda t, f, s: np.asarray(t, np.float32).reshape(-1),
+    "enhancement": lambda t, f, s: (
+        (_resize(to_grey01(np.asarray(t)), s.size)[None] - s.mean[0]) / s.std[0]
+    ).astype(np.float32),
+    "report": lambda t, f, s: encode_report(str(t), s.vocab, s.report_len),
+}
+
+
+def prepare(sample: LabelledSample, spec: InputSpec, heads: Sequence[str]) -> dict[str, Any]:
+    """Model-input tensors of one sample: ``image`` [3, H, W], ``targets`` per head, ``spacing``.
+
+    ``spacing`` is mm per *model-input* pixel (x, y), NaN when the frame is uncalibrated.
+    """
+    import torch
+
+    grey = to_grey01(sample.image)
+    h, w = grey.shape
+    f = (spec.size[1] / w, spec.size[0] / h)
+    img = _resize(grey, spec.size)
+    chans = np.stack([(img - spec.mean[c]) / spec.std[c] for c in range(3)]).astype(np.float32)
+    targets = {}
+    for name in heads:
+        value = _TARGETS[name](sample.targets[name], f, spec)
+        targets[name] = (
+            tuple(torch.from_numpy(v) for v in value) if isinstance(value, tuple) else torch.as_tensor(value)
+        )
+    sp = sample.spacing_mm
+    spacing = (sp[0] / f[0], sp[1] / f[1]) if sp else (float("nan"), float("nan"))
+    return {"image": torch.from_numpy(chans), "targets": targets, "spacing": torch.tensor(spacing)}
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack samples; detection targets stay a list of (boxes, labels); cached features stack per level."""
+    import torch
+
+    out: dict[str, Any] = {
+        "image": torch.stack([it["image"] for it in items]),
+        "spacing": torch.stack([it["spacing"] for it in items]),
+        "targets": {},
+    }
+    for name in items[0]["targets"]:
+        values = [it["targets"][name] for it in items]
+        out["targets"][name] = values if name == "detection" else torch.stack(values)
+    if "feats" in items[0]:
+        out["feats"] = [torch.stack([it["feats"][i] for it in items]) for i in range(len(items[0]["feats"]))]
+    return out
+
+
+class PreparedSet:
+    """A torch dataset over samples, prepared on access (or over cached features, see cache_features)."""
+
+    def __init__(self, samples: Sequence[LabelledSample], spec: InputSpec, heads: Sequence[str]) -> None:
+        self.samples, self.spec, self.heads = list(samples), spec, tuple(heads)
+        self.feats: list[list[Any]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = prepare(self.samples[index], self.spec, self.heads)
+        if self.feats is not None:
+            item["feats"] = self.feats[index]
+        return item
