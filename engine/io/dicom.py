@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.pixels import get_decoder
 from pydicom.uid import (
     UID,
@@ -36,6 +37,21 @@ from engine.io.timing import dicom_timing
 PIXEL_DATA = 0x7FE00010
 LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UT", b"UN", b"UC", b"UR"}
 UNDEFINED = 0xFFFFFFFF
+# what pydicom raises on a damaged header (values are parsed lazily, so also after dcmread)
+HEADER_ERRORS = (
+    InvalidDicomError,
+    EOFError,
+    struct.error,
+    ValueError,
+    KeyError,
+    TypeError,
+    OverflowError,
+    AttributeError,
+    IndexError,
+    OSError,
+    BytesLengthException,  # a value of the wrong length
+    NotImplementedError,  # an unknown VR in a damaged header
+)
 DECODE_ERRORS = (RuntimeError, ValueError, OSError, NotImplementedError, KeyError, TypeError)
 
 
@@ -80,7 +96,7 @@ def _read_header(path: Path) -> tuple[Dataset, UID, tuple[int, int] | None, int]
             ts = _transfer_syntax(ds)
             header = None if ts == DeflatedExplicitVRLittleEndian else _pixel_header(fp, ts)
             size = fp.seek(0, io.SEEK_END)
-    except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError) as err:
+    except HEADER_ERRORS as err:
         raise ReadError(path, f"not a readable DICOM file ({err})") from None
     return ds, ts, header, size
 
@@ -88,6 +104,12 @@ def _read_header(path: Path) -> tuple[Dataset, UID, tuple[int, int] | None, int]
 def _check_decodable(path: Path, ds: Dataset, ts: UID) -> None:
     if "Rows" not in ds or "Columns" not in ds or "BitsAllocated" not in ds:
         raise ReadError(path, "DICOM file has no pixel data (no image attributes)")
+    if not int(ds.Rows) or not int(ds.Columns):
+        raise ReadError(path, f"image has no pixels ({ds.Rows} rows x {ds.Columns} columns)")
+    if int(ds.BitsAllocated) not in (8, 16):
+        raise UnsupportedError(path, f"{ds.BitsAllocated}-bit pixels are not supported (8 or 16 bits)")
+    if int(ds.get("SamplesPerPixel", 1)) not in (1, 3):
+        raise UnsupportedError(path, f"{ds.SamplesPerPixel} samples per pixel are not supported (1 or 3)")
     try:
         decoder = get_decoder(ts)
     except NotImplementedError:
@@ -99,7 +121,7 @@ def _check_decodable(path: Path, ds: Dataset, ts: UID) -> None:
 def _deflated_spans(path: Path, fmt: PixelFormat, frames: int) -> tuple[FrameReader, bool]:
     try:
         pixels = dcmread(path, force=True).get("PixelData")
-    except (InvalidDicomError, EOFError, ValueError, OSError) as err:
+    except (*HEADER_ERRORS, zlib.error) as err:
         raise ReadError(path, f"cannot inflate deflated DICOM file ({err})") from None
     if pixels is None:
         raise ReadError(path, "DICOM file has no pixel data")
@@ -175,30 +197,15 @@ class DicomCine(Cine):
         return self._per_frame[index % self.n_frames]
 
     def close(self) -> None:
+        """Close the file and drop cached frames; a later access reopens the file."""
         self._reader.close()
         super().close()
 
 
-def open_dicom(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> DicomCine:
-    """Open a DICOM file (Part 10, or a raw dataset without preamble) as a Cine.
-
-    Raises:
-        ReadError: not readable, no pixel data, or truncated.
-        UnsupportedError: the transfer syntax has no installed decoder.
-    """
-    ds, ts, header, size = _read_header(path)
-    _check_decodable(path, ds, ts)
-    fmt = PixelFormat.from_dataset(ds, ts)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    try:
-        reader, encapsulated = _frame_reader(path, ds, header, size, fmt, frames)
-    except FrameIndexError as err:
-        raise ReadError(path, str(err)) from None
-    lut = palette_lut(ds, fmt.bits_stored) if fmt.photometric == "PALETTE COLOR" else None
-    decoder = FrameDecoder(fmt, encapsulated, lut)
+def _info(path: Path, ds: Dataset, fmt: PixelFormat, frames: int, decoder: FrameDecoder) -> CineInfo:
     calibration, report = dicom_calibration(ds, fmt.rows, fmt.columns)
     timing = dicom_timing(ds, frames)
-    info = CineInfo(
+    return CineInfo(
         path=str(path),
         kind="dicom",
         frames=frames,
@@ -210,12 +217,12 @@ def open_dicom(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> DicomCine:
         timestamps_ms=timing.timestamps_ms,
         timing_source=timing.source,
         calibration=calibration,
-        transfer_syntax=ts.name,
+        transfer_syntax=fmt.transfer_syntax.name,
         photometric=fmt.photometric,
         modality=ds.get("Modality"),
         manufacturer=ds.get("Manufacturer"),
         extra={
-            "transfer_syntax_uid": str(ts),
+            "transfer_syntax_uid": str(fmt.transfer_syntax),
             "sop_class": UID(ds.get("SOPClassUID", "")).name or None,
             "bits_allocated": fmt.bits_allocated,
             "codec": decoder.codec,
@@ -223,4 +230,27 @@ def open_dicom(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> DicomCine:
             "instance_number": _int_or_none(ds.get("InstanceNumber")),
         },
     )
-    return DicomCine(info, reader, decoder, per_frame_calibrations(ds, calibration, frames), cache_bytes)
+
+
+def open_dicom(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> DicomCine:
+    """Open a DICOM file (Part 10, or a raw dataset without preamble) as a Cine.
+
+    Raises:
+        ReadError: not readable, no pixel data, truncated, or image attributes that make no sense.
+        UnsupportedError: the transfer syntax has no installed decoder, or the pixel layout is unusual.
+    """
+    ds, ts, header, size = _read_header(path)
+    try:
+        _check_decodable(path, ds, ts)
+        fmt = PixelFormat.from_dataset(ds, ts)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        reader, encapsulated = _frame_reader(path, ds, header, size, fmt, frames)
+        lut = palette_lut(ds, fmt.bits_stored) if fmt.photometric == "PALETTE COLOR" else None
+        decoder = FrameDecoder(fmt, encapsulated, lut)
+        info = _info(path, ds, fmt, frames, decoder)
+        per_frame = per_frame_calibrations(ds, info.calibration, frames)
+    except FrameIndexError as err:
+        raise ReadError(path, str(err)) from None
+    except HEADER_ERRORS as err:
+        raise ReadError(path, f"invalid image attributes ({err})") from None
+    return DicomCine(info, reader, decoder, per_frame, cache_bytes)

@@ -97,3 +97,35 @@ def test_corrupt_frame_fails_at_decode_with_frame_number(tmp_path):
         with pytest.raises(ReadError) as info:
             cine.frame(1)
     assert info.value.reason.startswith("frame 1 cannot be decoded")
+
+
+def test_unusual_pixel_layouts_are_refused_clearly(tmp_path):
+    ds = dataset(grey_frames(n=1))
+    ds.BitsAllocated = 32
+    assert "32-bit pixels are not supported" in _error(save(ds, tmp_path / "b32.dcm"), UnsupportedError)
+    ds = dataset(grey_frames(n=1))
+    ds.Rows = 0
+    assert _error(save(ds, tmp_path / "rows0.dcm")).startswith("image has no pixels")
+
+
+@pytest.mark.filterwarnings("ignore")  # pydicom warns about each invalid value it meets
+def test_damaged_files_never_escape_as_other_exceptions(tmp_path):
+    frames = grey_frames(n=4, rows=32, cols=32)
+    ds, _ = jpeg_baseline(dataset(frames, FrameTime=33.0, PixelSpacing=[0.1, 0.1]), frames)
+    data = save(ds, tmp_path / "src.dcm").read_bytes()
+    rng = np.random.default_rng(1)
+    damaged = [data[:cut] for cut in range(0, len(data), max(1, len(data) // 60))]
+    for _ in range(60):  # random bytes overwritten in the header
+        buf = bytearray(data)
+        for pos in rng.integers(132, 700, 4):
+            buf[pos] = int(rng.integers(0, 256))
+        damaged.append(bytes(buf))
+    for k, blob in enumerate(damaged):
+        path = tmp_path / f"d{k}.dcm"
+        path.write_bytes(blob)
+        try:
+            with open_cine(path) as cine:
+                for i in range(cine.n_frames):
+                    cine.frame(i)
+        except ReadError as err:
+            assert "\n" not in err.one_line()
