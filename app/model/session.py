@@ -15,10 +15,16 @@ from app.model.document import Document
 from app.model.labels import Label, LabelSet
 from engine.errors import EchoCareError
 from engine.io.cine import Cine
-from engine.io.open import open_cine
 from engine.project import AnnotationRecord, LabelRecord, MaskRecord, ProjectStore, StudyRecord
 
 Opener = Callable[[Path], Cine]
+
+
+def open_cine(path: Path) -> Cine:
+    """``engine.io.open.open_cine``, imported on first use so start-up skips the readers."""
+    from engine.io.open import open_cine as engine_open_cine
+
+    return engine_open_cine(path)
 
 
 def to_record(a: Annotation) -> AnnotationRecord:

@@ -14,7 +14,7 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QWidget
 
 from app.model.document import Document
-from app.model.session import Opener, Session
+from app.model.session import Opener, Session, open_cine
 from app.model.settings import AppSettings, load_settings, save_settings
 from app.paths import default_project_dir
 from app.qt.actions import build_actions
@@ -30,7 +30,6 @@ from app.qt.playback import PlaybackController
 from app.qt.tools import Tool, ToolContext
 from app.qt.viewer.frame_view import FrameViewWidget
 from engine.errors import EchoCareError
-from engine.io.open import open_cine
 from engine.project import ProjectStore
 
 RECOVERED = "Recovered after an unexpected exit: every edit up to the last autosave is restored"
