@@ -6,6 +6,7 @@ Pixels keep their depth: 8-bit grey stays uint8, 16-bit grey uint16, colour beco
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from engine.errors import ReadError, UnsupportedError
 from engine.io.cine import DEFAULT_FPS, Cine, CineInfo, uniform_timestamps
 
+PIL_ERRORS = (OSError, ValueError, EOFError, SyntaxError, struct.error)  # what Pillow raises on damage
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 # Pillow mode -> (mode to convert to, numpy dtype of the result)
 MODES: dict[str, tuple[str | None, type]] = {
@@ -65,7 +67,7 @@ class ImageCine(Cine):
             with Image.open(self.path) as img:
                 img.seek(index)
                 return to_display(img, self.path)
-        except (OSError, ValueError, EOFError) as err:
+        except (*PIL_ERRORS, Image.DecompressionBombError) as err:
             raise ReadError(self.path, f"frame {index} cannot be decoded ({err})") from None
 
 
@@ -85,7 +87,7 @@ def open_image(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> ImageCine:
             rows, columns = img.height, img.width
             color = (convert or img.mode) == "RGB"
             fmt = img.format
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+    except (UnidentifiedImageError, Image.DecompressionBombError, *PIL_ERRORS) as err:
         raise ReadError(path, f"image cannot be read ({err})") from None
     info = CineInfo(
         path=str(path),

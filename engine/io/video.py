@@ -6,6 +6,7 @@ cache holds decoded frames, so memory does not grow with the clip's length.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -13,6 +14,11 @@ import numpy as np
 
 from engine.errors import ReadError
 from engine.io.cine import DEFAULT_FPS, Cine, CineInfo, uniform_timestamps
+
+# FFmpeg writes its own complaints about damaged files straight to stderr, which would break the
+# one-line error contract; silence it (and OpenCV's warnings) unless the user asked otherwise.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 
 def sniff_video(head: bytes) -> bool:

@@ -128,3 +128,17 @@ def test_console_exit_code_and_debug_traceback(bad_inputs):
     assert plain.returncode == 2 and plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr
     debug = subprocess.run([*cmd, "--debug"], capture_output=True, text=True)
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "ReadError" in debug.stderr
+
+
+def test_damaged_video_gives_exactly_one_line(tmp_path):
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
+    for i in range(20):
+        writer.write(np.full((48, 64, 3), i * 10, np.uint8))
+    writer.release()
+    path.write_bytes(path.read_bytes()[:200])  # the header box survives, the index does not
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli.main", "info", str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: {path}: video cannot be opened (unknown or damaged container)\n"

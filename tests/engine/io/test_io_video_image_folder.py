@@ -122,3 +122,14 @@ def test_folder_with_mismatched_sizes(tmp_path):
     with pytest.raises(ReadError) as info:
         open_cine(tmp_path)
     assert "b.png is 20x48" in info.value.reason
+
+
+@pytest.mark.filterwarnings("ignore:Truncated File Read")  # Pillow's own note on the damaged TIFF
+@pytest.mark.parametrize("ext", ["png", "jpg", "bmp", "tiff"])
+def test_truncated_images_fail_with_one_line(tmp_path, ext):
+    path = tmp_path / f"cut.{ext}"
+    Image.fromarray(rgb_frames(n=1, rows=40, cols=50)[0]).save(path)
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(ReadError) as info, open_cine(path) as cine:
+        cine.frame(0)
+    assert "\n" not in info.value.one_line() and info.value.path == str(path)
