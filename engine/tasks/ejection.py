@@ -65,9 +65,12 @@ def find_beats(volumes: np.ndarray, min_gap: int) -> tuple[list[int], list[int]]
         if volumes[s] < volumes[p]:
             eds.append(p)
             ess.append(s)
-    # a last beat whose volume is still falling at the end of the range is incomplete
+    # a beat cut by either end of the range (end-diastole on the first frame, volume still
+    # falling on the last) is incomplete; keep it only when it is the only one
     if len(eds) > 1 and ess[-1] == n - 1:
         eds, ess = eds[:-1], ess[:-1]
+    if len(eds) > 1 and eds[0] == 0:
+        eds, ess = eds[1:], ess[1:]
     if not eds and n >= 2:
         eds, ess = [int(np.argmax(volumes))], [int(np.argmin(volumes))]
     return eds, ess
