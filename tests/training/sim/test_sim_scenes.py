@@ -111,8 +111,9 @@ def test_fetal_head_landmarks_and_biometry_are_exact() -> None:
             assert patch.any() and not patch.all()
 
 
-def test_cardiac_ed_es_volumes_and_ejection_fraction() -> None:
-    r = simulate("cardiac", 11, SimConfig(height=192, width=192))
+@pytest.mark.parametrize("seed", [11, 34])
+def test_cardiac_ed_es_volumes_and_ejection_fraction(seed: int) -> None:
+    r = simulate("cardiac", seed, SimConfig(height=192, width=192))
     t, s = r.truth, r.spacing_mm[0]
     area, _ = t.frame_values["lv_area_mm2"]
     length, _ = t.frame_values["lv_length_mm"]

@@ -117,6 +117,14 @@ class SceneContext:
         u0, u1 = self.scanner.beams.u_range
         return bool(np.all((r >= 0) & (r <= self.probe.depth_mm) & (u >= u0) & (u <= u1)))
 
+    def all_inside(self, points: np.ndarray, margin: float = 2.0) -> bool:
+        """True when every ``[P, 2]`` physical point (x, z) lies in the fan, ``margin`` mm from its edges."""
+        r, u = self.scanner.beams.to_beam(points[:, 0], points[:, 1])
+        u0, u1 = self.scanner.beams.u_range
+        slack = margin / np.maximum(np.vectorize(self.scanner.beams.mm_per_u)(np.maximum(r, 1.0)), 1e-6)
+        ok_r = (r >= margin) & (r <= self.probe.depth_mm - margin)
+        return bool(np.all(ok_r & (u >= u0 + slack) & (u <= u1 - slack)))
+
     def random_point(
         self, depth: tuple[float, float], lateral: tuple[float, float] = (0.15, 0.85)
     ) -> tuple[float, float]:

@@ -50,14 +50,22 @@ class Ventricle:
     def __init__(self, ctx: SceneContext, ef_target: float | None) -> None:
         rng = ctx.rng
         depth = ctx.probe.depth_mm
-        self.a_ed, self.b_ed = rng.uniform(0.12, 0.16) * depth, rng.uniform(0.25, 0.31) * depth
-        self.tilt = rng.uniform(-0.2, 0.2) + 0.1
-        self.apex = (rng.uniform(0.02, 0.1) * depth, rng.uniform(0.15, 0.22) * depth)
         ef = rng.uniform(25.0, 72.0) if ef_target is None else ef_target
         self.fl = rng.uniform(0.06, 0.15)
         self.fa = 1.0 - np.sqrt((1.0 - ef / 100.0) / (1.0 - self.fl))
-        wall = rng.uniform(0.055, 0.075) * depth
-        self.myo_area = np.pi * ((self.a_ed + wall) * (self.b_ed + wall) - self.a_ed * self.b_ed)
+        for _ in range(100):
+            self.a_ed, self.b_ed = rng.uniform(0.11, 0.145) * depth, rng.uniform(0.24, 0.29) * depth
+            self.tilt = rng.uniform(-0.08, 0.12)
+            self.apex = (rng.uniform(-0.02, 0.04) * depth, rng.uniform(0.2, 0.25) * depth)
+            wall = rng.uniform(0.055, 0.07) * depth
+            self.myo_area = np.pi * ((self.a_ed + wall) * (self.b_ed + wall) - self.a_ed * self.b_ed)
+            # keep the whole wall in the fan at both extremes of the cycle
+            extremes = [
+                self.layers(float(a), float(b))[0].shape for a, b in zip(*self.axes(np.array([0.0, 1.0])))
+            ]
+            if all(ctx.all_inside(wall.outer.outline(180)) for wall in extremes):  # type: ignore[attr-defined]
+                return
+        raise RuntimeError("the left ventricle does not fit this fan; use a deeper or wider sector")
 
     def axes(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Semi-axes (a, b) in mm at contraction ``c``."""
