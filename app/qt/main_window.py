@@ -80,6 +80,7 @@ class MainWindow(EditHandlers, QMainWindow):
         self.setAcceptDrops(True)
         self.setWindowTitle("EchoCare Studio")
         self.resize(1280, 860)
+        self._clear_document()
         self._show_studies()
         if recovered or warning:
             self.show_message(RECOVERED if recovered else warning)
@@ -191,6 +192,8 @@ class MainWindow(EditHandlers, QMainWindow):
         doc.view.speed, doc.view.loop = self.settings.playback_speed, self.settings.playback_loop
         for widget in (self.view, self.cine_panel, self.annotations, self.findings, self.playback):
             widget.bind(doc)
+        for panel in (self.cine_panel, self.annotations, self.findings):
+            panel.setEnabled(True)
         self.autosave.bind(doc)
         doc.history.changed.connect(self._on_history_changed)
         doc.model_card_changed.connect(self._show_model_card)
@@ -253,10 +256,22 @@ class MainWindow(EditHandlers, QMainWindow):
         self.autosave.session = self.session
         self.settings = replace(self.settings, last_project=str(store.folder))
         save_settings(self.settings)
-        self.doc = None
+        self._clear_document()
         self._show_studies()
         self.show_message(RECOVERED if store.recovered else f"project {store.folder}")
+        studies = store.studies()
+        if studies:
+            self.open_study(studies[-1].id)
         return True
+
+    def _clear_document(self) -> None:
+        """Show no study: the panels are disabled until one is opened."""
+        self.doc = None
+        self.tool = None
+        self.view.show_nothing()
+        for panel in (self.cine_panel, self.annotations, self.findings):
+            panel.setEnabled(False)
+        self.setWindowTitle("EchoCare Studio")
 
     def save(self) -> None:
         self.autosave.save_now()

@@ -88,8 +88,10 @@ class LandmarkTool(Tool):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._target: Annotation | None = None
+        self._pressed_at: Point = (0.0, 0.0)
 
     def press(self, x: float, y: float) -> None:
+        self._pressed_at = (x, y)
         marks = [a for a in self.doc.on_frame(self.frame) if a.kind == "landmark"]
         hit = nearest(marks, x, y, self.ctx.pick_radius)
         self._target = None if hit is None else hit[0]
@@ -106,6 +108,6 @@ class LandmarkTool(Tool):
             mark = Annotation("landmark", self.frame, self.doc.view.active_label, ((x, y),))
             self.doc.view.selected = mark.id
             return self._commit(commands.add(mark))
-        if (x, y) == target.points[0]:
-            return self._commit(None)
+        if (x, y) == self._pressed_at or (x, y) == target.points[0]:
+            return self._commit(None)  # a click on a landmark selects it
         return self._commit(commands.update(target, target.moved_to(((x, y),)), "move landmark"))

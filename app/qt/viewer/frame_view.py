@@ -52,10 +52,7 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
     # -- binding ------------------------------------------------------------------------------
     def bind(self, doc: Document) -> None:
         """Show ``doc`` and follow its changes."""
-        if self.doc is not None:
-            self.doc.view.changed.disconnect(self._on_view_changed)
-            self.doc.mask_changed.disconnect(self._on_mask_changed)
-            self.doc.annotations_changed.disconnect(self._on_annotations_changed)
+        self._unbind()
         self.doc = doc
         doc.view.changed.connect(self._on_view_changed)
         doc.mask_changed.connect(self._on_mask_changed)
@@ -64,6 +61,24 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
         self.render_frame()
         h, w = doc.shape
         self.box.setRange(xRange=(0, w), yRange=(0, h), padding=0.02)
+
+    def show_nothing(self) -> None:
+        """Show no frame and follow no document.
+
+        (Not named ``clear``: GraphicsLayoutWidget forwards that name to its layout.)
+        """
+        self.set_tool(None)
+        self._unbind()
+        self.doc = None
+        self.image.clear()
+        self.mask_item.setVisible(False)
+        self.overlays.clear()
+
+    def _unbind(self) -> None:
+        if self.doc is not None:
+            self.doc.view.changed.disconnect(self._on_view_changed)
+            self.doc.mask_changed.disconnect(self._on_mask_changed)
+            self.doc.annotations_changed.disconnect(self._on_annotations_changed)
 
     def set_tool(self, tool: Tool | None) -> None:
         """Route left gestures to ``tool`` (None: left drag pans)."""

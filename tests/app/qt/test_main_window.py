@@ -7,6 +7,8 @@ import sqlite3
 
 import numpy as np
 
+from app.model import commands
+from app.model.annotations import Annotation
 from app.qt.actions import ACTIONS
 from engine.io.open import open_cine
 
@@ -139,3 +141,19 @@ def test_a_frame_that_fails_to_decode_is_reported_not_fatal(window):
     window.doc.cine._cache.clear()
     window.doc.set_frame(4)
     assert window.last_message.endswith("frame 4: truncated pixel data")
+
+
+def test_switching_projects_saves_the_old_one_and_opens_the_new(window, tmp_path, sample_file):
+    old_store = window.session.store.db_path
+    window.doc.apply(commands.add(Annotation("landmark", 0, 1, ((7, 7),))))
+    assert window.open_project(tmp_path / "other")
+    assert window.doc is None and not window.annotations.isEnabled()
+    assert window.studies.list.count() == 0
+    window.set_tool("brush")  # no study open: nothing to edit, nothing breaks
+    con = sqlite3.connect(old_store)
+    assert con.execute("SELECT kind FROM annotations").fetchall() == [("landmark",)]
+    con.close()
+    assert window.open_path(sample_file) and window.annotations.isEnabled()
+    assert window.doc.annotations == {}
+    assert window.open_project(tmp_path / "proj")  # back: its last study reopens with the edit
+    assert [a.kind for a in window.doc.annotations.values()] == ["landmark"]
