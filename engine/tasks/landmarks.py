@@ -62,7 +62,7 @@ class LandmarkTask:
         model_pts = np.stack(
             [peaks[:, 0] * stride_x + (stride_x - 1) / 2, peaks[:, 1] * stride_y + (stride_y - 1) / 2], 1
         )
-        points = ctx.geometry.points_to_original(model_pts)
+        points = ctx.geometry.clip_to_crop(ctx.geometry.points_to_original(model_pts))
         return self.result(ctx, points, np.clip(peaks[:, 2], 0.0, 1.0))
 
     def result(self, ctx: FrameContext, points: np.ndarray, scores: np.ndarray) -> Landmarks:

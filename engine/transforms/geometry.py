@@ -91,19 +91,24 @@ class Geometry:
         out[:, 1] = (p[:, 1] + 0.5 - self.pad[1]) / sy - 0.5 + self.crop[1]
         return out
 
+    def clip_to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Clip ``[N, 2]`` original-frame points to the crop (model padding maps outside it)."""
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 2).copy()
+        x0, y0, x1, y1 = self.crop
+        p[:, 0] = np.clip(p[:, 0], x0 - 0.5, x1 - 0.5)
+        p[:, 1] = np.clip(p[:, 1], y0 - 0.5, y1 - 0.5)
+        return p
+
     def boxes_to_model(self, boxes: np.ndarray) -> np.ndarray:
         """Map ``[N, 4]`` (x0, y0, x1, y1) original boxes to model-input pixels."""
         b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         return self.points_to_model(b.reshape(-1, 2)).reshape(-1, 4)
 
     def boxes_to_original(self, boxes: np.ndarray) -> np.ndarray:
-        """Map ``[N, 4]`` model-input boxes back to the original frame, clipped to it."""
+        """Map ``[N, 4]`` model-input boxes back to the original frame, clipped to the crop."""
         b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        out = self.points_to_original(b.reshape(-1, 2)).reshape(-1, 4)
-        h, w = self.original_size
-        out[:, 0::2] = np.clip(out[:, 0::2], -0.5, w - 0.5)
-        out[:, 1::2] = np.clip(out[:, 1::2], -0.5, h - 0.5)
-        return out
+        corners = self.clip_to_crop(self.points_to_original(b.reshape(-1, 2)))
+        return corners.reshape(-1, 4)
 
     # -- images and masks ----------------------------------------------------------------
     def image_to_model(self, image: np.ndarray, nearest: bool = False, fill: float = 0.0) -> np.ndarray:

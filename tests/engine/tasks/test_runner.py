@@ -89,3 +89,28 @@ def test_parse_frames():
     for bad in ("x", "12", "3:3"):
         with pytest.raises(TaskError):
             parse_frames(bad, 10, "a.dcm")
+
+
+def test_crop_to_fan_maps_results_back_inside_the_fan(tiny, predictor):
+    from dataclasses import replace
+
+    from training.sim import SimConfig, simulate
+
+    cfg, _, ref = tiny
+    sim = simulate("cardiac", 3, SimConfig(height=160, width=200, frames=3))
+    run = run_tasks(
+        sim.cine(), predictor, replace(cfg, crop_to_fan=True), ref, "segmentation,landmarks,detection"
+    )
+    x0, y0, x1, y1 = run.crop
+    fx0, fy0, fx1, fy1 = sim.fan_bbox  # inclusive
+    assert max(abs(x0 - fx0), abs(y0 - fy0), abs(x1 - 1 - fx1), abs(y1 - 1 - fy1)) <= 4
+    assert (x1 - x0, y1 - y0) != (200, 160)
+    for seg in run.tasks["segmentation"].frames:
+        outside = seg.mask.copy()
+        outside[y0:y1, x0:x1] = 0
+        assert seg.mask.shape == (160, 200) and not outside.any()
+    for lm in run.tasks["landmarks"].frames:
+        assert (lm.points[:, 0] >= x0 - 0.5).all() and (lm.points[:, 0] <= x1 - 0.5).all()
+        assert (lm.points[:, 1] >= y0 - 0.5).all() and (lm.points[:, 1] <= y1 - 0.5).all()
+    for det in run.tasks["detection"].frames:
+        assert (det.boxes[:, 0::2] >= x0 - 0.5).all() and (det.boxes[:, 0::2] <= x1 - 0.5).all()
