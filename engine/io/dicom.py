@@ -31,6 +31,7 @@ from engine.io.calibration import Calibration
 from engine.io.cine import Cine, CineInfo
 from engine.io.dicom_frames import FrameIndexError, FrameReader, Span, encapsulated_spans, native_spans
 from engine.io.dicom_pixels import FrameDecoder, PixelFormat, palette_lut
+from engine.io.dicom_video import VIDEO_SYNTAXES, DicomVideoCine, check_stream, extract_stream
 from engine.io.regions import dicom_calibration, per_frame_calibrations
 from engine.io.timing import dicom_timing
 
@@ -101,7 +102,7 @@ def _read_header(path: Path) -> tuple[Dataset, UID, tuple[int, int] | None, int]
     return ds, ts, header, size
 
 
-def _check_decodable(path: Path, ds: Dataset, ts: UID) -> None:
+def _check_image(path: Path, ds: Dataset) -> None:
     if "Rows" not in ds or "Columns" not in ds or "BitsAllocated" not in ds:
         raise ReadError(path, "DICOM file has no pixel data (no image attributes)")
     if not int(ds.Rows) or not int(ds.Columns):
@@ -110,6 +111,9 @@ def _check_decodable(path: Path, ds: Dataset, ts: UID) -> None:
         raise UnsupportedError(path, f"{ds.BitsAllocated}-bit pixels are not supported (8 or 16 bits)")
     if int(ds.get("SamplesPerPixel", 1)) not in (1, 3):
         raise UnsupportedError(path, f"{ds.SamplesPerPixel} samples per pixel are not supported (1 or 3)")
+
+
+def _check_decoder(path: Path, ts: UID) -> None:
     try:
         decoder = get_decoder(ts)
     except NotImplementedError:
@@ -202,7 +206,7 @@ class DicomCine(Cine):
         super().close()
 
 
-def _info(path: Path, ds: Dataset, fmt: PixelFormat, frames: int, decoder: FrameDecoder) -> CineInfo:
+def _info(path: Path, ds: Dataset, fmt: PixelFormat, frames: int, codec: str) -> CineInfo:
     calibration, report = dicom_calibration(ds, fmt.rows, fmt.columns)
     timing = dicom_timing(ds, frames)
     return CineInfo(
@@ -225,7 +229,7 @@ def _info(path: Path, ds: Dataset, fmt: PixelFormat, frames: int, decoder: Frame
             "transfer_syntax_uid": str(fmt.transfer_syntax),
             "sop_class": UID(ds.get("SOPClassUID", "")).name or None,
             "bits_allocated": fmt.bits_allocated,
-            "codec": decoder.codec,
+            "codec": codec,
             "regions_outside_image": list(report.outside),
             "instance_number": _int_or_none(ds.get("InstanceNumber")),
         },
@@ -241,16 +245,35 @@ def open_dicom(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> DicomCine:
     """
     ds, ts, header, size = _read_header(path)
     try:
-        _check_decodable(path, ds, ts)
+        _check_image(path, ds)
         fmt = PixelFormat.from_dataset(ds, ts)
         frames = int(ds.get("NumberOfFrames", 1) or 1)
+        if ts in VIDEO_SYNTAXES:
+            return _open_video_object(path, ds, fmt, frames, header, size, cache_bytes)
+        _check_decoder(path, ts)
         reader, encapsulated = _frame_reader(path, ds, header, size, fmt, frames)
         lut = palette_lut(ds, fmt.bits_stored) if fmt.photometric == "PALETTE COLOR" else None
         decoder = FrameDecoder(fmt, encapsulated, lut)
-        info = _info(path, ds, fmt, frames, decoder)
+        info = _info(path, ds, fmt, frames, decoder.codec)
         per_frame = per_frame_calibrations(ds, info.calibration, frames)
     except FrameIndexError as err:
         raise ReadError(path, str(err)) from None
     except HEADER_ERRORS as err:
         raise ReadError(path, f"invalid image attributes ({err})") from None
     return DicomCine(info, reader, decoder, per_frame, cache_bytes)
+
+
+def _open_video_object(
+    path: Path,
+    ds: Dataset,
+    fmt: PixelFormat,
+    frames: int,
+    header: tuple[int, int] | None,
+    size: int,
+    cache_bytes: int,
+) -> DicomVideoCine:
+    if header is None or header[1] != UNDEFINED:
+        raise ReadError(path, "video pixel data must be encapsulated")
+    stream = extract_stream(path, header[0], size, fmt.transfer_syntax)
+    check_stream(path, stream, fmt.rows, fmt.columns)
+    return DicomVideoCine(_info(path, ds, fmt, frames, "opencv-ffmpeg"), stream, cache_bytes)

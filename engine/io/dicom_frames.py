@@ -53,7 +53,7 @@ def native_spans(start: int, available: int, frames: int, frame_bytes: int) -> t
     return tuple((Span(start + i * frame_bytes, frame_bytes),) for i in range(frames))
 
 
-def _items(fp: BinaryIO, start: int, end: int) -> list[Span]:
+def item_spans(fp: BinaryIO, start: int, end: int) -> list[Span]:
     """Item value spans from ``start`` up to the sequence delimiter; BOT first."""
     out: list[Span] = []
     pos = start
@@ -104,7 +104,7 @@ def encapsulated_spans(
         frames: NumberOfFrames.
         extended_offsets: ExtendedOffsetTable values, if the dataset has them.
     """
-    items = _items(fp, start, end)
+    items = item_spans(fp, start, end)
     if not items:
         raise FrameIndexError("encapsulated pixel data has no Basic Offset Table item")
     bot, fragments = items[0], items[1:]

@@ -28,7 +28,7 @@ def bad_inputs(tmp_path):
     out["no_pixels"] = tmp_path / "report.dcm"
     header.save_as(out["no_pixels"], enforce_file_format=True)
     out["unsupported"] = write_dicom(
-        tmp_path / "mpeg.dcm", ramp(n=1), ts="1.2.840.10008.1.2.4.102", PixelData=encapsulate([bytes(64)])
+        tmp_path / "jpip.dcm", ramp(n=1), ts="1.2.840.10008.1.2.4.94", PixelData=encapsulate([bytes(64)])
     )
     out["text_mp4"] = tmp_path / "clip.mp4"
     out["text_mp4"].write_text("not a video at all\n")

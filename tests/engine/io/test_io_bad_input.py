@@ -72,12 +72,24 @@ def test_dicom_without_pixel_data(tmp_path):
 
 def test_unsupported_transfer_syntax(tmp_path):
     ds = dataset(grey_frames(n=1))
-    ds.PixelData = encapsulate([b"\x00\x00\x01\xb3" + bytes(60)])  # an MPEG-2 stream start
+    ds.PixelData = encapsulate([bytes(64)])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.94"  # JPIP Referenced: pixels live elsewhere
+    path = save(ds, tmp_path / "jpip.dcm")
+    reason = _error(path, UnsupportedError)
+    assert (
+        reason.startswith("unsupported transfer syntax JPIP Referenced")
+        and "1.2.840.10008.1.2.4.94" in reason
+    )
+
+
+def test_undecodable_video_stream(tmp_path):
+    ds = dataset(grey_frames(n=1))
+    ds.PixelData = encapsulate([b"\x00\x00\x01\xb3" + bytes(60)])  # an MPEG-2 start code, then nothing
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2 Main Profile @ Main Level
     path = save(ds, tmp_path / "mpeg2.dcm")
-    reason = _error(path, UnsupportedError)
-    assert reason.startswith("unsupported transfer syntax MPEG2") and "1.2.840.10008.1.2.4.100" in reason
+    assert _error(path) == "the video stream in the pixel data cannot be decoded"
 
 
 def test_folder_with_no_images(tmp_path):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from dicom_factory import dataset, grey_frames, region, rgb_frames, save
 from PIL import Image
+from pydicom.encaps import encapsulate
 
 from engine.errors import ReadError
 from engine.io import open_cine
@@ -133,3 +134,28 @@ def test_truncated_images_fail_with_one_line(tmp_path, ext):
     with pytest.raises(ReadError) as info, open_cine(path) as cine:
         cine.frame(0)
     assert "\n" not in info.value.one_line() and info.value.path == str(path)
+
+
+@pytest.mark.parametrize("fragmentable", [False, True])
+def test_dicom_mpeg2_video_object(tmp_path, fragmentable):
+    frames = _bands(10, rows=48, cols=64)
+    stream = _write_video(tmp_path / "clip.m2v", frames, 25, "mpg2").read_bytes()
+    ds = dataset(frames, "YBR_PARTIAL_420", FrameTime=40.0, FrameIncrementPointer=0x00181063)
+    parts = [stream[i : i + 1000] for i in range(0, len(stream), 1000)] if fragmentable else [stream]
+    ds.PixelData = encapsulate(parts, has_bot=False)
+    ds["PixelData"].VR = "OB"
+    ts = "1.2.840.10008.1.2.4.100.1" if fragmentable else "1.2.840.10008.1.2.4.100"
+    ds.file_meta.TransferSyntaxUID = ts
+    path = save(ds, tmp_path / "mpeg2.dcm")
+    with open_cine(path) as cine:
+        info = cine.info
+        assert (info.frames, info.rows, info.columns, info.color) == (10, 48, 64, True)
+        assert info.timing_source == "FrameTime" and "MPEG2" in info.transfer_syntax
+        for i in (0, 1, 7, 3, 9, 2):  # forwards, a jump, backwards
+            frame = cine.frame(i)
+            assert frame.shape == (48, 64, 3)
+            assert abs(float(frame[:, 40:].mean()) - (20 + i * 20)) < 8
+            assert frame[:, :10, 0].mean() > frame[:, :10, 2].mean() + 20  # red stripe: RGB order
+        stream_file = cine._stream
+        assert stream_file.exists()
+    assert not stream_file.exists()  # the temporary stream is removed on close
