@@ -67,7 +67,8 @@ class ReportTask:
     def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> str:
         """The impression sentence of one frame, digits-free."""
         words = []
-        for t in outputs["tokens"].tolist():
+        # backends may hand integer outputs back as floats
+        for t in np.rint(outputs["tokens"]).astype(np.int64).tolist():
             if t == EOS:
                 break
             word = self.info.labels[t] if 0 <= t < len(self.info.labels) else "<unk>"
