@@ -145,6 +145,8 @@ def _metric(head: str, model: Any, labels: Mapping[str, Sequence[str]]) -> Any:
         return METRICS.get(head)(stride=model.spec.strides[levels[0]])
     if head == "report":
         return METRICS.get(head)(vocab=labels.get("report", ()))
+    if head == "enhancement":
+        return METRICS.get(head)(mean=model.cfg.mean[0], std=model.cfg.std[0])
     return METRICS.get(head)()
 
 

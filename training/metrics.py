@@ -224,14 +224,20 @@ def ssim(a: Tensor, b: Tensor, window: int = 7) -> Tensor:
 
 @METRICS.register("enhancement")
 class EnhancementMetric:
-    """PSNR (dB) and SSIM of the enhanced frame against the clean one, clipped to [0, 1]."""
+    """PSNR (dB) and SSIM of the enhanced frame against the clean one, in [0, 1] pixels.
 
-    def __init__(self) -> None:
+    Args:
+        mean, std: the model's normalisation of the first channel (outputs and targets use it).
+    """
+
+    def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
+        self.mean, self.std = mean, std
         self.psnr: list[float] = []
         self.ssim: list[float] = []
 
     def update(self, out: dict[str, Tensor], target: Any, spacing: Tensor) -> None:
-        a, b = out["image"].float().clamp(0, 1), target.float().clamp(0, 1)
+        a = (out["enhanced"].float() * self.std + self.mean).clamp(0, 1)
+        b = (target.float() * self.std + self.mean).clamp(0, 1)
         mse = ((a - b) ** 2).flatten(1).mean(1).clamp_min(1e-10)
         self.psnr.extend((10 * torch.log10(1.0 / mse)).tolist())
         self.ssim.extend(ssim(a, b).tolist())
