@@ -61,7 +61,7 @@ def register_scene(
     return add
 
 
-@dataclass
+@dataclass(frozen=True)
 class Extras:
     """Optional ground truth a scene adds to its masks (all in output pixels)."""
 
@@ -111,11 +111,8 @@ class SceneContext:
     def fits(self, x: float, z: float, radius: float, margin: float = 2.0) -> bool:
         """True when a disc of ``radius`` mm around (x, z) lies inside the fan with ``margin`` mm to spare."""
         t = np.linspace(0.0, 2.0 * np.pi, 48, endpoint=False)
-        px = x + (radius + margin) * np.cos(t)
-        pz = z + (radius + margin) * np.sin(t)
-        r, u = self.scanner.beams.to_beam(px, pz)
-        u0, u1 = self.scanner.beams.u_range
-        return bool(np.all((r >= 0) & (r <= self.probe.depth_mm) & (u >= u0) & (u <= u1)))
+        circle = np.stack([x + (radius + margin) * np.cos(t), z + (radius + margin) * np.sin(t)], -1)
+        return self.all_inside(circle, margin=0.0)
 
     def all_inside(self, points: np.ndarray, margin: float = 2.0) -> bool:
         """True when every ``[P, 2]`` physical point (x, z) lies in the fan, ``margin`` mm from its edges."""
@@ -138,11 +135,6 @@ class SceneContext:
     def mask_of(self, shape: Shape) -> np.ndarray:
         """``[H, W]`` bool: pixel centres inside ``shape`` and inside the fan."""
         return inside(shape, self.scanner.pix_x, self.scanner.pix_z) & self.scanner.fan_mask
-
-    def to_px(self, x: float, z: float) -> tuple[float, float]:
-        """A physical point (mm) in image coordinates (x, y) pixels."""
-        p = self.scanner.mm_to_px(x, z)
-        return float(p[0]), float(p[1])
 
     # --- rendering ----------------------------------------------------------------------------
 

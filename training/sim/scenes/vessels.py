@@ -63,6 +63,8 @@ def vessels_scene(ctx: SceneContext, count: int | None = None) -> SimResult:
     """
     rng = ctx.rng
     count = int(rng.integers(1, 4)) if count is None else int(count)
+    if not 1 <= count <= len(ORDINALS):
+        raise ValueError(f"count must be 1..{len(ORDINALS)}, got {count}")
     tubes = _tubes(ctx, count)
     layers: list[Layer] = [Layer(Band(-1e3, 1.2), echo=2.0)]
     for tube in tubes:
