@@ -146,3 +146,20 @@ def test_every_number_in_the_report_comes_from_a_structured_result(tiny, predict
         decimals = len(token.split(".")[1]) if "." in token else 0
         assert any(round(v, decimals) == float(token) for v in structured), token
     assert "Ejection fraction (lv)" in report.text and not any(c.isdigit() for c in report.impression)
+
+
+def test_report_impression_drops_specials_digits_and_stops_at_eos():
+    from dataclasses import replace
+
+    from engine.tasks.presets import REPORT_WORDS
+    from engine.tasks.report import ReportTask
+
+    cfg = all_heads_cfg()
+    words = (*REPORT_WORDS, "42mm")
+    cfg = replace(cfg, heads=tuple(replace(h, labels=words) if h.name == "report" else h for h in cfg.heads))
+    task = ReportTask(cfg, REF)
+    ids = {w: i for i, w in enumerate(task.info.labels)}
+    tokens = [ids["left"], ids["ventricle"], ids["42mm"], ids["<unk>"], ids["normal"], 2, ids["lesion"]]
+    ctx = FrameContext(0, np.zeros((4, 4), np.uint8), Geometry.letterbox((4, 4), (64, 64)), UNCALIBRATED)
+    # backends may return token ids as float32
+    assert task.postprocess({"tokens": np.array(tokens, np.float32)}, ctx) == "left ventricle normal"
