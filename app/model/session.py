@@ -128,6 +128,7 @@ class Session:
                 MaskRecord(frame, plane.copy(), meta.origin, meta.model, meta.review.value) if keep else None
             )
         records = [to_record(a) for a in doc.annotations.values()]
+        self.save_labels(doc.labels)  # a model run may have added labels; unchanged is a no-op
         self.store.save_study(doc.study_id, records, masks)
         self._saved_generation = doc.history.generation
         self._dirty_masks.clear()
