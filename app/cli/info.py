@@ -62,6 +62,7 @@ def format_table(info: dict[str, Any]) -> str:
     ]
     lines = [f"{k + ':':<17}{'-' if v is None else v}" for k, v in rows]
     lines[11:11] = _region_rows(info["regions"])
+    lines += [f"{'note:':<17}{note}" for note in info.get("calibration_notes", [])]
     return "\n".join(lines)
 
 

@@ -32,7 +32,7 @@ from engine.io.cine import Cine, CineInfo
 from engine.io.dicom_frames import FrameIndexError, FrameReader, Span, encapsulated_spans, native_spans
 from engine.io.dicom_pixels import FrameDecoder, PixelFormat, palette_lut
 from engine.io.dicom_video import VIDEO_SYNTAXES, DicomVideoCine, check_stream, extract_stream
-from engine.io.regions import dicom_calibration, per_frame_calibrations
+from engine.io.regions import calibration_notes, dicom_calibration, per_frame_calibrations
 from engine.io.timing import dicom_timing
 
 PIXEL_DATA = 0x7FE00010
@@ -231,6 +231,7 @@ def _info(path: Path, ds: Dataset, fmt: PixelFormat, frames: int, codec: str) ->
             "bits_allocated": fmt.bits_allocated,
             "codec": codec,
             "regions_outside_image": list(report.outside),
+            "calibration_notes": calibration_notes(calibration, report),
             "instance_number": _int_or_none(ds.get("InstanceNumber")),
         },
     )

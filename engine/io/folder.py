@@ -147,6 +147,11 @@ def open_folder(folder: Path, cache_bytes: int = 256 * 1024 * 1024) -> FolderCin
         photometric=first.photometric,
         modality=first.modality,
         manufacturer=first.manufacturer,
-        extra={"members": len(members), "member_kind": first.kind, "skipped": skipped},
+        extra={
+            "members": len(members),
+            "member_kind": first.kind,
+            "skipped": skipped,
+            "calibration_notes": first.extra.get("calibration_notes", []),
+        },
     )
     return FolderCine(info, members, cache_bytes)

@@ -13,6 +13,7 @@ import numpy as np
 
 from engine.errors import ReadError, UnsupportedError
 from engine.io.cine import DEFAULT_FPS, Cine, CineInfo, uniform_timestamps
+from engine.io.regions import UNCALIBRATED_NOTE
 
 PIL_ERRORS = (OSError, ValueError, EOFError, SyntaxError, struct.error)  # what Pillow raises on damage
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
@@ -100,6 +101,6 @@ def open_image(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> ImageCine:
         fps=DEFAULT_FPS if frames > 1 else None,
         timestamps_ms=uniform_timestamps(frames, DEFAULT_FPS),
         timing_source="default" if frames > 1 else "single",
-        extra={"format": fmt},
+        extra={"format": fmt, "calibration_notes": [UNCALIBRATED_NOTE]},
     )
     return ImageCine(info, cache_bytes)

@@ -32,6 +32,9 @@ UNIT_CODES: dict[int, tuple[str, float]] = {
 }
 
 
+UNCALIBRATED_NOTE = "no physical calibration: measurements are in pixels"
+
+
 @dataclass(frozen=True)
 class RegionReport:
     """Regions of one object, plus the items dropped because they lie entirely outside the image.
@@ -174,3 +177,19 @@ def per_frame_calibrations(ds: Dataset, base: Calibration, frames: int) -> tuple
         spacing = _spacing(_measures(group))
         out.append(base if spacing is None else calibration_from(base.regions, spacing))
     return None if all(c == base for c in out) else tuple(out)
+
+
+def calibration_notes(calibration: Calibration, report: RegionReport) -> list[str]:
+    """Plain-language warnings about a calibration, for ``echocare info`` and the app."""
+    notes = []
+    clamped = sum(r.clamped for r in report.regions)
+    if clamped:
+        notes.append(
+            f"{clamped} region(s) reach outside the image and were clamped: the image may have been "
+            "resized after calibration, so check distances"
+        )
+    if report.dropped:
+        notes.append(f"{report.dropped} region(s) lie entirely outside the image and were left out")
+    if not calibration.calibrated:
+        notes.append(UNCALIBRATED_NOTE)
+    return notes

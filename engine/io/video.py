@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.errors import ReadError
 from engine.io.cine import DEFAULT_FPS, Cine, CineInfo, uniform_timestamps
+from engine.io.regions import UNCALIBRATED_NOTE
 
 # FFmpeg writes its own complaints about damaged files straight to stderr, which would break the
 # one-line error contract; silence it (and OpenCV's warnings) unless the user asked otherwise.
@@ -105,6 +106,6 @@ def open_video(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> VideoCine:
         fps=rate if frames > 1 else None,
         timestamps_ms=uniform_timestamps(frames, rate),
         timing_source=source if frames > 1 else "single",
-        extra={"codec": "opencv", "fourcc": _fourcc(code)},
+        extra={"codec": "opencv", "fourcc": _fourcc(code), "calibration_notes": [UNCALIBRATED_NOTE]},
     )
     return VideoCine(info, cache_bytes)

@@ -63,7 +63,8 @@ def test_info_flags_uncalibrated(tmp_path, capsys):
     info = _info(capsys, write_dicom(tmp_path / "bare.dcm", ramp()))
     assert info["calibrated"] is False and info["regions"] == [] and info["timing_source"] == "default"
     assert main(["info", str(tmp_path / "bare.dcm")]) == 0
-    assert "NO, pixels only" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "NO, pixels only" in out and "note:            no physical calibration" in out
 
 
 def test_frames_rgb_subset_exactly_as_displayed(tmp_path, capsys):

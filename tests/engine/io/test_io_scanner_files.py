@@ -53,6 +53,7 @@ def test_sonosite_ybr_jpeg_cine_matches_reference_frames_timing_and_region():
         assert region.spacing_x == pytest.approx(float(item.PhysicalDeltaX) * 10)  # cm -> mm
         assert region.data_type == "tissue"
         assert info.calibration.calibrated
+        assert "may have been resized" in info.extra["calibration_notes"][0]
 
 
 def test_philips_palette_regions_and_colour():
