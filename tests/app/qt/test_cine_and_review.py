@@ -128,3 +128,20 @@ def test_label_colour_and_opacity_are_kept_in_the_project(window):
     assert stored[1].opacity == 0.8
     lut = window.doc.labels.lut()
     assert lut[1, 3] == round(255 * 0.8)
+
+
+def test_settings_dialog_edits_every_field(window, qtbot):
+    from app.qt.dialogs.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppSettings(), window)
+    qtbot.addWidget(dialog)
+    dialog.brush.setValue(12.0)
+    dialog.autosave.setValue(700)
+    dialog.speed.setValue(0.5)
+    dialog.loop.setChecked(False)
+    dialog.recent.setValue(3)
+    got = dialog.result_settings()
+    assert got == AppSettings(brush_radius=12.0, autosave_delay_ms=700, playback_speed=0.5,
+                              playback_loop=False, max_recent=3)  # fmt: skip
+    window.apply_settings(got)
+    assert load_settings()[0] == got

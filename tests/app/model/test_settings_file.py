@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import json
+
+from app.model.settings import AppSettings, load_settings, save_settings, settings_path
+
+
+def test_settings_round_trip_through_json_in_the_config_dir(tmp_path):
+    s = AppSettings(brush_radius=4.0).with_recent("/a").with_recent("/b").with_recent("/a")
+    save_settings(s)
+    assert settings_path() == tmp_path / "config" / "settings.json"  # ECHOCARE_CONFIG_DIR in tests
+    assert json.loads(settings_path().read_text())["recent_files"] == ["/a", "/b"]
+    assert load_settings() == (s, "")
+
+
+def test_a_bad_settings_file_falls_back_to_defaults_with_a_one_line_warning():
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text(json.dumps({"brush_radius": 3, "colour_scheme": "dark"}))
+    settings, warning = load_settings()
+    assert settings == AppSettings()
+    assert warning.startswith(str(settings_path())) and "colour_scheme" in warning and "\n" not in warning
+    settings_path().write_text(json.dumps({"autosave_delay_ms": 60000}))
+    assert "autosave_delay_ms" in load_settings()[1]
