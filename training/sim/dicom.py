@@ -25,6 +25,7 @@ from pydicom.uid import (
     UltrasoundMultiFrameImageStorage,
     generate_uid,
 )
+from pydicom.valuerep import DSfloat
 
 from training.sim.patient import PatientInfo
 from training.sim.truth import SimResult
@@ -183,7 +184,7 @@ def write_us_cine(
     _pixel_module(ds, arr, quality)
     if n > 1:
         ds.NumberOfFrames = n
-        ds.FrameTime = round(1000.0 / fps, 4)
+        ds.FrameTime = DSfloat(1000.0 / fps, auto_format=True)  # ms, as many digits as DS allows
         ds.FrameIncrementPointer = FRAME_TIME_TAG
         ds.CineRate = round(fps)
         ds.RecommendedDisplayFrameRate = round(fps)

@@ -106,3 +106,16 @@ def test_write_us_cine_colour_single_frame(tmp_path: Path) -> None:
     assert np.abs(ds.pixel_array.astype(int) - rgb[0]).mean() < 4
     again = write_us_cine(tmp_path / "rgb2.dcm", rgb, 0.3, 30.0, regions=(region,), quality=95, uid_seed="t")
     assert pydicom.dcmread(again).SOPInstanceUID == ds.SOPInstanceUID
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_product_reader_opens_samples_with_their_calibration(name: str) -> None:
+    from engine.io import open_cine
+
+    rec = _record(name)
+    info = open_cine(SAMPLES / rec["file"]).info
+    assert (info.frames, info.rows, info.columns) == (rec["frames"], rec["rows"], rec["columns"])
+    assert info.fps == pytest.approx(rec["fps"], rel=1e-9)
+    x0, y0, x1, y1 = rec["fan_bbox"]
+    spacing = info.calibration.mm_per_pixel_at((x0 + x1) / 2, (y0 + y1) / 2)
+    assert spacing == pytest.approx(tuple(rec["truth"]["spacing_mm"]), rel=1e-12)
