@@ -12,13 +12,22 @@ DX_CM, DY_CM = 0.031, 0.027  # PhysicalDeltaX/Y in cm per pixel: 0.31 mm x 0.27 
 
 
 class ScriptedLandmarks:
-    """Wraps a predictor and replaces the landmark heatmaps by Gaussians at known model points."""
+    """Wraps a predictor: landmark heatmaps become Gaussians at known model points, and one
+    detection candidate becomes a confident box at a known model-space position."""
+
+    BOX = (12.0, 20.0, 44.0, 50.0)  # x0, y0, x1, y1 in model pixels
 
     def __init__(self, inner, points):
         self.inner, self.points = inner, np.asarray(points, float)
 
     def run_heads(self, keys, images, names):
         out = self.inner.run_heads(keys, images, names)
+        if "detection" in out:
+            det = out["detection"]
+            det["cls_logits"][:] = -20.0
+            det["cls_logits"][:, 5, 0] = 8.0
+            det["ctr_logits"][:, 5] = 8.0
+            det["boxes"][:, 5] = self.BOX
         if "landmarks" in out:
             maps = out["landmarks"]["heatmaps"]
             h, w = maps.shape[-2:]
@@ -36,7 +45,9 @@ def test_areas_and_distances_match_physical_delta(tmp_path, tiny, predictor, bea
     cine = open_cine(path)
     assert cine.calibration.calibrated
     model_pts = [(20.3, 31.7), (50.25, 12.5), (40.0, 55.5)]  # apex, mitral_left, mitral_right
-    run = run_tasks(cine, ScriptedLandmarks(predictor, model_pts), cfg, ref, "segmentation,landmarks")
+    run = run_tasks(
+        cine, ScriptedLandmarks(predictor, model_pts), cfg, ref, "segmentation,landmarks,detection"
+    )
     dx_mm, dy_mm = DX_CM * 10, DY_CM * 10
     for seg in run.tasks["segmentation"].frames:
         for k, q in enumerate(seg.areas):
@@ -52,16 +63,27 @@ def test_areas_and_distances_match_physical_delta(tmp_path, tiny, predictor, bea
     dist = lm.measurements[0]
     assert dist.unit == "mm" and dist.value == pytest.approx(hand, rel=0.01)
 
+    det = run.tasks["detection"].frames[0]
+    assert len(det.boxes) == 1 and det.calibrated
+    x0, y0, x1, y1 = ScriptedLandmarks.BOX  # model -> original: x / 0.5, (y - 8) / 0.5
+    np.testing.assert_allclose(
+        det.boxes[0], [2 * x0 + 0.5, 2 * (y0 - 8) + 0.5, 2 * x1 + 0.5, 2 * (y1 - 8) + 0.5]
+    )
+    hand = ((x1 - x0) * 2 * dx_mm, (y1 - y0) * 2 * dy_mm)
+    np.testing.assert_allclose(det.sizes_mm[0], hand, rtol=0.01)
+
 
 def test_uncalibrated_dicom_reports_flagged_pixels(tmp_path, tiny, predictor, beating, us_dicom):
     cfg, _, ref = tiny
     cine = open_cine(us_dicom(tmp_path / "raw.dcm", beating(n=3)))
     assert not cine.calibration.calibrated
-    run = run_tasks(cine, predictor, cfg, ref, "segmentation,landmarks,detection")
+    scripted = ScriptedLandmarks(predictor, [(20.0, 30.0), (40.0, 12.0), (40.0, 50.0)])
+    run = run_tasks(cine, scripted, cfg, ref, "segmentation,landmarks,detection")
     seg = run.tasks["segmentation"].frames[0]
     assert not seg.calibrated and {q.unit for q in seg.areas} == {"px2"}
     assert [q.value for q in seg.areas] == [float((seg.mask == k + 1).sum()) for k in range(2)]
     dist = run.tasks["landmarks"].frames[0].measurements[0]
     assert dist.unit == "px" and not dist.calibrated
-    assert all(not d.calibrated or len(d.boxes) == 0 for d in run.tasks["detection"].frames)
+    det = run.tasks["detection"].frames[0]
+    assert len(det.boxes) == 1 and not det.calibrated and np.isnan(det.sizes_mm).all()
     assert run.tasks["segmentation"].summary[0].unit == "px2"
