@@ -1,0 +1,69 @@
+"""SIGKILL mid-epoch, then --resume: the run finishes with the metrics of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from training.checkpointing import Checkpointer
+
+
+def _config(tmp_path, name: str) -> tuple[str, dict]:
+    out = tmp_path / name
+    data = {
+        "model": "echocare_test",
+        "name": "resume-check",
+        "heads": ["segmentation"],
+        "mode": "full",
+        "input_size": [64, 64],
+        "data": {"source": "sim", "scene": "lesion", "count": 40},
+        "head_params": {"segmentation": {"width": 8}},
+        "optim": {"lr": 0.002, "batch_size": 4, "weight_decay": 0.0},
+        "run": {"out_dir": str(out), "epochs": 3, "device": "cpu", "checkpoint_every": 2, "seed": 3},
+        "activate": "never",
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path), data
+
+
+def _cmd(config: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "training", "finetune", "--config", config, "--quiet", *extra]
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ECHOCARE_HOME": str(tmp_path / "home")}
+    ref_cfg, _ = _config(tmp_path, "uninterrupted")
+    ref = subprocess.run(_cmd(ref_cfg), env=env, capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    expected = json.loads(ref.stdout.strip().splitlines()[-1])
+
+    cfg, data = _config(tmp_path, "killed")
+    ckpt = Checkpointer(data["run"]["out_dir"])
+    proc = subprocess.Popen(_cmd(cfg), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while (ckpt.latest() is None or ckpt.latest().name < "step_00000004") and time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    killed_at = ckpt.latest().name
+    steps_per_epoch = expected["steps"] // 3
+    assert int(killed_at[5:]) % steps_per_epoch != 0  # the kill came mid-epoch
+
+    resumed = subprocess.run(_cmd(cfg, "--resume"), env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    got = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert got["status"] == "finished" and got["steps"] == expected["steps"]
+    for key, value in expected["test"].items():
+        assert got["test"][key] == pytest.approx(value, abs=0.02), key
