@@ -6,10 +6,12 @@ import math
 import sqlite3
 
 import numpy as np
+import pytest
 
 from app.model import commands
 from app.model.annotations import Annotation
 from app.qt.actions import ACTIONS
+from engine.errors import EchoCareError
 from engine.io.open import open_cine
 
 
@@ -75,7 +77,17 @@ def test_caliper_across_regions_is_refused(window):
     assert window.doc.of_kind("distance") == []
 
 
-def test_corrupt_file_shows_the_reader_error_and_changes_nothing(make_window, sample_file, tmp_path, opener):
+def _garbage(path, _sample):
+    path.write_bytes(b"DICM" + bytes(range(256)) * 4)
+
+
+def _truncated(path, sample):
+    path.write_bytes(sample.read_bytes()[:5000])
+
+
+@pytest.mark.parametrize("damage", [_garbage, _truncated])
+def test_corrupt_file_shows_the_reader_error_and_changes_nothing(make_window, sample_file, tmp_path, damage,
+                                                                 cardiac_sample):  # fmt: skip
     w = make_window()
     assert w.open_path(sample_file)
     w.set_tool("landmark")
@@ -95,11 +107,10 @@ def test_corrupt_file_shows_the_reader_error_and_changes_nothing(make_window, sa
 
     before, doc = snapshot(), w.doc
     bad = tmp_path / "corrupt.dcm"
-    bad.write_bytes(b"DICM" + bytes(range(256)) * 4)
-    try:
+    damage(bad, cardiac_sample)
+    with pytest.raises(EchoCareError) as err:
         open_cine(bad)
-    except Exception as err:  # the reader's own one-line error
-        expected = err.one_line()
+    expected = err.value.one_line()  # the reader's own one-line error
     w.session.opener = open_cine
     assert not w.open_path(bad)
     assert w.last_message == expected and "corrupt.dcm" in expected and "\n" not in expected
