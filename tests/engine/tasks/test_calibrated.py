@@ -22,6 +22,12 @@ class ScriptedLandmarks:
 
     def run_heads(self, keys, images, names):
         out = self.inner.run_heads(keys, images, names)
+        if "segmentation" in out:  # a disk of radius 12 model pixels around (32, 32) is "lv"
+            logits = out["segmentation"]["logits"]
+            yy, xx = np.mgrid[: logits.shape[-2], : logits.shape[-1]]
+            inside = (xx - 32) ** 2 + (yy - 32) ** 2 <= 12**2
+            logits[:] = 0.0
+            logits[:, 1] = np.where(inside, 10.0, -10.0)
         if "detection" in out:
             det = out["detection"]
             det["cls_logits"][:] = -20.0
@@ -54,6 +60,9 @@ def test_areas_and_distances_match_physical_delta(tmp_path, tiny, predictor, bea
             hand = float((seg.mask == k + 1).sum()) * dx_mm * dy_mm
             assert q.unit == "mm2" and q.calibrated
             assert q.value == pytest.approx(hand, rel=0.01, abs=1e-9)
+    # the disk is 24 original pixels in radius (scale 0.5): pi r^2 in mm2 from PhysicalDeltaX/Y
+    disk = run.tasks["segmentation"].frames[0].areas[0]
+    assert disk.value == pytest.approx(math.pi * 24**2 * dx_mm * dy_mm, rel=0.01)
     lm = run.tasks["landmarks"].frames[0]
     # the model saw 128x96 letterboxed to 64x64: scale 0.5, 8 px of padding on top
     expected = np.array([((x + 0.5) / 0.5 - 0.5, (y - 8 + 0.5) / 0.5 - 0.5) for x, y in model_pts])
