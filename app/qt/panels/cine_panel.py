@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model import commands
 from app.model.document import Document
 from app.qt.panels.timeline import TimelineWidget
 from engine.errors import EchoCareError
@@ -77,6 +78,7 @@ class CinePanel(QWidget):
         self.ed_button.clicked.connect(lambda: self.mark_toggled.emit("ED"))
         self.es_button.clicked.connect(lambda: self.mark_toggled.emit("ES"))
         self.timeline.frame_picked.connect(self._on_frame_picked)
+        self.timeline.mark_moved.connect(self._on_timeline_mark_moved)
         self.strip.currentRowChanged.connect(self._on_frame_picked)
 
     def _layout(self) -> None:
@@ -145,6 +147,15 @@ class CinePanel(QWidget):
     def _on_frame_picked(self, index: int) -> None:
         if self.doc is not None and index >= 0:
             self.doc.set_frame(index)
+
+    def _on_timeline_mark_moved(self, name: str, start: int, end: int) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        mark = next((a for a in doc.on_frame(start) if a.kind == "frame_mark" and a.value == name), None)
+        if mark is not None:
+            doc.apply(commands.update(mark, mark.corrected(frame=end), f"move {name} mark"))
+            doc.set_frame(end)
 
     def _step(self, delta: int) -> None:
         if self.doc is not None:

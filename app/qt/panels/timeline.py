@@ -13,15 +13,18 @@ MARK_COLORS = {"ED": QColor(240, 80, 80), "ES": QColor(80, 160, 250)}
 
 
 class TimelineWidget(QWidget):
-    """``frame_picked(int)`` fires when the user clicks or drags on the bar."""
+    """``frame_picked(int)`` fires when the user clicks or drags on the bar;
+    ``mark_moved(name, from_frame, to_frame)`` when an ED/ES mark is dragged to another frame."""
 
     frame_picked = Signal(int)
+    mark_moved = Signal(str, int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.n_frames = 1
         self.current = 0
         self.marks: dict[str, list[int]] = {}
+        self._dragging: tuple[str, int] | None = None
         self.setMinimumHeight(28)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Click or drag to scrub; E/S mark end-diastole/end-systole")
@@ -50,9 +53,28 @@ class TimelineWidget(QWidget):
                 p.drawText(int(x) + 2, 11, name)
         p.end()
 
+    def mark_near(self, x: float, tolerance: float = 4.0) -> tuple[str, int] | None:
+        """The (name, frame) of the mark drawn within ``tolerance`` pixels of x, if any."""
+        for name, frames in self.marks.items():
+            for f in frames:
+                if abs(self.x_of(f) - x) <= tolerance:
+                    return name, f
+        return None
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        self.frame_picked.emit(self.frame_at(event.position().x()))
+        x = event.position().x()
+        self._dragging = self.mark_near(x)
+        if self._dragging is None:
+            self.frame_picked.emit(self.frame_at(x))
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if event.buttons() & Qt.MouseButton.LeftButton:
+        if event.buttons() & Qt.MouseButton.LeftButton and self._dragging is None:
             self.frame_picked.emit(self.frame_at(event.position().x()))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._dragging is not None:
+            name, start = self._dragging
+            self._dragging = None
+            end = self.frame_at(event.position().x())
+            if end != start:
+                self.mark_moved.emit(name, start, end)

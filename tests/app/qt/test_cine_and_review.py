@@ -145,3 +145,16 @@ def test_settings_dialog_edits_every_field(window, qtbot):
                               playback_loop=False, max_recent=3)  # fmt: skip
     window.apply_settings(got)
     assert load_settings()[0] == got
+
+
+def test_dragging_a_mark_on_the_timeline_moves_it(window, qtbot):
+    window.doc.set_frame(2)
+    window.actions["cine.mark_ed"].trigger()
+    tl = window.cine_panel.timeline
+    tl.resize(600, 28)
+    start, end = QPoint(int(tl.x_of(2)), 10), QPoint(int(tl.x_of(9)), 10)
+    qtbot.mousePress(tl, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseRelease(tl, Qt.MouseButton.LeftButton, pos=end)
+    assert window.doc.frame_marks()["ED"] == [9] and window.doc.view.frame_index == 9
+    window.undo()
+    assert window.doc.frame_marks()["ED"] == [2]
