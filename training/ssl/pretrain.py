@@ -17,6 +17,7 @@ import torch
 from engine.progress import NEVER, CancelToken, ProgressFn, no_progress
 from training.checkpointing import load_weights, save_weights_atomic, weights_of
 from training.config import PretrainCfg, SplitCfg, to_dict
+from training.data import sim_frames  # noqa: F401  (registers the "sim" frame source)
 from training.data.augment import NO_AUGMENT
 from training.data.frames import FRAME_SOURCES, PretrainFrames
 from training.data.splits import split_items
