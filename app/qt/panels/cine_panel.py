@@ -64,7 +64,6 @@ class CinePanel(QWidget):
         self.strip.setWrapping(False)
         self.strip.setMovement(QListWidget.Movement.Static)
         self.strip.setGridSize(QSize(THUMB_HEIGHT * 4 // 3 + 8, THUMB_HEIGHT + 22))
-        self.strip.setUniformItemSizes(True)
         self.strip.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._thumb_timer = QTimer(self, interval=0)
         self._thumb_timer.timeout.connect(self._on_thumb_timer_timeout)

@@ -93,7 +93,7 @@ class OverlayLayer:
                 continue
             items = drawer(a, pen_for(doc, a))
             if a.kind in ("distance", "ellipse", "area", "angle"):
-                text = pg.TextItem(caption(doc, a), color=(255, 230, 80), anchor=(0, 1))
+                text = pg.TextItem(caption(doc, a), color=(255, 230, 80), anchor=(0, 1), fill=(0, 0, 0, 150))
                 text.setPos(*a.points[-1])
                 items.append(text)
             for item in items:
