@@ -81,6 +81,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("review.reject", "&Reject selected", "N", "review_selected", "rejected", "&Review"),
     ActionSpec("review.accept_all", "Accept all &drafts", "Ctrl+Shift+Y", "accept_drafts", None, "&Review"),
     ActionSpec("view.fit", "&Fit to window", "F", "fit_view", menu="&View"),
+    ActionSpec("view.zoom_in", "Zoom &in", "Ctrl+=", "zoom", "1.25", "&View"),
+    ActionSpec("view.zoom_out", "Zoom &out", "Ctrl+-", "zoom", "0.8", "&View"),
     ActionSpec("view.reset_window", "&Reset window/level", "Shift+W", "reset_window", menu="&View"),
     ActionSpec("help.cheat_sheet", "&Keyboard shortcuts", "F1", "show_cheat_sheet", menu="&Help"),
 )

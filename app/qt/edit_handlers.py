@@ -145,6 +145,11 @@ class EditHandlers:
     def fit_view(self) -> None:
         self.view.fit()
 
+    def zoom(self, factor: str) -> None:
+        """Magnify the frame by ``factor`` about the view's centre."""
+        f = 1.0 / float(factor)
+        self.view.box.scaleBy((f, f))
+
     def reset_window(self) -> None:
         if self.doc is not None:
             self.doc.view.window = default_window(self.doc.cine)

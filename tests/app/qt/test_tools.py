@@ -86,3 +86,18 @@ def test_window_level_drag_changes_the_display_levels(window):
     assert tuple(window.view.image.levels) == pytest.approx((lo, hi))
     window.actions["view.reset_window"].trigger()
     assert window.doc.view.window == before
+
+
+def test_zoom_actions_and_fit(window):
+    def width():
+        (x0, x1), _ = window.view.box.viewRange()
+        return x1 - x0
+
+    start = width()
+    window.actions["view.zoom_in"].trigger()
+    assert width() == pytest.approx(start / 1.25, rel=1e-3)
+    window.actions["view.zoom_out"].trigger()
+    window.actions["view.zoom_out"].trigger()
+    assert width() > start
+    window.actions["view.fit"].trigger()
+    assert width() == pytest.approx(start, rel=0.05)
