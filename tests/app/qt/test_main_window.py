@@ -168,3 +168,21 @@ def test_switching_projects_saves_the_old_one_and_opens_the_new(window, tmp_path
     assert window.doc.annotations == {}
     assert window.open_project(tmp_path / "proj")  # back: its last study reopens with the edit
     assert [a.kind for a in window.doc.annotations.values()] == ["landmark"]
+
+
+def test_a_folder_of_frames_opens_as_one_uncalibrated_study(make_window, tmp_path, mouse):
+    from PIL import Image
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((40, 50), 60 * i, np.uint8)).save(folder / f"f{i:02d}.png")
+    w = make_window(reader=open_cine)
+    assert w.open_path(folder), w.last_message
+    assert w.doc.n_frames == 3 and w.session.store.studies()[0].rel_path == "../frames"
+    mouse.hover(w, 10, 10)
+    assert w.cursor_label.text().endswith("uncalibrated")
+    w.set_tool("distance")
+    w.tool.press(0, 0)
+    w.tool.release(30, 40)
+    assert w.last_message == "distance: 50.0 px (uncalibrated)"
