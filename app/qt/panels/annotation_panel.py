@@ -133,7 +133,9 @@ class AnnotationPanel(QWidget):
     def _row(doc: Document, a: Annotation) -> tuple[object, ...]:
         origin = a.origin.value + (f" ({a.model.label()})" if a.model else "")
         label = doc.labels.get(a.label_id).name if a.label_id else ""
-        value = caption(doc, a) if a.kind in CALIPER_KINDS else (a.value if a.value is not None else "")
+        value = caption(doc, a) if a.kind in CALIPER_KINDS else ("" if a.value is None else str(a.value))
+        if a.name and a.kind not in CALIPER_KINDS:
+            value = f"{a.name}: {value}"
         frame = "study" if a.frame < 0 else a.frame
         return (a.kind, frame, label, origin, a.review.value, str(value)[:60])
 
