@@ -102,3 +102,16 @@ def test_a_good_config_round_trips_with_overrides(tmp_path):
     assert parsed.mode == "lora" and parsed.lora_rank == 2
     assert parsed.optim.lr == 0.5 and parsed.run.epochs == 3
     assert parsed.input_size == (64, 64) and parsed.data.count == 8
+
+
+def test_example_configs_parse():
+    from pathlib import Path
+
+    from training.config import read_mapping
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    files = sorted(root.glob("*.yaml"))
+    assert files
+    for f in files:
+        data = read_mapping(f)
+        from_dict(PretrainCfg if "arch" in data else FinetuneCfg, data, str(f))

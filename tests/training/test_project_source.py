@@ -1,0 +1,72 @@
+"""Fine-tuning reads a project's human-final labels and never its AI drafts."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.project.records import LabelRecord, MaskRecord
+from engine.project.store import ProjectStore
+from engine.provenance import ModelRef, Origin
+from training.api import finetune, load_samples
+from training.config import DataCfg, FinetuneCfg, OptimCfg, RunCfg, SplitCfg
+from training.sim import SimConfig, simulate
+
+
+@pytest.fixture
+def project(tmp_path):
+    folder = tmp_path / "project"
+    store = ProjectStore(folder)
+    store.set_labels([LabelRecord(7, "lesion", (255, 0, 0))])
+    for i in range(14):
+        result = simulate("lesion", seed=i, cfg=SimConfig(height=64, width=64))
+        path = folder / "studies" / f"case{i:02d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), result.frames[0])
+        study = store.add_study(path, 1, 64, 64)
+        plane = (result.truth.masks[0] > 0).astype(np.uint8) * 7
+        if i < 12:
+            mask = MaskRecord(0, plane, Origin.HUMAN_FINAL)
+        else:  # an unreviewed model draft: never a training label
+            mask = MaskRecord(0, plane, Origin.AI_DRAFT, ModelRef("echocare-demo", "1"), "pending")
+        store.save_study(study.id, [], {0: mask})
+    store.close()
+    return folder
+
+
+def _cfg(project, tmp_path) -> FinetuneCfg:
+    return FinetuneCfg(
+        model="echocare_test",
+        name="project-seg",
+        heads=("segmentation",),
+        input_size=(64, 64),
+        data=DataCfg(source="project", paths=(str(project),)),
+        split=SplitCfg(test=0.25, val=0.0),
+        head_params={"segmentation": {"width": 8}},
+        optim=OptimCfg(lr=3e-3, batch_size=4),
+        run=RunCfg(out_dir=str(tmp_path / "run"), epochs=1, device="cpu"),
+    )
+
+
+def test_human_final_masks_only(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECHOCARE_HOME", str(tmp_path / "home"))
+    samples, labels = load_samples(_cfg(project, tmp_path))
+    assert labels == {"segmentation": ("lesion",)}
+    assert len(samples) == 12
+    assert {s.patient for s in samples} == {f"studies/case{i:02d}.png" for i in range(12)}
+    for s in samples:  # project label id 7 becomes head class 1
+        assert set(np.unique(s.targets["segmentation"])) <= {0, 1}
+    result = finetune(_cfg(project, tmp_path))
+    assert result.card is not None and result.card.heads[0].labels == ("lesion",)
+    assert "segmentation.dice" in result.test
+
+
+def test_a_head_the_project_cannot_label_is_refused(project, tmp_path):
+    from dataclasses import replace
+
+    from engine.errors import ConfigError
+
+    cfg = replace(_cfg(project, tmp_path), heads=("segmentation", "landmarks"))
+    with pytest.raises(ConfigError, match="no labels for head 'landmarks'"):
+        load_samples(cfg)
