@@ -122,3 +122,8 @@ class MaskMeta:
     origin: Origin = Origin.HUMAN_FINAL
     model: ModelRef | None = None
     review: Review = Review.ACCEPTED
+
+
+def corrected_meta(meta: MaskMeta | None) -> MaskMeta:
+    """Provenance after a person edits a plane: human final, keeping the drafting model."""
+    return MaskMeta(Origin.HUMAN_FINAL, None if meta is None else meta.model, Review.ACCEPTED)

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.model.annotations import Point
-from app.model.commands import HUMAN, PaintMask, mask_diff
+from app.model.annotations import Point, corrected_meta
+from app.model.commands import PaintMask, mask_diff
 from app.model.document import Document
 
 
@@ -87,10 +87,11 @@ class Stroke:
     def finish(self) -> PaintMask | None:
         """End the stroke and record it as one undo step; None when nothing changed."""
         text = "erase" if self.value == 0 else "brush stroke"
-        cmd = mask_diff(self.frame, self._before, self._plane, self._meta_before, HUMAN, text)
+        meta = corrected_meta(self._meta_before)
+        cmd = mask_diff(self.frame, self._before, self._plane, self._meta_before, meta, text)
         if cmd is None:
             return None
-        self.doc.mask_meta[self.frame] = HUMAN
+        self.doc.mask_meta[self.frame] = meta
         self.doc.history.push(cmd, done=True)
         self.doc.mask_changed.emit(self.frame)
         return cmd
@@ -101,6 +102,7 @@ def whole_plane_edit(doc: Document, frame: int, text: str, edit: object) -> Pain
     before = doc.mask(frame)
     after = before.copy()
     edit(after)  # type: ignore[operator]
-    cmd = mask_diff(frame, before, after, doc.mask_meta.get(frame), HUMAN, text)
+    meta = doc.mask_meta.get(frame)
+    cmd = mask_diff(frame, before, after, meta, corrected_meta(meta), text)
     doc.apply(cmd)
     return cmd

@@ -125,3 +125,15 @@ def test_every_view_state_field_announces_its_change(cine):
     for name in public:
         setattr(doc.view, name, new_values[name])
     assert seen == public
+
+
+def test_painting_over_an_ai_mask_keeps_the_drafting_model(cine):
+    doc = Document(cine)
+    doc.apply(commands.apply_prediction(doc, MODEL, masks={4: np.ones(doc.shape, np.uint8)}))
+    stroke = Stroke(doc, 4, 0, 3)
+    stroke.add(20, 20)
+    stroke.finish()
+    meta = doc.mask_meta[4]
+    assert meta.origin is Origin.HUMAN_FINAL and meta.model == MODEL and meta.review is Review.ACCEPTED
+    doc.history.undo()
+    assert doc.mask_meta[4].origin is Origin.AI_DRAFT
