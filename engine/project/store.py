@@ -52,7 +52,7 @@ class ProjectStore:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # a commit survives power loss too
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as err:
