@@ -99,3 +99,16 @@ def test_early_stopping_stops_when_the_metric_stalls(tmp_path):
     result = loop.fit()
     assert result.status == "early_stopped"
     assert len(result.history) == 2
+
+
+def test_sigterm_checkpoints_and_stops(tmp_path):
+    import signal
+
+    loop = _loop(tmp_path)
+    loop.progress = lambda p: signal.raise_signal(signal.SIGTERM) if p.done == 5 else None
+    result = loop.fit()
+    assert result.status == "interrupted" and result.steps == 5
+    assert Checkpointer(tmp_path).latest().name == "step_00000005"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is removed afterwards
+    resumed = _loop(tmp_path).fit(resume=True)
+    assert resumed.status == "finished" and resumed.steps == 24
