@@ -1,0 +1,201 @@
+"""Engine benchmark: the full-size EchoCare encoder through each backend, and the feature cache.
+
+Prints progress lines, then one JSON object as the last line:
+
+* ``torch_ms``: eager PyTorch fp32, one frame (median);
+* ``torch_sdpa_ms``: the same with MONAI's fused scaled-dot-product attention switched on;
+* ``torch_bf16_ms``: PyTorch with bf16 autocast (``torch_fp16_ms`` too on CUDA);
+* ``onnx_ms``: ONNX Runtime fp32 with the fastest session setting tried
+  (``onnx_ms_by_setting`` lists them all), timed in alternation with torch fp32
+  (``torch_ms_interleaved``) so both see the same machine load; ``onnx_speedup`` is
+  torch_ms_interleaved / onnx_ms;
+* ``max_abs_diff``: torch fp32 vs ONNX Runtime over the five feature levels;
+* ``cache_hit_ms``: a second head on a frame whose features are cached;
+* ``fastest``: the quickest fp32-exact path, and what ``auto`` chooses;
+* with ``--fps-batch N``: ``frames_per_s`` of the encoder at batch N with autocast.
+
+Usage: ``python bench/engine.py [--arch echocare_swin_b] [--size 256] [--device cpu|cuda]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.backends.base import choose_backend
+from engine.backends.device import resolve_device, use_all_cores
+from engine.backends.onnx_backend import OnnxBackend
+from engine.backends.torch_backend import TorchBackend
+from engine.config import HeadCfg, ModelCfg
+from engine.export.graphs import FEATURES, EncoderGraph
+from engine.export.onnx import export_graph
+from engine.factory import LoadedModel, create_model
+from engine.inference import Predictor
+from engine.model_card import ModelCard
+from engine.provenance import ModelRef
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def timed(fn, repeat: int, warmup: int = 1) -> float:
+    """Median milliseconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 1)
+
+
+def set_sdpa(model, on: bool) -> None:
+    for module in model.modules():
+        if hasattr(module, "use_flash_attention"):
+            module.use_flash_attention = on
+
+
+def build(arch: str, size: int) -> LoadedModel:
+    cfg = ModelCfg(
+        name="bench",
+        arch=arch,
+        input_size=(size, size),
+        heads=(
+            HeadCfg("classification", "classification", labels=("a", "b"), params={"num_classes": 2}),
+            HeadCfg("regression", "regression", labels=("ef",), params={"num_outputs": 1}),
+        ),
+    )
+    torch.manual_seed(0)
+    model = create_model(cfg).eval()
+    card = ModelCard.from_cfg(cfg)
+    return LoadedModel(card, model, ModelRef("bench", "1", "bench"), torch.device("cpu"), Path())
+
+
+def bench_torch(loaded: LoadedModel, image: np.ndarray, device: str, repeat: int) -> dict:
+    out: dict = {}
+    graph = EncoderGraph(loaded.module)
+    fp32 = TorchBackend(graph, device=device)
+    out["torch_ms"] = timed(lambda: fp32.run({"image": image}), repeat)
+    log(f"torch fp32: {out['torch_ms']} ms")
+    ref = fp32.run({"image": image})
+    set_sdpa(loaded.module, True)
+    out["torch_sdpa_ms"] = timed(lambda: fp32.run({"image": image}), repeat)
+    sdpa = fp32.run({"image": image})
+    out["torch_sdpa_max_abs_diff"] = float(max(np.abs(sdpa[k] - ref[k]).max() for k in FEATURES))
+    log(f"torch fp32 + sdpa: {out['torch_sdpa_ms']} ms (diff {out['torch_sdpa_max_abs_diff']:.1e})")
+    set_sdpa(loaded.module, False)
+    precisions = ["bf16", "fp16"] if device.startswith("cuda") else ["bf16"]
+    for p in precisions:
+        low = TorchBackend(graph, device=device, precision=p)
+        out[f"torch_{p}_ms"] = timed(lambda low=low: low.run({"image": image}), repeat)
+        got = low.run({"image": image})
+        out[f"torch_{p}_max_abs_diff"] = float(max(np.abs(got[k] - ref[k]).max() for k in FEATURES))
+        log(f"torch {p} autocast: {out[f'torch_{p}_ms']} ms (diff {out[f'torch_{p}_max_abs_diff']:.2f})")
+    loaded.module.cpu()
+    return out | {"_ref": ref}
+
+
+def bench_onnx(loaded: LoadedModel, image: np.ndarray, ref: dict, folder: Path, repeat: int) -> dict:
+    """Export, then time ONNX Runtime settings and torch fp32 in alternation (same load)."""
+    out: dict = {}
+    path = folder / "encoder.onnx"
+    start = time.perf_counter()
+    export_graph(EncoderGraph(loaded.module), path, (torch.from_numpy(image),))
+    out["export_s"] = round(time.perf_counter() - start, 1)
+    log(f"onnx export: {out['export_s']} s")
+    cores = use_all_cores()
+    runs = {"torch": TorchBackend(EncoderGraph(loaded.module), device="cpu")}
+    for threads in sorted({cores, max(1, cores // 2)}, reverse=True):
+        runs[f"threads={threads}"] = OnnxBackend(path, device="cpu", threads=threads)
+    for backend in runs.values():  # warm-up
+        got = backend.run({"image": image})
+    out["max_abs_diff"] = float(max(np.abs(got[k] - ref[k]).max() for k in FEATURES))
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, backend in runs.items():
+            start = time.perf_counter()
+            backend.run({"image": image})
+            times[name].append((time.perf_counter() - start) * 1000)
+    medians = {name: round(statistics.median(t), 1) for name, t in times.items()}
+    log(f"interleaved medians (ms): {medians}")
+    out["torch_ms_interleaved"] = medians.pop("torch")
+    out["onnx_ms_by_setting"] = medians
+    out["onnx_ms"] = min(medians.values())
+    return out
+
+
+def bench_cache(loaded: LoadedModel, image: np.ndarray, backend: str, device: str, folder: Path) -> dict:
+    pred = Predictor(loaded, backend=backend, device=device, onnx_dir=folder)
+    start = time.perf_counter()
+    pred.run_heads(["frame"], image, ["classification"])
+    miss = (time.perf_counter() - start) * 1000
+    hit = timed(lambda: pred.run_heads(["frame"], image, ["regression"]), 5, warmup=1)
+    log(f"cache miss (encode + head): {miss:.0f} ms, hit (second head): {hit} ms")
+    return {"cache_miss_ms": round(miss, 1), "cache_hit_ms": hit, "cache_backend": backend}
+
+
+def bench_fps(loaded: LoadedModel, size: int, batch: int, device: str) -> dict:
+    choice = choose_backend("torch", device)
+    precision = choice.precision if choice.precision != "fp32" else "bf16"
+    backend = TorchBackend(EncoderGraph(loaded.module), device=device, precision=precision)
+    x = torch.rand(batch, 3, size, size, device=backend.device)
+    ms = timed(lambda: backend.run_tensors(x), 3)
+    return {"frames_per_s": round(batch * 1000 / ms, 1), "fps_batch": batch, "fps_precision": precision}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", default="echocare_swin_b")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--fps-batch", type=int, default=0)
+    parser.add_argument("--skip-onnx", action="store_true")
+    args = parser.parse_args()
+
+    device = str(resolve_device(args.device))
+    threads = use_all_cores()
+    loaded = build(args.arch, args.size)
+    image = np.random.default_rng(0).random((1, 3, args.size, args.size), dtype=np.float32)
+    result: dict = {
+        "arch": args.arch,
+        "input": [1, 3, args.size, args.size],
+        "device": device,
+        "cpu": platform.processor() or platform.machine(),
+        "torch_threads": threads,
+        "torch": torch.__version__,
+    }
+    if device.startswith("cuda"):
+        result["gpu"] = torch.cuda.get_device_name(0)
+    result |= bench_torch(loaded, image, device, args.repeat)
+    ref = result.pop("_ref")
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_onnx:
+            result |= bench_onnx(loaded, image, ref, Path(tmp), args.repeat)
+            result["onnx_speedup"] = round(result["torch_ms_interleaved"] / result["onnx_ms"], 2)
+        exact = {"torch": result["torch_ms"], "onnx": result.get("onnx_ms", float("inf"))}
+        result["fastest"] = min(exact, key=exact.get)
+        result["auto"] = choose_backend("auto", args.device).kind
+        result |= bench_cache(loaded, image, result["auto"], device, Path(tmp))
+    if args.fps_batch:
+        result |= bench_fps(loaded, args.size, args.fps_batch, device)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
