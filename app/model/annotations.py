@@ -72,6 +72,7 @@ class Annotation:
         model: the model that drafted it; None for human annotations.
         review: pending, accepted or rejected.
         id: unique id, kept across saves.
+        scores: (class name, probability) pairs a model gave, best first (class drafts).
     """
 
     kind: str
@@ -84,9 +85,11 @@ class Annotation:
     model: ModelRef | None = None
     review: Review = Review.ACCEPTED
     id: str = field(default_factory=new_id)
+    scores: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "points", tuple((float(x), float(y)) for x, y in self.points))
+        object.__setattr__(self, "scores", tuple((str(k), float(p)) for k, p in self.scores))
         spec = KINDS.get(self.kind)
         if spec is None:
             raise ValueError(f"unknown annotation kind {self.kind!r}")

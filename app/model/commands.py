@@ -80,6 +80,21 @@ class PaintMask:
         doc.write_mask(self.frame, self.index, self.before, self.meta_before)
 
 
+@dataclass(frozen=True, eq=False)
+class PutEnhanced:
+    """Show a model's enhanced frames; undo restores what was shown before (None: nothing)."""
+
+    after: Mapping[int, np.ndarray]
+    before: Mapping[int, np.ndarray | None]
+    text: str = "enhanced frames"
+
+    def do(self, doc: Document) -> None:
+        doc.put_enhanced(dict(self.after))
+
+    def undo(self, doc: Document) -> None:
+        doc.put_enhanced(dict(self.before))
+
+
 def mask_diff(
     frame: int,
     before: np.ndarray,
@@ -126,6 +141,7 @@ def apply_prediction(
     model: ModelRef,
     annotations: Iterable[Annotation] = (),
     masks: Mapping[int, np.ndarray] | None = None,
+    enhanced: Mapping[int, np.ndarray] | None = None,
 ) -> Composite:
     """One undoable step that adds a model's results as AI drafts with its provenance.
 
@@ -134,8 +150,11 @@ def apply_prediction(
         model: the exact model version that produced them.
         annotations: boxes, landmarks, measurements, classes, values, report text.
         masks: label planes [H, W] uint8 by frame, replacing those frames' masks.
+        enhanced: enhanced images [H, W] by frame, shown instead of or next to the frame.
     """
     cmds: list[Command] = [add(draft(a, model)) for a in annotations]
+    if enhanced:
+        cmds.append(PutEnhanced(dict(enhanced), {f: doc.enhanced.get(f) for f in enhanced}))
     meta = MaskMeta(Origin.AI_DRAFT, model, Review.PENDING)
     for frame, plane in (masks or {}).items():
         before = doc.mask(frame)

@@ -30,6 +30,8 @@ class ViewState:
         speed: playback speed factor.
         loop: restart playback at the end of the cine.
         playing: playback is running.
+        enhancement: how enhanced frames show: "off", "on" (instead of the frame) or "side"
+            (next to it).
     """
 
     frame_index: int = 0
@@ -40,6 +42,7 @@ class ViewState:
     speed: float = 1.0
     loop: bool = True
     playing: bool = False
+    enhancement: str = "off"
     changed: Signal = field(default_factory=Signal, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -73,6 +76,7 @@ class Document:
         self.annotations: dict[str, Annotation] = {}
         self.masks: dict[int, np.ndarray] = {}
         self.mask_meta: dict[int, MaskMeta] = {}
+        self.enhanced: dict[int, np.ndarray] = {}  # a model's enhanced frames: a display layer
         self.view = ViewState(window=default_window(cine))
         self.model_card = NO_MODEL
         self.history = History(self)
@@ -80,6 +84,7 @@ class Document:
         self.annotations_changed = Signal()  # (ids,)
         self.mask_changed = Signal()  # (frame,)
         self.model_card_changed = Signal()  # (text,)
+        self.enhanced_changed = Signal()  # (frames,)
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -151,6 +156,15 @@ class Document:
             if self.view.selected == ann_id:
                 self.view.selected = None
             self.annotations_changed.emit((ann_id,))
+
+    def put_enhanced(self, frames: dict[int, np.ndarray | None]) -> None:
+        """Set (array) or drop (None) the enhanced image of each frame in ``frames``."""
+        for frame, image in frames.items():
+            if image is None:
+                self.enhanced.pop(frame, None)
+            else:
+                self.enhanced[frame] = image
+        self.enhanced_changed.emit(tuple(frames))
 
     def write_mask(self, frame: int, index: np.ndarray, values: np.ndarray, meta: MaskMeta | None) -> None:
         plane = self.mask_plane(frame)

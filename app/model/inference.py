@@ -19,6 +19,7 @@ from app.model.commands import apply_prediction
 from app.model.document import Document
 from app.model.history import Composite
 from app.model.labels import MAX_LABELS, Label, LabelSet
+from app.model.report import report_draft_text
 from engine.provenance import ModelRef
 from engine.types import (
     ClassScores,
@@ -42,6 +43,7 @@ class Drafts:
 
     annotations: list[Annotation] = field(default_factory=list)
     masks: dict[int, np.ndarray] = field(default_factory=dict)
+    enhanced: dict[int, np.ndarray] = field(default_factory=dict)
     models: set[ModelRef] = field(default_factory=set)
 
 
@@ -90,12 +92,18 @@ def _regression(r: Regression, _labels: LabelSet, out: Drafts) -> None:
     out.annotations.extend(_value(q) for q in r.values)
 
 
+def _quantity(q: Quantity, _labels: LabelSet, out: Drafts) -> None:
+    """A task's summary figure (e.g. a mean area over the frames) as a study value."""
+    if np.isfinite(q.value):
+        out.annotations.append(_value(q))
+
+
 def _class_scores(r: ClassScores, _labels: LabelSet, out: Drafts) -> None:
-    (best, prob), *_ = r.top_k(1)
+    scores = r.top_k(len(r.labels))
+    best, prob = scores[0]
     frame = STUDY_WIDE if r.frame is None else r.frame
-    out.annotations.append(
-        Annotation("class", frame, value=best, name=f"p={prob:.2f}" if r.frame is not None else "")
-    )
+    name = f"p={prob:.2f}" if r.frame is not None else ""
+    out.annotations.append(Annotation("class", frame, value=best, name=name, scores=scores))
 
 
 def _ejection(r: EjectionFraction, _labels: LabelSet, out: Drafts) -> None:
@@ -105,11 +113,13 @@ def _ejection(r: EjectionFraction, _labels: LabelSet, out: Drafts) -> None:
 
 
 def _report(r: Report, _labels: LabelSet, out: Drafts) -> None:
-    out.annotations.append(Annotation("report", value=r.text))
+    """The report's words; its numbers are linked to the measurements (``app.model.report``)."""
+    out.annotations.append(Annotation("report", value=report_draft_text(r)))
 
 
-def _enhanced(_r: EnhancedFrame, _labels: LabelSet, _out: Drafts) -> None:
+def _enhanced(r: EnhancedFrame, _labels: LabelSet, out: Drafts) -> None:
     """Enhanced frames are a display layer, not an annotation."""
+    out.enhanced[r.frame] = r.image
 
 
 Converter = Callable[[Any, LabelSet, Drafts], None]
@@ -122,13 +132,15 @@ CONVERTERS: dict[type, Converter] = {
     EjectionFraction: _ejection,
     Report: _report,
     EnhancedFrame: _enhanced,
+    Quantity: _quantity,
 }
 
 
 def _flatten(results: Iterable[object]) -> Iterable[object]:
     for r in results:
         if isinstance(r, TaskResult):
-            yield from _flatten((*r.frames, *r.summary))
+            # a report's per-frame impressions are words only; its Report summary holds them
+            yield from _flatten(x for x in (*r.frames, *r.summary) if not isinstance(x, str))
         else:
             yield r
 
@@ -161,4 +173,4 @@ def prediction_command(doc: Document, results: Iterable[object]) -> Composite:
     if len(drafts.models) != 1:
         raise ValueError(f"one model run expected, got {len(drafts.models)} model versions")
     (model,) = drafts.models
-    return apply_prediction(doc, model, drafts.annotations, drafts.masks)
+    return apply_prediction(doc, model, drafts.annotations, drafts.masks, drafts.enhanced)

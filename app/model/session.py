@@ -33,6 +33,8 @@ def to_record(a: Annotation) -> AnnotationRecord:
         data["value"] = a.value
     if a.name:
         data["name"] = a.name
+    if a.scores:
+        data["scores"] = [[k, p] for k, p in a.scores]
     return AnnotationRecord(a.id, a.kind, a.frame, a.label_id, data, a.origin, a.model, a.review.value)
 
 
@@ -40,7 +42,7 @@ def from_record(r: AnnotationRecord) -> Annotation:
     points = tuple((float(x), float(y)) for x, y in r.data.get("points", []))
     return Annotation(
         r.kind, r.frame, r.label_id, points, r.data.get("value"), r.data.get("name", ""),
-        r.origin, r.model, Review(r.review), r.id,
+        r.origin, r.model, Review(r.review), r.id, tuple(r.data.get("scores", ())),
     )  # fmt: skip
 
 

@@ -117,6 +117,7 @@ def test_every_view_state_field_announces_its_change(cine):
         "speed": 2.0,
         "loop": False,
         "playing": True,
+        "enhancement": "side",
     }
     seen = []
     doc.view.changed.connect(lambda name, value: seen.append(name))

@@ -1,0 +1,156 @@
+"""Choosing a model and running its tasks on a study, Qt-free and without torch at import.
+
+``available_models`` lists the model store (bundled and user versions, the active version of
+each model first); ``statement`` is what the app shows about a model's training data;
+``ModelRunner`` loads a model version once and runs the engine's tasks on a frame range. The
+engine (and torch) is imported on the first run, inside the worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.model_card import ModelCard
+from engine.progress import NEVER, CancelToken, ProgressFn, no_progress
+
+if TYPE_CHECKING:
+    from engine.io.cine import Cine
+
+NOT_CLINICAL = "not for clinical use"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One model version the user can pick.
+
+    Attributes:
+        card: its model card.
+        active: the version the store marks active for its name.
+    """
+
+    card: ModelCard
+    active: bool
+
+    @property
+    def key(self) -> str:
+        """``name@version``, what the store resolves."""
+        return f"{self.card.name}@{self.card.version}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.card.name} v{self.card.version}" + (" (active)" if self.active else "")
+
+
+def available_models() -> list[ModelChoice]:
+    """Every stored model version: active versions first, then the others, newest first."""
+    from engine import model_store
+
+    cards = model_store.list_cards()
+    user = {c.name for c in cards if (model_store.user_root() / c.name / c.version).is_dir()}
+
+    def active(card: ModelCard) -> bool:
+        if card.name in user:
+            return model_store.active_version(card.name) == card.version
+        return True  # a bundled model without user versions is what its name loads
+
+    choices = [ModelChoice(c, active(c)) for c in cards]
+    bundled_first = {c.name: i for i, c in enumerate(cards)}
+    choices.sort(key=lambda m: (not m.active, bundled_first[m.card.name], -_number(m.card.version)))
+    return choices
+
+
+def _number(version: str) -> int:
+    return int(version) if version.isdigit() else 0
+
+
+def statement(card: ModelCard) -> str:
+    """The training-data statement shown whenever ``card`` is the active model.
+
+    A model not shown to be clinically valid always says so, in plain words.
+    """
+    trained = card.trained_on.strip() or "unknown data"
+    lower = trained.lower()
+    text = trained if lower.startswith(("trained", "random", "demo")) else f"trained on {trained}"
+    if not card.clinical_use and NOT_CLINICAL not in lower:
+        text += f", {NOT_CLINICAL}"
+    prefix = "Demo model — " if "demo" in card.name.lower() and "demo" not in lower else ""
+    return f"{card.name} v{card.version} · {prefix}{text}"
+
+
+def not_clinical(card: ModelCard) -> bool:
+    """True when the card does not claim clinical validity (shown as a warning)."""
+    return not card.clinical_use or "simulat" in card.trained_on.lower()
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run.
+
+    Attributes:
+        model: ``name@version`` of the model.
+        tasks: task names, or ("all",).
+        frames: frame indices to analyse.
+        path: the study's file (opened again in the worker: the viewer keeps its own reader).
+    """
+
+    model: str
+    tasks: tuple[str, ...]
+    frames: tuple[int, ...]
+    path: Path
+
+
+class ModelRunner:
+    """Loads model versions on first use and runs tasks on a study.
+
+    Args:
+        opener: reads a study file as a Cine (the session's reader).
+        device: ``auto|cpu|cuda|mps``.
+        backend: ``torch|onnx|auto``; torch by default, which needs no export step.
+    """
+
+    def __init__(self, opener: Callable[[Path], Cine], device: str = "auto", backend: str = "torch") -> None:
+        self.opener = opener
+        self.device = device
+        self.backend = backend
+        self._loaded: dict[str, tuple[Any, Any]] = {}
+
+    def task_names(self) -> list[str]:
+        """The engine's task names, in its order."""
+        from engine.tasks import list_tasks
+
+        return list_tasks()
+
+    def _predictor(self, key: str) -> tuple[Any, Any]:
+        if key not in self._loaded:
+            from engine.factory import load_model
+            from engine.inference import Predictor
+
+            loaded = load_model(key, device=self.device)
+            self._loaded = {key: (loaded, Predictor(loaded, backend=self.backend, device=self.device))}
+        return self._loaded[key]
+
+    def run(
+        self, request: RunRequest, progress: ProgressFn = no_progress, cancel: CancelToken = NEVER
+    ) -> Any:
+        """Run the request; returns the engine's ``RunResult``.
+
+        Raises:
+            EchoCareError: the model, the file or a task failed (one-line message).
+            Cancelled: ``cancel`` was set.
+        """
+        from engine.tasks.runner import run_tasks
+
+        loaded, predictor = self._predictor(request.model)
+        cancel.raise_if_cancelled()
+        cine = self.opener(request.path)
+        try:
+            tasks: str | Sequence[str] = "all" if request.tasks == ("all",) else list(request.tasks)
+            return run_tasks(
+                cine, predictor, loaded.cfg, loaded.ref, tasks, request.frames,
+                progress=progress, cancel=cancel,
+            )  # fmt: skip
+        finally:
+            cine.close()
