@@ -115,6 +115,7 @@ class Predictor:
         self.batch_size = max(1, int(batch_size))
         self._model_key = (loaded.ref.sha256, loaded.ref.version)
         self._onnx_dir = Path(onnx_dir) if onnx_dir else _onnx_dir(loaded)
+        self.fallbacks: dict[str, str] = {}
         self.encoder = self._backend("encoder")
         self._heads: dict[str, Backend] = {}
 
@@ -123,23 +124,40 @@ class Predictor:
         return self.loaded.module.head_names
 
     def _backend(self, graph: str) -> Backend:
+        """The backend of one graph ("encoder" or "head_<name>").
+
+        With ONNX Runtime the graph is exported on first use (checked against torch and kept
+        in ``onnx_dir``); a graph that cannot be exported or fails the check runs on torch
+        instead, and the reason is kept in ``fallbacks``.
+        """
+        if self.choice.kind == "onnx":
+            try:
+                return self._onnx_backend(graph)
+            except Exception as err:  # the exporter and onnxruntime raise many error types
+                self.fallbacks[graph] = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return self._torch_backend(graph)
+
+    def _onnx_backend(self, graph: str) -> Backend:
+        from engine.backends.onnx_backend import OnnxBackend
+
+        path = self._onnx_dir / f"{graph}.onnx"
+        if not path.is_file():
+            from engine.export.onnx import export_part
+
+            try:
+                export_part(self.loaded.module, graph, self._onnx_dir)
+            finally:
+                self.loaded.module.to(self.loaded.device)
+        return OnnxBackend(path, device=self.choice.device)
+
+    def _torch_backend(self, graph: str) -> Backend:
+        from engine.backends.torch_backend import TorchBackend
         from engine.export.graphs import EncoderGraph, HeadGraph
 
         module = self.loaded.module
-        if self.choice.kind == "onnx":
-            from engine.backends.onnx_backend import OnnxBackend
-
-            path = self._onnx_dir / f"{graph}.onnx"
-            if not path.is_file():
-                from engine.export.onnx import export_model
-
-                export_model(module, self._onnx_dir)
-                module.to(self.loaded.device)
-            return OnnxBackend(path, device=self.choice.device)
-        from engine.backends.torch_backend import TorchBackend
-
         flat = EncoderGraph(module) if graph == "encoder" else HeadGraph(module, graph.removeprefix("head_"))
-        return TorchBackend(flat, device=self.choice.device, precision=self.choice.precision)
+        device = self.choice.device if self.choice.kind == "torch" else str(self.loaded.device)
+        return TorchBackend(flat, device=device, precision=self.choice.precision)
 
     def _head(self, name: str) -> Backend:
         if name not in self.head_names:

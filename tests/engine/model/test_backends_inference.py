@@ -13,10 +13,12 @@ from engine import model_store
 from engine.backends.base import choose_backend
 from engine.backends.onnx_backend import OnnxBackend
 from engine.backends.torch_backend import TorchBackend
+from engine.config import HeadCfg
 from engine.errors import ConfigError, TaskError
 from engine.export.graphs import FEATURES, EncoderGraph, HeadGraph
 from engine.export.onnx import export_model
 from engine.factory import create_model, load_model
+from engine.heads.base import HEADS, register_head
 from engine.inference import FeatureCache, Predictor
 from engine.model_card import ModelCard
 from engine.progress import Cancelled, CancelToken
@@ -177,3 +179,38 @@ def test_cli_export_onnx(stored, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "encoder.onnx" in out and "head_regression.onnx" in out
     assert float(out.split("onnx ")[-1]) <= 1e-4
+
+
+UNTRACEABLE = "test_data_dependent"
+
+if UNTRACEABLE not in HEADS:
+
+    @register_head(UNTRACEABLE)
+    class DataDependentTestHead(torch.nn.Module):
+        """Branches on a tensor value in Python, which an ONNX trace freezes (a test-only head)."""
+
+        def __init__(self, spec) -> None:
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, feats, image):
+            pooled = feats[-1].mean(dim=(1, 2, 3))[:, None]
+            if image.sum().item() > 0:
+                return {"score": pooled * self.scale + 1.0}
+            return {"score": pooled * self.scale}
+
+
+def test_a_head_onnx_cannot_reproduce_runs_on_torch(tiny_cfg, tmp_path):
+    cfg = replace(tiny_cfg, heads=(*tiny_cfg.heads, HeadCfg("branchy", UNTRACEABLE)))
+    model = create_model(cfg)
+    model_store.save_version(ModelCard.from_cfg(replace(cfg, version="")), model.state_dict())
+    pred = Predictor(load_model("tiny", device="cpu"), backend="onnx", device="cpu", onnx_dir=tmp_path)
+    images = np.random.default_rng(4).random((2, 3, 64, 64), dtype=np.float32)
+    out = pred.run_heads(["a", "b"], images)
+    assert set(pred.fallbacks) == {"head_branchy"} and "differs from torch" in pred.fallbacks["head_branchy"]
+    assert isinstance(pred._heads["classification"], OnnxBackend)
+    assert isinstance(pred._heads["branchy"], TorchBackend)
+    assert not (tmp_path / "head_branchy.onnx").exists()
+    with torch.no_grad():
+        want = pred.loaded.module(torch.from_numpy(images))
+    np.testing.assert_allclose(out["branchy"]["score"], want["branchy"]["score"], atol=1e-4)
