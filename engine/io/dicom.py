@@ -52,8 +52,31 @@ HEADER_ERRORS = (
     OSError,
     BytesLengthException,  # a value of the wrong length
     NotImplementedError,  # an unknown VR in a damaged header
+    zlib.error,  # a damaged deflated dataset
 )
 DECODE_ERRORS = (RuntimeError, ValueError, OSError, NotImplementedError, KeyError, TypeError)
+# one decoded frame larger than this is refused before anything is allocated (8192 x 8192 RGB is 192 MiB)
+MAX_FRAME_BYTES = 512 * 1024 * 1024
+
+
+class _BoundedFile:
+    """A binary file whose ``read(n)`` never asks for more than what is left of the file.
+
+    pydicom reads a value by its declared length; a damaged length of 4 GB would otherwise
+    allocate 4 GB before finding the file too short.
+    """
+
+    def __init__(self, fp: BinaryIO, size: int) -> None:
+        self._fp = fp
+        self._size = size
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            return self._fp.read()
+        return self._fp.read(min(n, max(self._size - self._fp.tell(), 0)))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._fp, name)
 
 
 def sniff_dicom(head: bytes) -> bool:
@@ -92,11 +115,13 @@ def _pixel_header(fp: BinaryIO, ts: UID) -> tuple[int, int] | None:
 
 def _read_header(path: Path) -> tuple[Dataset, UID, tuple[int, int] | None, int]:
     try:
-        with path.open("rb") as fp:
-            ds = dcmread(fp, stop_before_pixels=True, force=True)
+        with path.open("rb") as raw:
+            size = raw.seek(0, io.SEEK_END)
+            raw.seek(0)
+            fp = _BoundedFile(raw, size)
+            ds = dcmread(fp, stop_before_pixels=True, force=True)  # type: ignore[arg-type]
             ts = _transfer_syntax(ds)
-            header = None if ts == DeflatedExplicitVRLittleEndian else _pixel_header(fp, ts)
-            size = fp.seek(0, io.SEEK_END)
+            header = None if ts == DeflatedExplicitVRLittleEndian else _pixel_header(raw, ts)
     except HEADER_ERRORS as err:
         raise ReadError(path, f"not a readable DICOM file ({err})") from None
     return ds, ts, header, size
@@ -111,6 +136,16 @@ def _check_image(path: Path, ds: Dataset) -> None:
         raise UnsupportedError(path, f"{ds.BitsAllocated}-bit pixels are not supported (8 or 16 bits)")
     if int(ds.get("SamplesPerPixel", 1)) not in (1, 3):
         raise UnsupportedError(path, f"{ds.SamplesPerPixel} samples per pixel are not supported (1 or 3)")
+
+
+def _frame_count(path: Path, ds: Dataset, fmt: PixelFormat) -> int:
+    """NumberOfFrames, checked; a frame too large to decode safely is refused here."""
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if frames < 1:
+        raise ReadError(path, f"invalid NumberOfFrames {frames}")
+    if fmt.rows * fmt.columns * max(fmt.samples, 3) * 2 > MAX_FRAME_BYTES:
+        raise UnsupportedError(path, f"frames of {fmt.rows} x {fmt.columns} pixels are too large to display")
+    return frames
 
 
 def _check_decoder(path: Path, ts: UID) -> None:
@@ -248,7 +283,7 @@ def open_dicom(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> DicomCine:
     try:
         _check_image(path, ds)
         fmt = PixelFormat.from_dataset(ds, ts)
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        frames = _frame_count(path, ds, fmt)
         if ts in VIDEO_SYNTAXES:
             return _open_video_object(path, ds, fmt, frames, header, size, cache_bytes)
         _check_decoder(path, ts)

@@ -20,6 +20,20 @@ from engine.io.codecs import JpegDecoder, fastest_jpeg
 
 FAST_JPEG_SYNTAXES = (JPEGBaseline8Bit, JPEGExtended12Bit)
 FAST_JPEG_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2", "YBR_FULL_422", "YBR_FULL")
+# GDCM aborts the whole process (an uncaught C++ exception) on a stream that contradicts the
+# header, for example a JPEG 2000 frame whose component count differs from SamplesPerPixel; it is
+# used only when no other plugin for the transfer syntax is installed.
+UNSAFE_PLUGINS = ("gdcm",)
+
+
+def safe_plugins(decoder: object) -> tuple[str, ...]:
+    """The decoding plugins to try, in pydicom's order, without those that can abort the process.
+
+    An empty name means "let pydicom choose" (only unsafe plugins are installed).
+    """
+    available = tuple(decoder.available_plugins)  # type: ignore[attr-defined]
+    safe = tuple(name for name in available if name not in UNSAFE_PLUGINS)
+    return safe or ("",)
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,7 @@ class FrameDecoder:
         self.encapsulated = encapsulated
         self.lut = lut
         self._decoder = get_decoder(fmt.transfer_syntax)
+        self._plugins = safe_plugins(self._decoder)
         self._options = fmt.decoder_options()
         fast = (
             fmt.transfer_syntax in FAST_JPEG_SYNTAXES
@@ -138,8 +153,15 @@ class FrameDecoder:
             if arr is not None and arr.shape == expected:
                 return arr
         src = encapsulate([data]) if self.encapsulated else data
-        arr, _ = self._decoder.as_array(src, index=0, as_rgb=True, **self._options)
-        return arr
+        for plugin in self._plugins[:-1]:
+            try:
+                return self._decoder.as_array(
+                    src, index=0, as_rgb=True, decoding_plugin=plugin, **self._options
+                )[0]
+            except (RuntimeError, ValueError):  # the next plugin may read what this one cannot
+                continue
+        plugin = self._plugins[-1]
+        return self._decoder.as_array(src, index=0, as_rgb=True, decoding_plugin=plugin, **self._options)[0]
 
     def decode(self, data: bytes) -> np.ndarray:
         """Decode one frame: ``[H, W]`` uint8/uint16 grey or ``[H, W, 3]`` RGB uint8."""

@@ -15,7 +15,8 @@ from engine.errors import ReadError, UnsupportedError
 from engine.io.cine import DEFAULT_FPS, Cine, CineInfo, uniform_timestamps
 from engine.io.regions import UNCALIBRATED_NOTE
 
-PIL_ERRORS = (OSError, ValueError, EOFError, SyntaxError, struct.error)  # what Pillow raises on damage
+# what Pillow raises on damage (a TIFF without dimensions or with a broken tag: TypeError, KeyError)
+PIL_ERRORS = (OSError, ValueError, EOFError, SyntaxError, TypeError, KeyError, struct.error)
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 # Pillow mode -> (mode to convert to, numpy dtype of the result)
 MODES: dict[str, tuple[str | None, type]] = {

@@ -29,6 +29,22 @@ def sniff_video(head: bytes) -> bool:
     return head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"AVIX")
 
 
+# no encoded frame is smaller than this; a container claiming more frames than its size allows
+# is damaged, and its frames are counted instead (a claim of 2**31 frames must not be believed)
+MIN_FRAME_BYTES = 8
+
+
+def _frame_count(cap: object, claimed: float, size: int) -> int:
+    """The container's frame count if plausible, else the frames actually found after the first."""
+    limit = max(size // MIN_FRAME_BYTES, 1)
+    if np.isfinite(claimed) and 1 <= claimed <= limit:
+        return int(claimed)
+    count = 1  # the first frame is already read
+    while count < limit and cap.grab():  # type: ignore[attr-defined]
+        count += 1
+    return count
+
+
 def _fourcc(code: int) -> str | None:
     text = "".join(chr((code >> (8 * k)) & 0xFF) for k in range(4))
     return text.strip() if code and text.isprintable() else None
@@ -87,12 +103,12 @@ def open_video(path: Path, cache_bytes: int = 256 * 1024 * 1024) -> VideoCine:
         ok, first = cap.read()
         if not ok or first is None:
             raise ReadError(path, "video holds no decodable frame")
-        frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        frames = _frame_count(cap, float(cap.get(cv2.CAP_PROP_FRAME_COUNT)), path.stat().st_size)
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        code = int(cap.get(cv2.CAP_PROP_FOURCC))
+        code = cap.get(cv2.CAP_PROP_FOURCC)
+        code = int(code) if np.isfinite(code) else 0
     finally:
         cap.release()
-    frames = max(frames, 1)
     source = "container" if fps > 0 and np.isfinite(fps) else "default"
     rate = fps if source == "container" else DEFAULT_FPS
     info = CineInfo(
