@@ -248,9 +248,9 @@ def _train(
         parent_test = _without_loss(evaluate_model(model, sets["test"], cfg.heads, labels))
     for p in model.parameters():
         p.requires_grad_(cfg.mode == "full")
-    if cfg.mode == "heads":
+    if cfg.mode == "heads" and cfg.feature_cache != "off":
         for data in sets.values():
-            cache_features(data, model.encoder, dist.device)
+            cache_features(data, model.encoder, dist.device, half=cfg.feature_cache == "float16")
     elif cfg.mode == "lora":
         add_lora(model.encoder, cfg.lora_rank)
     for name in cfg.heads:

@@ -23,6 +23,7 @@ T = TypeVar("T")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 FINETUNE_MODES = ("heads", "lora", "full")
 ACTIVATION_POLICIES = ("if_better", "always", "never")
+FEATURE_CACHES = ("float32", "float16", "off")
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,8 @@ class FinetuneCfg:
         activate: "if_better" (activate unless worse than the parent on the test split),
             "always" or "never".
         head_params: per-head constructor overrides, e.g. {"segmentation": {"num_classes": 2}}.
+        feature_cache: heads-only mode keeps encoder features per frame as "float32", "float16"
+            (half the memory) or "off" (the frozen encoder runs every step; for data too large to cache).
     """
 
     model: str = "echocare_test"
@@ -200,6 +203,7 @@ class FinetuneCfg:
     name: str = ""
     activate: str = "if_better"
     head_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    feature_cache: str = "float32"
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,6 +384,8 @@ def validate_finetune(cfg: FinetuneCfg, src: str = "<config>") -> FinetuneCfg:
         raise ConfigError(src, f"mode must be one of {', '.join(FINETUNE_MODES)}")
     if cfg.mode == "lora" and cfg.lora_rank < 1:
         raise ConfigError(src, "lora_rank must be at least 1")
+    if cfg.feature_cache not in FEATURE_CACHES:
+        raise ConfigError(src, f"feature_cache must be one of {', '.join(FEATURE_CACHES)}")
     if cfg.activate not in ACTIVATION_POLICIES:
         raise ConfigError(src, f"activate must be one of {', '.join(ACTIVATION_POLICIES)}")
     if not (0 < cfg.split.test < 1 and 0 <= cfg.split.val < 1 and cfg.split.test + cfg.split.val < 1):

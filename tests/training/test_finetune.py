@@ -97,3 +97,11 @@ def test_lora_run_stores_plain_qkv_weights(tmp_path, store):
     keys = set(model_store.read_weights(folder, card))
     assert not any("linear_a_" in k or ".qkv.qkv." in k for k in keys)
     assert any(k.endswith("attn.qkv.weight") for k in keys)
+
+
+@pytest.mark.parametrize("cache", ["float16", "off"])
+def test_heads_only_with_half_or_no_feature_cache(tmp_path, store, cache):
+    cfg = _cfg(tmp_path, cache, feature_cache=cache, data=DataCfg(source="sim", scene="lesion", count=16))
+    result = finetune(replace(cfg, run=replace(cfg.run, epochs=2)))
+    assert result.status == "finished" and result.card is not None
+    assert result.loop.history[-1]["train_loss"] < result.loop.history[0]["train_loss"] + 1e-6

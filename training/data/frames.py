@@ -98,22 +98,27 @@ def _csv_labels(path: str, levels: Sequence[str]) -> dict[str, tuple[str | None,
     return {str(Path(r["path"])): tuple(r[lvl] or None for lvl in levels) for r in rows}
 
 
-def _dicom_labels(cine: Cine, levels: Sequence[str]) -> tuple[str | None, ...]:
-    extra = cine.info.as_dict()
-    out = []
-    for lvl in levels:
-        value = extra.get(lvl) or extra.get(lvl.lower())
-        out.append(str(value) if value not in (None, "") else None)
-    return tuple(out)
+def dicom_tags(path: Path, keywords: Sequence[str]) -> dict[str, str]:
+    """String values of DICOM attributes (by keyword) from a file's header; {} for non-DICOM files."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(keywords))
+    except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError):
+        return {}
+    return {k: str(ds.get(k)) for k in keywords if ds.get(k) not in (None, "")}
 
 
-def _label_path(cfg: PretrainCfg, root: Path, file: Path, cine: Cine, table: dict) -> tuple[str | None, ...]:
+def _label_path(
+    cfg: PretrainCfg, root: Path, file: Path, tags: dict[str, str], table: dict
+) -> tuple[str | None, ...]:
     levels = cfg.tree.levels
     if cfg.tree.source == "csv":
         rel = str(file.relative_to(root))
         return table.get(rel) or table.get(str(file)) or (None,) * len(levels)
     if cfg.tree.source == "dicom":
-        return _dicom_labels(cine, levels)
+        return tuple(tags.get(lvl) for lvl in levels)
     parts = file.relative_to(root).parent.parts
     return tuple(parts[i] if i < len(parts) else None for i in range(len(levels)))
 
@@ -137,8 +142,10 @@ def folder_frames(cfg: PretrainCfg) -> SourceResult:
             except ReadError:
                 continue
             with cine:
-                labels = _label_path(cfg, root, file, cine, table)
-                patient = str(file.relative_to(root).parent / file.stem)
+                keys = ("PatientID", *(cfg.tree.levels if cfg.tree.source == "dicom" else ()))
+                tags = dicom_tags(file, keys) if cine.info.kind == "dicom" else {}
+                labels = _label_path(cfg, root, file, tags, table)
+                patient = tags.get("PatientID") or str(file.relative_to(root).parent / file.stem)
                 refs.extend(
                     FrameRef(str(file), i, labels, patient)
                     for i in _sampled(len(cine), cfg.data.frames_per_cine)

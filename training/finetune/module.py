@@ -53,7 +53,10 @@ class FinetuneModule(nn.Module):
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         image, targets = batch["image"], batch["targets"]
-        feats = batch["feats"] if "feats" in batch else self.model.encoder(image)
+        if "feats" in batch:
+            feats = [f.to(image.dtype) for f in batch["feats"]]
+        else:
+            feats = self.model.encoder(image)
         outputs = run_heads(self.model, feats, image, targets)
         out: dict[str, Tensor] = {}
         total = image.new_zeros(())
