@@ -1,0 +1,9 @@
+"""Imports every built-in exporter so that it registers itself (one module per format)."""
+
+from engine.interop import (  # noqa: F401
+    coco,
+    csv_export,
+    nifti,
+    png_masks,
+    report,
+)

@@ -1,0 +1,121 @@
+"""COCO (round trip through import), PNG masks, CSV, NIfTI and the report."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+from conftest import LABELS
+
+from engine.interop import export_project, import_coco, import_png_masks, rle
+from engine.interop.measurements import study_measurements
+from engine.interop.nifti import read as read_nifti
+from engine.interop.project_data import load_project
+from engine.io import open_cine
+from engine.project import ProjectStore
+
+
+def _key(a):
+    return (a.kind, a.frame, a.data_json())
+
+
+def test_coco_round_trip_gives_identical_annotations(project, tmp_path):
+    export_project(project.folder, "coco", tmp_path / "coco")
+    ProjectStore(tmp_path / "new").close()
+    result = import_coco(tmp_path / "new", tmp_path / "coco" / "annotations.json")
+    assert result.masks == len(project.masks)
+
+    store = ProjectStore(tmp_path / "new")
+    (study,) = store.studies()
+    assert store.resolve(study) == project.source.resolve()
+    assert [(lab.id, lab.name, lab.color) for lab in store.labels()] == [
+        (x.id, x.name, x.color) for x in LABELS
+    ]
+    got = store.annotations(study.id)
+    assert sorted(map(_key, got)) == sorted(map(_key, project.annotations))
+    assert {(a.id, a.label_id) for a in got} == {(a.id, a.label_id) for a in project.annotations}
+    assert all(a.origin.value == "human_final" and a.review == "accepted" for a in got)
+    masks = store.masks(study.id)
+    assert sorted(masks) == sorted(project.masks)
+    for f, plane in project.masks.items():
+        np.testing.assert_array_equal(masks[f].plane, plane)
+    store.close()
+
+
+def test_coco_file_is_plain_coco(project, tmp_path):
+    export_project(project.folder, "coco", tmp_path / "coco")
+    doc = json.loads((tmp_path / "coco" / "annotations.json").read_text())
+    images = {im["id"]: im for im in doc["images"]}
+    assert sorted(im["echocare"]["frame"] for im in images.values()) == [0, 3, 5, 7, 8, 10, 21, 24, 40]
+    for entry in doc["annotations"]:
+        image = images[entry["image_id"]]
+        frame = image["echocare"]["frame"]
+        assert (tmp_path / "coco" / image["file_name"]).is_file()
+        if "segmentation" in entry:
+            mask = rle.decode(entry["segmentation"])
+            np.testing.assert_array_equal(mask, project.masks[frame] == entry["category_id"])
+            assert entry["bbox"] == rle.bbox(mask) and entry["area"] == mask.sum()
+        elif entry["echocare"]["kind"] == "landmark":
+            assert entry["keypoints"] == [310.5, 222.25, 2]
+        elif entry["echocare"]["kind"] == "box":
+            assert entry["bbox"] == [200.0, 150.0, 220.0, 180.0]
+    with open_cine(project.source) as cine:
+        first = cv2.imread(str(tmp_path / "coco" / images[1]["file_name"]), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(first, cine.frame(images[1]["echocare"]["frame"]))
+
+
+def test_png_masks_export_and_import(project, tmp_path):
+    out = tmp_path / "png"
+    export_project(project.folder, "png", out)
+    name = "0001_cardiac_lv_cine"
+    for f, plane in project.masks.items():
+        np.testing.assert_array_equal(cv2.imread(str(out / "masks" / name / f"f{f:05d}.png"), 0), plane)
+    ProjectStore(tmp_path / "new").close()
+    result = import_png_masks(tmp_path / "new", out / "masks", out / "images", out / "labels.json")
+    assert result.masks == len(project.masks) and len(result.studies) == len(project.masks)
+    store = ProjectStore(tmp_path / "new")
+    assert [lab.name for lab in store.labels()] == ["LV", "myocardium"]
+    for study in store.studies():
+        frame = int(study.rel_path.rsplit("/f", 1)[1][:5])
+        np.testing.assert_array_equal(store.masks(study.id)[0].plane, project.masks[frame])
+    store.close()
+
+
+def test_csv_lists_every_measurement_with_full_precision(project, tmp_path):
+    export_project(project.folder, "csv", tmp_path / "csv")
+    rows = list(csv.DictReader((tmp_path / "csv" / "measurements.csv").open()))
+    data = load_project(project.folder)
+    expected = study_measurements(data.studies[0], {1: "LV", 2: "myocardium"})
+    assert [r["annotation_id"] for r in rows] == ["d1", "e1", "a1", "g1", "ef"]
+    for r, m in zip(rows, expected, strict=True):
+        assert float(r["value"]) == m.value and r["unit"] == m.unit and int(r["frame"]) == m.frame
+    assert rows[-1]["value"] == "57.25" and rows[-1]["unit"] == "%"
+
+
+def test_nifti_volumes_hold_every_frame(project, tmp_path):
+    export_project(project.folder, "nifti", tmp_path / "nii")
+    labels = read_nifti(tmp_path / "nii" / "0001_cardiac_lv_cine_labels.nii.gz")
+    image = read_nifti(tmp_path / "nii" / "0001_cardiac_lv_cine_image.nii.gz")
+    with open_cine(project.source) as cine:
+        assert labels.data.shape == (cine.n_frames, 1, 480, 640)
+        np.testing.assert_array_equal(image.data[3, 0], cine.frame(3))
+        spacing = cine.calibration_for(0).mm_per_pixel_at(320, 240)
+    for f in range(labels.data.shape[0]):
+        expected = project.masks.get(f, np.zeros((480, 640), np.uint8))
+        np.testing.assert_array_equal(labels.data[f, 0], expected)
+    assert labels.pixdim[:2] == tuple(np.float32(s) for s in spacing)
+
+
+def test_report_text_and_pdf(project, tmp_path):
+    result = export_project(project.folder, "report", tmp_path / "rep")
+    text = (tmp_path / "rep" / "0001_cardiac_lv_cine_report.txt").read_text()
+    rows = study_measurements(load_project(project.folder).studies[0], {1: "LV"})
+    for m in rows:
+        assert f"{m.value:.1f}" in text
+    assert "Normal left ventricular size." in text and "ED 10, ES 24" in text
+    pdf = (tmp_path / "rep" / "0001_cardiac_lv_cine_report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
+    assert b"(- EF, study: 57.2 %) '" in pdf or b"(- EF, study: 57.3 %) '" in pdf
+    assert "0001_cardiac_lv_cine_report.pdf" in result.files
