@@ -34,7 +34,7 @@ def private_store(tmp_path, monkeypatch):
     return tmp_path / "home" / "models"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_cfg() -> ModelCfg:
     """A two-head model on the tiny encoder at 64x64."""
     return ModelCfg(

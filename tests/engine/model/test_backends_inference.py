@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from dataclasses import replace
 
@@ -25,14 +26,23 @@ from engine.progress import Cancelled, CancelToken
 
 
 @pytest.fixture
-def stored(tiny_cfg):
-    model = create_model(tiny_cfg)
-    model_store.save_version(ModelCard.from_cfg(replace(tiny_cfg, version="")), model.state_dict())
+def stored(tiny_cfg, tiny_export):
+    state, _ = tiny_export
+    model_store.save_version(ModelCard.from_cfg(replace(tiny_cfg, version="")), state)
     return load_model("tiny", device="cpu")
 
 
-def test_torch_and_onnx_runtime_agree_on_the_tiny_model(stored, tmp_path):
-    result = export_model(stored.module, tmp_path)
+@pytest.fixture(scope="module")
+def tiny_export(tiny_cfg, tmp_path_factory):
+    """One tiny model's weights and its checked ONNX export, shared by the tests here."""
+    torch.manual_seed(5)
+    model = create_model(tiny_cfg)
+    return model.state_dict(), export_model(model, tmp_path_factory.mktemp("onnx"))
+
+
+def test_torch_and_onnx_runtime_agree_on_the_tiny_model(stored, tiny_export):
+    result = tiny_export[1]
+    folder = result.files[0].parent
     assert [p.name for p in result.files] == [
         "encoder.onnx",
         "head_classification.onnx",
@@ -42,7 +52,7 @@ def test_torch_and_onnx_runtime_agree_on_the_tiny_model(stored, tmp_path):
     # a batch size other than the export's, through the Backend interface
     image = np.random.default_rng(0).random((3, 3, 64, 64), dtype=np.float32)
     torch_enc = TorchBackend(EncoderGraph(stored.module), device="cpu")
-    onnx_enc = OnnxBackend(tmp_path / "encoder.onnx", device="cpu")
+    onnx_enc = OnnxBackend(folder / "encoder.onnx", device="cpu")
     assert onnx_enc.providers == ["CPUExecutionProvider"]
     want, got = torch_enc.run({"image": image}), onnx_enc.run({"image": image})
     assert list(got) == list(FEATURES)
@@ -51,7 +61,7 @@ def test_torch_and_onnx_runtime_agree_on_the_tiny_model(stored, tmp_path):
         assert np.abs(got[name] - want[name]).max() <= 1e-4
     feats = {**want, "image": image}
     head_t = TorchBackend(HeadGraph(stored.module, "classification"), device="cpu").run(feats)
-    head_o = OnnxBackend(tmp_path / "head_classification.onnx", device="cpu").run(feats)
+    head_o = OnnxBackend(folder / "head_classification.onnx", device="cpu").run(feats)
     assert set(head_o) == {"image_mean", "logits"}
     for name in head_t:
         assert np.abs(head_t[name] - head_o[name]).max() <= 1e-4
@@ -86,8 +96,10 @@ class CountingBackend:
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_one_encoder_pass_feeds_every_head(stored, tmp_path, backend):
-    pred = Predictor(stored, backend=backend, device="cpu", onnx_dir=tmp_path / "onnx", batch_size=2)
+def test_one_encoder_pass_feeds_every_head(stored, tiny_export, backend):
+    onnx_dir = tiny_export[1].files[0].parent  # the same weights, exported once
+    pred = Predictor(stored, backend=backend, device="cpu", onnx_dir=onnx_dir, batch_size=2)
+    assert not pred.fallbacks
     pred.encoder = counter = CountingBackend(pred.encoder)
     images = np.random.default_rng(1).random((3, 3, 64, 64), dtype=np.float32)
     keys = ["f0", "f1", "f2"]
@@ -200,10 +212,12 @@ if UNTRACEABLE not in HEADS:
             return {"score": pooled * self.scale}
 
 
-def test_a_head_onnx_cannot_reproduce_runs_on_torch(tiny_cfg, tmp_path):
+def test_a_head_onnx_cannot_reproduce_runs_on_torch(tiny_cfg, tiny_export, tmp_path):
     cfg = replace(tiny_cfg, heads=(*tiny_cfg.heads, HeadCfg("branchy", UNTRACEABLE)))
     model = create_model(cfg)
+    model.load_state_dict(tiny_export[0], strict=False)  # reuse the exported encoder and heads
     model_store.save_version(ModelCard.from_cfg(replace(cfg, version="")), model.state_dict())
+    shutil.copytree(tiny_export[1].files[0].parent, tmp_path, dirs_exist_ok=True)
     pred = Predictor(load_model("tiny", device="cpu"), backend="onnx", device="cpu", onnx_dir=tmp_path)
     images = np.random.default_rng(4).random((2, 3, 64, 64), dtype=np.float32)
     out = pred.run_heads(["a", "b"], images)
