@@ -80,10 +80,17 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("review.accept", "&Accept selected", "Y", "review_selected", "accepted", "&Review"),
     ActionSpec("review.reject", "&Reject selected", "N", "review_selected", "rejected", "&Review"),
     ActionSpec("review.accept_all", "Accept all &drafts", "Ctrl+Shift+Y", "accept_drafts", None, "&Review"),
+    ActionSpec("model.run", "&Run model on the chosen frames", "Ctrl+I", "run_inference", menu="&Model"),
+    ActionSpec("model.cancel", "&Cancel the model run", "Ctrl+Shift+I", "cancel_inference", menu="&Model"),
+    ActionSpec("model.refresh", "Re&load the model list", "", "refresh_models", menu="&Model"),
     ActionSpec("view.fit", "&Fit to window", "F", "fit_view", menu="&View"),
     ActionSpec("view.zoom_in", "Zoom &in", "Ctrl+=", "zoom", "1.25", "&View"),
     ActionSpec("view.zoom_out", "Zoom &out", "Ctrl+-", "zoom", "0.8", "&View"),
     ActionSpec("view.reset_window", "&Reset window/level", "Shift+W", "reset_window", menu="&View"),
+    ActionSpec("view.enhanced", "Show the &enhanced frame", "Ctrl+E", "toggle_enhancement", "on", "&View"),
+    ActionSpec(
+        "view.side_by_side", "Enhanced &side by side", "Ctrl+Shift+E", "toggle_enhancement", "side", "&View"
+    ),
     ActionSpec("help.cheat_sheet", "&Keyboard shortcuts", "F1", "show_cheat_sheet", menu="&Help"),
 )
 

@@ -96,6 +96,11 @@ class EditHandlers:
         if self.doc is not None and ids:
             self.doc.apply(commands.review(self.doc, ids, Review(state)))
 
+    def review_ids(self, ids: list[str], state: str) -> None:
+        """Accept or reject the given annotations (one undo step)."""
+        if self.doc is not None and ids:
+            self.doc.apply(commands.review(self.doc, ids, Review(state)))
+
     def accept_drafts(self) -> None:
         doc = self.doc
         if doc is None:
@@ -149,6 +154,15 @@ class EditHandlers:
         """Magnify the frame by ``factor`` about the view's centre."""
         f = 1.0 / float(factor)
         self.view.box.scaleBy((f, f))
+
+    def toggle_enhancement(self, mode: str) -> None:
+        """Show enhanced frames as ``mode`` ("on" or "side"), or back to the original frame."""
+        doc = self.doc
+        if doc is None:
+            return
+        doc.view.enhancement = "off" if doc.view.enhancement == mode else mode
+        if doc.view.enhancement != "off" and not doc.enhanced:
+            self.show_message("no enhanced frames yet: run the model's enhancement task")
 
     def reset_window(self) -> None:
         if self.doc is not None:

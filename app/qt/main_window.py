@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QWidget
 
-from app.model.document import Document
+from app.model.document import NO_MODEL, Document
 from app.model.session import Opener, Session, open_cine
 from app.model.settings import AppSettings, load_settings, save_settings
 from app.paths import default_project_dir
@@ -22,14 +22,18 @@ from app.qt.autosave import AutosaveController
 from app.qt.dialogs.cheat_sheet import CheatSheetDialog
 from app.qt.dialogs.settings_dialog import SettingsDialog
 from app.qt.edit_handlers import EditHandlers
+from app.qt.inference_controller import InferenceController
 from app.qt.panels.annotation_panel import AnnotationPanel
 from app.qt.panels.cine_panel import CinePanel
 from app.qt.panels.findings_panel import FindingsPanel
+from app.qt.panels.inference_panel import WARN_STYLE, InferencePanel
+from app.qt.panels.results_panel import ResultsPanel
 from app.qt.panels.study_list import StudyListPanel
 from app.qt.playback import PlaybackController
 from app.qt.tools import Tool, ToolContext
 from app.qt.viewer.frame_view import FrameViewWidget
 from engine.errors import EchoCareError
+from engine.io.cine import Cine
 from engine.project import ProjectStore
 
 RECOVERED = "Recovered after an unexpected exit: every edit up to the last autosave is restored"
@@ -70,7 +74,14 @@ class MainWindow(EditHandlers, QMainWindow):
         self.tool_ctx = ToolContext(brush_radius=settings.brush_radius, report=self.show_message)
         self._closed = False
         self._cheat_sheet: CheatSheetDialog | None = None
+        self.model_notice, self._model_warn = "", False
         self._build_widgets()
+        self.inference = InferenceController(
+            self.inference_panel, self._open_for_model, self._study_path, self
+        )
+        self.inference.notice_changed.connect(self.set_model_notice)
+        self.inference.message.connect(self.show_message)
+        self.inference.error.connect(self.show_error)
         self.actions = build_actions(self)
         self._build_recent_menu()
         self.autosave = AutosaveController(self.session, settings.autosave_delay_ms, self)
@@ -82,6 +93,7 @@ class MainWindow(EditHandlers, QMainWindow):
         self.resize(1280, 860)
         self._clear_document()
         self._show_studies()
+        self.inference.refresh_models()
         if recovered or warning:
             self.show_message(RECOVERED if recovered else warning)
 
@@ -93,17 +105,25 @@ class MainWindow(EditHandlers, QMainWindow):
         self.studies = StudyListPanel()
         self.annotations = AnnotationPanel()
         self.findings = FindingsPanel()
+        self.inference_panel = InferencePanel()
+        self.results = ResultsPanel()
         docks = (
             ("Cine", self.cine_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
             ("Studies", self.studies, Qt.DockWidgetArea.LeftDockWidgetArea),
+            ("Model", self.inference_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             ("Annotations", self.annotations, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("AI results", self.results, Qt.DockWidgetArea.RightDockWidgetArea),
             ("Findings and report", self.findings, Qt.DockWidgetArea.RightDockWidgetArea),
         )
+        self.docks: dict[str, QDockWidget] = {}
         for title, widget, area in docks:
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
+            self.docks[title] = dock
+        self.tabifyDockWidget(self.docks["Annotations"], self.docks["AI results"])
+        self.docks["Annotations"].raise_()
         self.message_label = QLabel()
         self.cursor_label = QLabel("")
         self.model_card_label = QLabel()
@@ -120,7 +140,13 @@ class MainWindow(EditHandlers, QMainWindow):
         self.annotations.review_requested.connect(self.review_selected)
         self.annotations.delete_requested.connect(self.delete_selected)
         self.annotations.labels_edited.connect(self._on_labels_edited)
+        self.results.review_requested.connect(self.review_ids)
         self._show_model_card("no model loaded")
+
+    @property
+    def _panels(self) -> tuple[QWidget, ...]:
+        """The panels that need an open study."""
+        return (self.cine_panel, self.annotations, self.findings, self.results)
 
     def _build_recent_menu(self) -> None:
         file_menu = self.actions["file.open"].associatedObjects()[0]
@@ -157,6 +183,36 @@ class MainWindow(EditHandlers, QMainWindow):
 
     def _show_model_card(self, text: str) -> None:
         self.model_card_label.setText(f"Model: {text}")
+        self.model_card_label.setStyleSheet(WARN_STYLE if self._model_warn else "")
+
+    def set_model_notice(self, text: str, warn: bool) -> None:
+        """Show the active model's training-data statement in the status bar and the report."""
+        self.model_notice, self._model_warn = text, warn
+        self.findings.set_notice(text if text != NO_MODEL else "", warn)
+        if self.doc is not None:
+            self.doc.set_model_card(text)  # the document announces it; the label follows
+        self._show_model_card(text)
+
+    # -- model runs --------------------------------------------------------------------------
+    def _study_path(self) -> Path | None:
+        study = self.session.study
+        return None if study is None or self.doc is None else self.session.store.resolve(study)
+
+    def _open_for_model(self, path: Path) -> Cine:
+        return self.session.opener(path)
+
+    def run_inference(self) -> None:
+        """Run the model panel's choice on the open study in the background."""
+        if self.doc is None:
+            self.show_message("open a study first")
+        elif not self.inference.run() and not self.inference.running:
+            self.show_message("nothing to run")
+
+    def cancel_inference(self) -> None:
+        self.inference.cancel()
+
+    def refresh_models(self) -> None:
+        self.inference.refresh_models()
 
     # -- documents ---------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
@@ -190,10 +246,20 @@ class MainWindow(EditHandlers, QMainWindow):
             old.model_card_changed.disconnect(self._show_model_card)
         self.doc = doc
         doc.view.speed, doc.view.loop = self.settings.playback_speed, self.settings.playback_loop
-        for widget in (self.view, self.cine_panel, self.annotations, self.findings, self.playback):
+        for widget in (
+            self.view,
+            self.cine_panel,
+            self.annotations,
+            self.findings,
+            self.results,
+            self.playback,
+        ):
             widget.bind(doc)
-        for panel in (self.cine_panel, self.annotations, self.findings):
+        self.inference.bind(doc)
+        for panel in self._panels:
             panel.setEnabled(True)
+        if self.model_notice:
+            doc.model_card = self.model_notice
         self.autosave.bind(doc)
         doc.history.changed.connect(self._on_history_changed)
         doc.model_card_changed.connect(self._show_model_card)
@@ -269,7 +335,8 @@ class MainWindow(EditHandlers, QMainWindow):
         self.doc = None
         self.tool = None
         self.view.show_nothing()
-        for panel in (self.cine_panel, self.annotations, self.findings):
+        self.inference.doc = None
+        for panel in self._panels:
             panel.setEnabled(False)
         self.setWindowTitle("EchoCare Studio")
 

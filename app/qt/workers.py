@@ -58,6 +58,9 @@ class Worker(QRunnable):
             self.signals.cancelled.emit()
         except EchoCareError as err:
             self.signals.errored.emit(err.one_line())
+        except Exception as err:  # an unexpected failure must still reach the user
+            first = (str(err).splitlines() or [""])[0]
+            self.signals.errored.emit(f"{type(err).__name__}: {first}")
         else:
             self.signals.returned.emit(result)
         finally:

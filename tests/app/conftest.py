@@ -20,6 +20,7 @@ MM_PER_PX = 0.25  # the calibrated fixture's tissue region scale
 def _user_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("ECHOCARE_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("ECHOCARE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ECHOCARE_HOME", str(tmp_path / "home"))  # the user model store
 
 
 def make_frames(n: int = 12, h: int = 120, w: int = 160) -> np.ndarray:

@@ -1,7 +1,10 @@
-"""FindingsPanel: study-wide class and value overrides and the report text.
+"""FindingsPanel: study-wide class and value overrides and the report.
 
 Each field writes through one undoable command when the user confirms it (Enter or Apply);
-model changes refresh the fields without echoing back.
+model changes refresh the fields without echoing back. The report shows its numbers (class,
+values with ED/ES frames, calipers) read live from the annotations above the person's free
+text, so a changed caliper or value updates the report and typed words are kept. The active
+model's training-data statement heads the report, in orange when not for clinical use.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from PySide6.QtWidgets import (
 
 from app.model.commands import set_study_value
 from app.model.document import Document
+from app.model.report import numbers_text, report_text
+
+WARN_STYLE = "color: #ff9f1a; font-weight: bold"
 
 
 class FindingsPanel(QWidget):
@@ -36,8 +42,15 @@ class FindingsPanel(QWidget):
         self.value_spin.setDecimals(2)
         self.value_button = QPushButton("Set")
         self.origin_label = QLabel()
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+        self.numbers = QPlainTextEdit()
+        self.numbers.setReadOnly(True)
+        self.numbers.setMaximumHeight(130)
+        self.numbers.setToolTip("Numbers linked to the measurements: they follow every edit")
         self.report = QPlainTextEdit()
-        self.report.setPlaceholderText("Report text")
+        self.report.setPlaceholderText("Report text (your words; the numbers above stay linked)")
         self.report_button = QPushButton("Apply report")
         self._layout()
         self.class_edit.editingFinished.connect(self.commit_class)
@@ -56,6 +69,8 @@ class FindingsPanel(QWidget):
         col.setContentsMargins(4, 4, 4, 4)
         col.addLayout(form)
         col.addWidget(self.origin_label)
+        col.addWidget(self.notice)
+        col.addWidget(self.numbers)
         col.addWidget(self.report, 1)
         col.addWidget(self.report_button)
 
@@ -80,9 +95,24 @@ class FindingsPanel(QWidget):
         text = "" if report is None else str(report.value)
         if self.report.toPlainText() != text:
             self.report.setPlainText(text)
+        linked = numbers_text(doc)
+        if self.numbers.toPlainText() != linked:
+            self.numbers.setPlainText(linked)
         present = [a for a in (cls, value, report) if a is not None]
         origins = [f"{a.kind}: {a.origin.value}, {a.review.value}" for a in present]
         self.origin_label.setText("; ".join(origins))
+
+    def set_notice(self, text: str, warn: bool) -> None:
+        """Show the active model's training-data statement above the report."""
+        self.notice.setText(f"Model: {text}" if text else "")
+        self.notice.setStyleSheet(WARN_STYLE if warn else "")
+        self.notice.setVisible(bool(text))
+
+    def full_report(self) -> str:
+        """The report as exported: the model statement, the linked numbers and the free text."""
+        if self.doc is None:
+            return ""
+        return report_text(self.doc, self.notice.text())
 
     def commit_class(self) -> None:
         if self.doc is not None:

@@ -3,6 +3,9 @@
 Built from GraphicsLayoutWidget + ViewBox + ImageItem(axisOrder='row-major') rather than
 pyqtgraph's ImageView, which owns state of its own. The widget holds no edit state: it draws
 what the document says and hands pointer gestures to the active tool.
+
+A model's enhanced frames show instead of the frame (``view.enhancement == "on"``) or in a
+second, linked view beside it (``"side"``), where zoom and pan follow the main view.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
         for item in (self.image, self.mask_item, self.preview_item):
             self.box.addItem(item)
         self.overlays = OverlayLayer(self.box)
+        self.side_box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.side_image = pg.ImageItem(axisOrder="row-major")
+        self.side_box.addItem(self.side_image)
+        self.side_box.setXLink(self.box)
+        self.side_box.setYLink(self.box)
+        self._side_shown = False
         self.doc: Document | None = None
         self._tool: Tool | None = None
         self._lut: np.ndarray | None = None
@@ -57,6 +66,7 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
         doc.view.changed.connect(self._on_view_changed)
         doc.mask_changed.connect(self._on_mask_changed)
         doc.annotations_changed.connect(self._on_annotations_changed)
+        doc.enhanced_changed.connect(self._on_enhanced_changed)
         self.refresh_labels()
         self.render_frame()
         h, w = doc.shape
@@ -71,6 +81,7 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
         self._unbind()
         self.doc = None
         self.image.clear()
+        self._show_side(False)
         self.mask_item.setVisible(False)
         self.overlays.clear()
 
@@ -79,6 +90,7 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
             self.doc.view.changed.disconnect(self._on_view_changed)
             self.doc.mask_changed.disconnect(self._on_mask_changed)
             self.doc.annotations_changed.disconnect(self._on_annotations_changed)
+            self.doc.enhanced_changed.disconnect(self._on_enhanced_changed)
 
     def set_tool(self, tool: Tool | None) -> None:
         """Route left gestures to ``tool`` (None: left drag pans)."""
@@ -112,9 +124,31 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
         except EchoCareError as err:
             self.failed.emit(err.one_line())
             return
-        self.image.setImage(frame, autoLevels=False, levels=doc.view.window)
+        enhanced = doc.enhanced.get(doc.view.frame_index)
+        mode = doc.view.enhancement if enhanced is not None else "off"
+        shown = enhanced if mode == "on" else frame
+        self.image.setImage(shown, autoLevels=False, levels=doc.view.window)
+        self._show_side(mode == "side")
+        if mode == "side":
+            self.side_image.setImage(enhanced, autoLevels=False, levels=doc.view.window)
         self._draw_mask()
         self.overlays.redraw(doc)
+
+    def _show_side(self, on: bool) -> None:
+        if on != self._side_shown:
+            if on:
+                self.addItem(self.side_box, row=0, col=1)
+            else:
+                self.removeItem(self.side_box)
+            self._side_shown = on
+
+    @property
+    def showing_enhanced(self) -> str:
+        """What the viewer shows of the enhanced frame now: "off", "on" or "side"."""
+        doc = self.doc
+        if doc is None or doc.view.frame_index not in doc.enhanced:
+            return "off"
+        return doc.view.enhancement
 
     def _draw_mask(self) -> None:
         doc = self.doc
@@ -129,7 +163,7 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
 
     # -- model events ------------------------------------------------------------------------
     def _on_view_changed(self, name: str, value: object) -> None:
-        if name == "frame_index":
+        if name in ("frame_index", "enhancement"):
             self.render_frame()
         elif name == "window":
             self.image.setLevels(value)
@@ -143,6 +177,10 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
     def _on_annotations_changed(self, _ids: tuple[str, ...]) -> None:
         if self.doc is not None:
             self.overlays.redraw(self.doc)
+
+    def _on_enhanced_changed(self, frames: tuple[int, ...]) -> None:
+        if self.doc is not None and self.doc.view.frame_index in frames:
+            self.render_frame()
 
     def _on_tool_preview_changed(self) -> None:
         tool = self._tool

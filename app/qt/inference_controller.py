@@ -1,0 +1,177 @@
+"""InferenceController: runs the chosen model on the open study in the background.
+
+The work (loading the model, decoding frames, the engine's tasks) runs on the thread pool in a
+``Worker``; progress and the result come back on the GUI thread, where the result is applied
+to the document as one undoable step of AI drafts carrying the model version. The window stays
+responsive throughout, and a cancelled or failed run changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.model.document import Document
+from app.model.inference import prediction_command
+from app.model.model_run import (
+    ModelChoice,
+    ModelRunner,
+    RunRequest,
+    available_models,
+    not_clinical,
+    statement,
+)
+from app.qt.panels.inference_panel import InferencePanel
+from app.qt.workers import Worker
+from engine.errors import EchoCareError
+from engine.io.cine import Cine
+from engine.progress import Progress
+
+
+class InferenceController(QObject):
+    """Binds the inference panel to a ``ModelRunner``.
+
+    ``notice_changed(text, warn)`` carries the active model's training-data statement;
+    ``message(text)`` and ``error(text)`` go to the status bar; ``finished()`` fires when a
+    run ends, however it ended.
+
+    Args:
+        panel: the inference panel.
+        opener: reads the study file in the worker (the session's reader).
+        study_path: returns the open study's file, or None.
+    """
+
+    notice_changed = Signal(str, bool)
+    message = Signal(str)
+    error = Signal(str)
+    finished = Signal()
+
+    def __init__(
+        self,
+        panel: InferencePanel,
+        opener: Callable[[Path], Cine],
+        study_path: Callable[[], Path | None],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self.runner = ModelRunner(opener)
+        self.study_path = study_path
+        self.doc: Document | None = None
+        self.worker: Worker | None = None
+        self.choices: dict[str, ModelChoice] = {}
+        panel.model_changed.connect(self._on_model_changed)
+        panel.run_requested.connect(self.run)
+        panel.cancel_requested.connect(self.cancel)
+
+    # -- models ------------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        """Read the model store again; the active version of the first model is selected."""
+        try:
+            found = available_models()
+        except EchoCareError as err:
+            found = []
+            self.error.emit(err.one_line())
+        self.choices = {c.key: c for c in found}
+        self.panel.set_models(found)
+        if not found:
+            self.panel.set_notice("No model in the model store: import or train one first", True)
+            self.notice_changed.emit("no model loaded", False)
+        QTimer.singleShot(0, self._fill_tasks)  # the task registry is imported after start-up
+
+    def _fill_tasks(self) -> None:
+        choice = self.choices.get(self.panel.model_key)
+        heads = [h.name for h in choice.card.heads] if choice else []
+        self.panel.set_tasks(self.runner.task_names(), heads)
+
+    def select_model(self, key: str) -> None:
+        """Make ``key`` (``name@version``) the active model."""
+        index = self.panel.model_box.findData(key)
+        if index < 0:
+            raise KeyError(key)
+        self.panel.model_box.setCurrentIndex(index)
+
+    def _on_model_changed(self, key: str) -> None:
+        choice = self.choices.get(key)
+        if choice is None:
+            return
+        text, warn = statement(choice.card), not_clinical(choice.card)
+        self.panel.set_notice(text, warn)
+        self.notice_changed.emit(text, warn)
+        if self.panel.task_list.count():
+            self._fill_tasks()
+
+    # -- running -----------------------------------------------------------------------------
+    def bind(self, doc: Document) -> None:
+        self.doc = doc
+        self.panel.set_frame_count(doc.n_frames, doc.view.frame_index)
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def run(self) -> bool:
+        """Start a run of the panel's choice on the open study; False when it cannot start."""
+        doc, path = self.doc, self.study_path()
+        if self.running or doc is None or path is None:
+            return False
+        if not self.panel.task_list.count():
+            self._fill_tasks()
+        tasks = tuple(self.panel.checked_tasks())
+        if not self.panel.model_key or not tasks:
+            self.error.emit("pick a model and at least one task first")
+            return False
+        frames = self.panel.frames(doc.n_frames, doc.view.frame_index)
+        request = RunRequest(self.panel.model_key, tasks, frames, path)
+        worker = Worker(partial(self.runner.run, request))
+        worker.signals.progressed.connect(self._on_progressed)
+        worker.signals.returned.connect(partial(self._on_returned, doc, request))
+        worker.signals.errored.connect(self._on_errored)
+        worker.signals.cancelled.connect(self._on_cancelled)
+        worker.signals.finished.connect(self._on_finished)
+        self.worker = worker
+        self.panel.set_running(True)
+        self.panel.status.setText(f"loading {request.model} …")
+        worker.start()
+        return True
+
+    def cancel(self) -> None:
+        """Ask the run to stop at its next check; nothing is applied."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.panel.status.setText("cancelling …")
+
+    def _on_progressed(self, p: Progress) -> None:
+        self.panel.show_progress(p.done, p.total, p.message)
+
+    def _on_returned(self, doc: Document, request: RunRequest, result: object) -> None:
+        results = list(result.tasks.values())  # type: ignore[attr-defined]
+        if doc is not self.doc:
+            self.panel.show_status("the study changed during the run; its results were dropped")
+            return
+        try:
+            cmd = prediction_command(doc, results)
+        except (TypeError, ValueError) as err:
+            self._on_errored(f"{request.model}: {err}")
+            return
+        doc.apply(cmd)
+        n = len(request.frames)
+        text = f"{len(results)} task(s) on {n} frame(s): {len(cmd.commands)} AI draft(s) from {request.model}"
+        self.panel.show_status(text)
+        self.message.emit(text)
+
+    def _on_errored(self, text: str) -> None:
+        self.panel.show_status(f"failed: {text}")
+        self.error.emit(text)
+
+    def _on_cancelled(self) -> None:
+        self.panel.show_status("cancelled; nothing was changed")
+        self.message.emit("model run cancelled; nothing was changed")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.panel.set_running(False)
+        self.finished.emit()

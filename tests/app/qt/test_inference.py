@@ -1,0 +1,142 @@
+"""The acceptance path with a model: open sample -> run all tasks in the background -> brush
+edit -> undo -> redo -> save -> reopen; cancel; the model's training-data statement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+
+from app.model.annotations import Review
+from engine.io.open import open_cine
+from engine.provenance import Origin
+
+RUN_TIMEOUT_MS = 180_000
+
+
+@pytest.fixture(scope="session")
+def tiny_state():
+    """Random weights of the tiny all-heads test model (built once per session)."""
+    import torch
+
+    from engine.factory import create_model
+    from engine.tasks.presets import all_heads_cfg
+
+    torch.manual_seed(0)
+    cfg = all_heads_cfg()
+    return cfg, create_model(cfg).state_dict()
+
+
+@pytest.fixture
+def stored_model(tiny_state):
+    """The tiny model saved as version 1 in this test's user model store."""
+    from engine.model_card import ModelCard
+    from engine.model_store import save_version
+
+    cfg, state = tiny_state
+    return save_version(ModelCard.from_cfg(cfg), state)
+
+
+def run_and_wait(window, qtbot, frames=(0, 2)):
+    """Run all the model's tasks on a frame range; returns how often the GUI ticked meanwhile."""
+    panel = window.inference_panel
+    panel.set_scope("Frame range")
+    panel.first_spin.setValue(frames[0])
+    panel.last_spin.setValue(frames[1])
+    ticks = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    with qtbot.waitSignal(window.inference.finished, timeout=RUN_TIMEOUT_MS):
+        window.actions["model.run"].trigger()
+        assert window.inference.running and not panel.run_button.isEnabled()
+    timer.stop()
+    return len(ticks)
+
+
+def test_run_all_tasks_edit_undo_redo_save_reopen(make_window, qtbot, mouse, tmp_path, cardiac_sample,
+                                                  stored_model):  # fmt: skip
+    window = make_window(reader=open_cine)
+    assert window.open_path(cardiac_sample), window.last_message
+    key = f"{stored_model.name}@{stored_model.version}"
+    window.inference.select_model(key)
+    qtbot.waitUntil(lambda: window.inference_panel.task_list.count() > 0)
+    tasks = window.inference_panel.checked_tasks()
+    assert tasks == ["classification", "segmentation", "detection", "landmarks", "regression",
+                     "enhancement", "report"]  # fmt: skip
+    ticks = run_and_wait(window, qtbot)
+    assert ticks > 10, "the event loop kept running while the model worked"
+    assert window.inference_panel.status.text().startswith("7 task(s) on 3 frame(s)"), window.last_message
+    doc = window.doc
+    kinds = {a.kind for a in doc.annotations.values()}
+    assert {"class", "value", "landmark", "frame_mark", "report"} <= kinds
+    assert sorted(doc.masks) == [0, 1, 2] and sorted(doc.enhanced) == [0, 1, 2]
+    model = stored_model.name, stored_model.version, stored_model.weights_sha256
+    for a in doc.annotations.values():
+        assert a.origin is Origin.AI_DRAFT and (a.model.name, a.model.version, a.model.sha256) == model
+    assert all(m.model.version == "1" and m.review is Review.PENDING for m in doc.mask_meta.values())
+    assert doc.history.undo_text == f"apply {stored_model.name} v1"
+    drafts = dict(doc.annotations)
+
+    # one undo step removes the whole run; redo brings it back
+    window.undo()
+    assert not doc.annotations and not doc.masks and not doc.enhanced
+    window.redo()
+    assert doc.annotations == drafts and sorted(doc.enhanced) == [0, 1, 2]
+
+    # a brush stroke over the AI mask: undo, redo
+    doc.set_frame(1)
+    before = doc.mask(1).copy()
+    window.set_tool("brush")
+    doc.view.active_label = 2
+    mouse.drag(window, [(230, 240), (250, 244), (270, 248), (290, 252)])
+    painted = doc.mask(1).copy()
+    assert (painted != before).sum() > 100 and doc.mask_meta[1].origin is Origin.HUMAN_FINAL
+    window.undo()
+    np.testing.assert_array_equal(doc.mask(1), before)
+    window.redo()
+    np.testing.assert_array_equal(doc.mask(1), painted)
+    window.actions["file.save"].trigger()
+    assert not window.session.dirty
+    window.close()
+
+    again = make_window(project=tmp_path / "proj", reader=open_cine)
+    (study,) = again.session.store.studies()
+    assert again.open_study(study.id)
+    np.testing.assert_array_equal(again.doc.mask(1), painted)
+    assert again.doc.mask_meta[1].model.version == "1", "the corrected mask keeps its drafting model"
+    assert again.doc.mask_meta[0].origin is Origin.AI_DRAFT and again.doc.mask_meta[0].model.version == "1"
+    assert again.doc.annotations == drafts, "every AI draft is back with its model version"
+    assert [(m.name, m.version) for m in again.session.store.models()] == [(stored_model.name, "1")]
+
+
+def test_cancel_changes_nothing_and_errors_are_shown(make_window, qtbot, cardiac_sample, stored_model):
+    window = make_window(reader=open_cine)
+    assert window.open_path(cardiac_sample)
+    window.inference_panel.set_scope("Whole cine")
+    with qtbot.waitSignal(window.inference.finished, timeout=RUN_TIMEOUT_MS):
+        window.actions["model.run"].trigger()
+        window.actions["model.cancel"].trigger()
+    assert window.last_message == "model run cancelled; nothing was changed"
+    assert not window.doc.annotations and not window.doc.masks and not window.doc.history.can_undo
+    assert window.inference_panel.run_button.isEnabled()
+    window.inference_panel.set_checked([])
+    assert not window.inference.run() and window.last_message == "pick a model and at least one task first"
+
+
+def test_the_models_training_data_statement_is_always_shown(make_window, cardiac_sample, stored_model):
+    window = make_window(reader=open_cine)
+    expected = "echocare-all v1 · random weights; not for clinical use"
+    assert window.model_card_label.text() == f"Model: {expected}"
+    assert "color" in window.model_card_label.styleSheet(), "shown as a warning"
+    assert window.inference_panel.notice.text() == expected
+    assert window.open_path(cardiac_sample)
+    assert window.model_card_label.text() == f"Model: {expected}" and window.doc.model_card == expected
+    assert window.findings.notice.isVisibleTo(window.findings)
+    assert window.findings.full_report().startswith(f"Model: {expected}")
+
+
+def test_no_model_in_the_store_says_so(window):
+    assert window.model_card_label.text() == "Model: no model loaded"
+    assert not window.inference_panel.run_button.isEnabled()
+    assert "No model" in window.inference_panel.notice.text()
