@@ -32,11 +32,13 @@ SITE = {"probe": "convex", "gain_db": -6.0, "psf_scale": 1.6, "dynamic_range_db"
 
 def held_out_dice(model, scene: str, count: int, seed: int, site: dict) -> float:
     from training.api import evaluate_model
+    from training.finetune.remap import align_to_model
     from training.finetune.samples import InputSpec, PreparedSet
     from training.finetune.sources import simulated_samples
 
     cfg = model.cfg
     samples, labels = simulated_samples(scene, ("segmentation",), count, seed, tuple(cfg.input_size), site)
+    samples, labels = align_to_model(samples, labels, cfg, ("segmentation",))  # into the model's label ids
     spec = InputSpec(tuple(cfg.input_size), cfg.mean, cfg.std)
     return evaluate_model(model, PreparedSet(samples, spec, ("segmentation",)), ("segmentation",), labels)[
         "segmentation.dice"

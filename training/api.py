@@ -20,6 +20,7 @@ from engine.progress import NEVER, CancelToken, ProgressFn, no_progress
 from training.config import FinetuneCfg, to_dict, validate_finetune
 from training.data.splits import split_items
 from training.distributed import DistInfo, init_distributed, unwrap, wrap
+from training.finetune.remap import align_to_model
 from training.finetune.samples import InputSpec, LabelledSample, PreparedSet, collate
 from training.finetune.sources import LABELLED_SOURCES
 from training.loop import LoopResult, TrainLoop
@@ -198,6 +199,7 @@ def finetune(
     if base.input_size != cfg.input_size:
         cfg = replace(cfg, input_size=base.input_size)
     samples, labels = load_samples(cfg)
+    samples, labels = align_to_model(samples, labels, base, cfg.heads)
     parts = split_items(samples, lambda s: s.patient, cfg.split)
     if not parts["train"] or not parts["test"]:
         raise ConfigError(

@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from training.metrics import PRIMARY
@@ -101,15 +101,13 @@ def register_version(
         "activated": verdict.activate,
     }
     card = ModelCard.from_cfg(
-        model.cfg,
+        replace(model.cfg, version="", trained_on=trained_on),
         parent=parent_ref,
         metrics=metrics,
         source_sha256=str(lineage.get("data_sha256", "")),
         notes=json.dumps(notes, sort_keys=True),
     )
-    card = ModelCard(**{**card.__dict__, "version": "", "trained_on": trained_on})
-    state = {k: v for k, v in model.state_dict().items()}
-    return model_store.save_version(card, state, activate=verdict.activate)
+    return model_store.save_version(card, model.state_dict(), activate=verdict.activate)
 
 
 def _lineage(card: Any) -> dict[str, Any]:
