@@ -55,7 +55,7 @@ def _value_lines(doc: Document) -> list[tuple[str, str]]:
         text = _number(a.value)
         if a.name.startswith("EF"):
             marks = doc.frame_marks()
-            frames = ", ".join(f"{k} {', '.join(map(str, v))}" for k, v in marks.items() if v)
+            frames = "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in marks.items() if v)
             text += f" ({frames})" if frames else ""
         lines.append((a.name or "value", text + _tag(a)))
     return lines
