@@ -3,6 +3,7 @@
 from engine.interop import (  # noqa: F401
     coco,
     csv_export,
+    dicom_copy,
     nifti,
     png_masks,
     report,

@@ -1,0 +1,75 @@
+"""DICOM copies of the studies: byte copies, or de-identified copies with ``--deidentify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
+
+from engine.errors import ReadError
+from engine.interop.files import write_bytes
+from engine.interop.project_data import ProjectData, StudyData
+from engine.interop.registry import ExportContext, ExportSummary, register_exporter
+
+DICOM_DIR = "dicom"
+
+
+def is_dicom(path: Path) -> bool:
+    """Whether ``path`` starts like a DICOM Part 10 file."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(132)[128:132] == b"DICM"
+    except OSError:
+        return False
+
+
+def source_dataset(study: StudyData, ctx: ExportContext) -> tuple[Dataset, str | None]:
+    """The study's DICOM dataset as the export must reference it.
+
+    With de-identification this is the de-identified copy, written to ``dicom/<name>.dcm``
+    (its relative path is returned); otherwise the original, read without its pixels.
+
+    Raises:
+        ReadError: the study is not a DICOM file.
+    """
+    if not is_dicom(study.path):
+        raise ReadError(study.path, "not a DICOM file; DICOM SEG and SR need a DICOM source")
+    if ctx.deidentifier is None:
+        return pydicom.dcmread(study.path, stop_before_pixels=True), None
+    name = ctx.study_name(study)
+    ds = ctx.deidentifier.dataset(study.path, f"{DICOM_DIR}/{name}.dcm")
+    rel = f"{DICOM_DIR}/{name}.dcm"
+    write_dataset(ctx.staging / rel, ds)
+    return ds, rel
+
+
+def write_dataset(path: Path, ds: Dataset) -> Path:
+    """Write ``ds`` as a DICOM Part 10 file, durably."""
+    import io
+
+    if hasattr(ds, "file_meta"):  # the file is written by EchoCare, whoever wrote the source
+        ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+        ds.file_meta.ImplementationVersionName = "ECHOCARE_1"
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return write_bytes(path, buf.getvalue())
+
+
+@register_exporter("dicom", "the studies' DICOM files (de-identified with --deidentify)")
+def export_dicom(data: ProjectData, ctx: ExportContext) -> ExportSummary:
+    """Copy every DICOM study into ``dicom/``; other studies are listed in the notes."""
+    files: list[str] = []
+    notes: list[str] = []
+    for study in data.studies:
+        if not is_dicom(study.path):
+            notes.append(f"{ctx.study_name(study)}: not DICOM, skipped")
+            continue
+        if ctx.deidentifier is None:
+            rel = f"{DICOM_DIR}/{study.stem}.dcm"
+            write_bytes(ctx.staging / rel, study.path.read_bytes())
+        else:
+            _, rel = source_dataset(study, ctx)
+        files.append(str(rel))
+    return ExportSummary(tuple(files), tuple(notes))
