@@ -4,6 +4,7 @@ from engine.interop import (  # noqa: F401
     coco,
     csv_export,
     dicom_copy,
+    dicom_seg,
     nifti,
     png_masks,
     report,
