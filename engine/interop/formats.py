@@ -5,6 +5,7 @@ from engine.interop import (  # noqa: F401
     csv_export,
     dicom_copy,
     dicom_seg,
+    dicom_sr,
     nifti,
     png_masks,
     report,

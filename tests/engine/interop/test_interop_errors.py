@@ -39,7 +39,7 @@ def test_unknown_format(project, tmp_path):
     with pytest.raises(ConfigError) as err:
         export_project(project.folder, "dicom-rt", tmp_path / "out")
     line = _one_line(err.value, tmp_path / "out")
-    assert "unknown export format 'dicom-rt'" in line and "coco" in line
+    assert "unknown export format 'dicom-rt'" in line and "dicom-seg" in line
     assert not (tmp_path / "out").exists()
 
 
@@ -94,7 +94,7 @@ def test_bad_coco_file_changes_nothing(tmp_path):
 
 
 def test_every_format_is_registered():
-    assert list_formats() == ["coco", "csv", "nifti", "png", "report"]
+    assert list_formats() == ["coco", "csv", "dicom", "dicom-seg", "dicom-sr", "nifti", "png", "report"]
 
 
 @settings(max_examples=60, deadline=None)
