@@ -39,7 +39,7 @@ def held_out_dice(model, scene: str, count: int, seed: int, site: dict) -> float
     cfg = model.cfg
     samples, labels = simulated_samples(scene, ("segmentation",), count, seed, tuple(cfg.input_size), site)
     samples, labels = align_to_model(samples, labels, cfg, ("segmentation",))  # into the model's label ids
-    spec = InputSpec(tuple(cfg.input_size), cfg.mean, cfg.std)
+    spec = InputSpec.of_model(cfg)
     return evaluate_model(model, PreparedSet(samples, spec, ("segmentation",)), ("segmentation",), labels)[
         "segmentation.dice"
     ]

@@ -234,13 +234,7 @@ def _train(
     elif cfg.init_encoder:
         load_weights(cfg.init_encoder, model.encoder)
     model = model.to(dist.device)
-    spec = InputSpec(
-        tuple(start.cfg.input_size),
-        start.cfg.mean,
-        start.cfg.std,
-        labels.get("report", ()),
-        _report_len(start.cfg),
-    )
+    spec = InputSpec.of_model(start.cfg, labels.get("report", ()), _report_len(start.cfg))
     sets = {k: PreparedSet(v or parts["train"][:1], spec, cfg.heads) for k, v in parts.items()}
     parent_test = None
     if start.parent is not None and all(

@@ -110,8 +110,9 @@ def test_example_configs_parse():
     from training.config import read_mapping
 
     root = Path(__file__).resolve().parents[2] / "configs"
-    files = sorted(root.glob("*.yaml"))
-    assert files
-    for f in files:
-        data = read_mapping(f)
-        from_dict(PretrainCfg if "arch" in data else FinetuneCfg, data, str(f))
+    pretrain, finetune = sorted(root.glob("pretrain-*.yaml")), sorted(root.glob("finetune-*.yaml"))
+    assert pretrain and finetune
+    for f in pretrain:
+        from_dict(PretrainCfg, read_mapping(f), str(f))
+    for f in finetune:
+        from_dict(FinetuneCfg, read_mapping(f), str(f))

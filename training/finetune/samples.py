@@ -26,9 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
+from engine.config import ModelCfg
+from engine.transforms.geometry import Geometry
 from training.data.augment import to_grey01
 
 PAD, BOS, EOS, UNK = range(4)
@@ -75,60 +76,95 @@ def encode_report(text: str, vocab: Sequence[str], max_len: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """How frames become model input: size (H, W), normalisation, report vocabulary."""
+    """How frames become model input, exactly as inference does it (``engine.transforms``).
+
+    Attributes:
+        size: model input (H, W); frames are letterboxed into it (aspect kept, centred).
+        mean, std: per-channel normalisation after scaling pixels to [0, 1].
+        crop_to_fan: crop each frame to its detected fan first.
+        in_chans: model input channels.
+        vocab: the report head's vocabulary.
+        report_len: report target length, words.
+    """
 
     size: tuple[int, int]
     mean: tuple[float, ...] = (0.0, 0.0, 0.0)
     std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    crop_to_fan: bool = False
+    in_chans: int = 3
     vocab: tuple[str, ...] = ()
     report_len: int = 24
 
+    @classmethod
+    def of_model(cls, cfg: ModelCfg, vocab: Sequence[str] = (), report_len: int = 24) -> InputSpec:
+        """The input contract of a model card."""
+        return cls(
+            tuple(cfg.input_size),
+            tuple(cfg.mean),
+            tuple(cfg.std),
+            cfg.crop_to_fan,
+            cfg.in_chans,
+            tuple(vocab),
+            report_len,
+        )
 
-def _resize(img: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
-    mode = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
-    return cv2.resize(img, (size[1], size[0]), interpolation=mode)
+    def model_cfg(self) -> ModelCfg:
+        return ModelCfg(
+            name="input",
+            arch="",
+            input_size=self.size,
+            in_chans=self.in_chans,
+            mean=self.mean,
+            std=self.std,
+            crop_to_fan=self.crop_to_fan,
+        )
 
 
-TargetFn = Callable[[Any, tuple[float, float], InputSpec], Any]
+TargetFn = Callable[[Any, Geometry, InputSpec], Any]
 _TARGETS: dict[str, TargetFn] = {
-    "segmentation": lambda t, f, s: _resize(np.asarray(t, np.uint8), s.size, nearest=True)[None].astype(
+    "segmentation": lambda t, g, s: g.image_to_model(np.asarray(t, np.uint8), nearest=True)[None].astype(
         np.int64
     ),
-    "classification": lambda t, f, s: np.int64(t),
-    "detection": lambda t, f, s: (
-        (np.asarray(t[0], np.float32).reshape(-1, 4) * np.array([f[0], f[1], f[0], f[1]], np.float32)),
+    "classification": lambda t, g, s: np.int64(t),
+    "detection": lambda t, g, s: (
+        g.boxes_to_model(np.asarray(t[0], np.float64)).astype(np.float32).reshape(-1, 4),
         np.asarray(t[1], np.int64).reshape(-1),
     ),
-    "landmarks": lambda t, f, s: (np.asarray(t, np.float32) + 0.5) * np.array(f, np.float32) - 0.5,
-    "regression": lambda t, f, s: np.asarray(t, np.float32).reshape(-1),
-    "enhancement": lambda t, f, s: (
-        (_resize(to_grey01(np.asarray(t)), s.size)[None] - s.mean[0]) / s.std[0]
+    "landmarks": lambda t, g, s: g.points_to_model(np.asarray(t, np.float64)).astype(np.float32),
+    "regression": lambda t, g, s: np.asarray(t, np.float32).reshape(-1),
+    "enhancement": lambda t, g, s: (
+        (g.image_to_model(to_grey01(np.asarray(t)))[None] - s.mean[0]) / s.std[0]
     ).astype(np.float32),
-    "report": lambda t, f, s: encode_report(str(t), s.vocab, s.report_len),
+    "report": lambda t, g, s: encode_report(str(t), s.vocab, s.report_len),
 }
 
 
 def prepare(sample: LabelledSample, spec: InputSpec, heads: Sequence[str]) -> dict[str, Any]:
-    """Model-input tensors of one sample: ``image`` [3, H, W], ``targets`` per head, ``spacing``.
+    """Model-input tensors of one sample: ``image`` [C, H, W], ``targets`` per head, ``spacing``.
 
-    ``spacing`` is mm per *model-input* pixel (x, y), NaN when the frame is uncalibrated.
+    The frame goes through ``engine.transforms.preprocess`` (the inference path: optional crop to
+    the fan, letterbox, normalisation) and every target through the same geometry. ``spacing``
+    is mm per *model-input* pixel (x, y), NaN when the frame is uncalibrated.
     """
     import torch
 
-    grey = to_grey01(sample.image)
-    h, w = grey.shape
-    f = (spec.size[1] / w, spec.size[0] / h)
-    img = _resize(grey, spec.size)
-    chans = np.stack([(img - spec.mean[c]) / spec.std[c] for c in range(3)]).astype(np.float32)
+    from engine.transforms.preprocess import preprocess
+    from engine.transforms.sector import detect_sector
+
+    frame = np.asarray(sample.image)
+    crop = detect_sector(frame).box if spec.crop_to_fan else None
+    prepared = preprocess(frame, spec.model_cfg(), crop)
+    geom = prepared.geometry
     targets = {}
     for name in heads:
-        value = _TARGETS[name](sample.targets[name], f, spec)
+        value = _TARGETS[name](sample.targets[name], geom, spec)
         targets[name] = (
             tuple(torch.from_numpy(v) for v in value) if isinstance(value, tuple) else torch.as_tensor(value)
         )
     sp = sample.spacing_mm
-    spacing = (sp[0] / f[0], sp[1] / f[1]) if sp else (float("nan"), float("nan"))
-    return {"image": torch.from_numpy(chans), "targets": targets, "spacing": torch.tensor(spacing)}
+    spacing = (sp[0] / geom.scale, sp[1] / geom.scale) if sp else (float("nan"), float("nan"))
+    image = torch.from_numpy(np.ascontiguousarray(prepared.image, dtype=np.float32))
+    return {"image": image, "targets": targets, "spacing": torch.tensor(spacing)}
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
