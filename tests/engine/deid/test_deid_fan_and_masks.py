@@ -113,3 +113,20 @@ def test_profile_walks_sequences_and_shifts_dates():
     assert "InstitutionName" not in ref and 0x00091001 not in ds
     assert {c.action for c in changes} == {"replaced", "date_shifted", "uid_remapped", "removed"}
     assert shift_date("garbage", 3) == ""
+
+
+def test_pseudonyms_uids_and_masks_are_remembered_between_exports(tmp_path):
+    frames, fan = _clip()
+    path = write_us_cine(tmp_path / "c.dcm", frames, 0.3, 20.0, regions=[], uid_seed="y")
+    first = Deidentifier(tmp_path / "proj")
+    a = first.dataset(path, "a.dcm")
+    first.save()
+    stored = ScannerMasks(tmp_path / "proj").keys()
+    assert len(stored) == 1 and stored[0].endswith(f"|{H}x{W}")
+    b = Deidentifier(tmp_path / "proj").dataset(path, "b.dcm")
+    assert (a.PatientID, a.StudyInstanceUID, a.SOPInstanceUID, a.StudyDate) == (
+        b.PatientID, b.StudyInstanceUID, b.SOPInstanceUID, b.StudyDate,
+    )  # fmt: skip
+    other = Deidentifier(tmp_path / "other").dataset(path, "c.dcm")
+    assert other.PatientID != a.PatientID and other.SOPInstanceUID != a.SOPInstanceUID
+    assert _iou(a.pixel_array[0] > 0, fan) > 0.9
