@@ -12,6 +12,8 @@ from engine.io.cine import Cine
 from engine.project import AnnotationRecord, LabelRecord, MaskRecord, ProjectStore, StudyRecord
 from engine.project.store import DB_NAME
 
+REJECTED = "rejected"
+
 
 @dataclass(frozen=True)
 class StudyData:
@@ -80,6 +82,8 @@ def open_store(folder: str | Path) -> Iterator[ProjectStore]:
 def load_project(folder: str | Path, study_id: int | None = None) -> ProjectData:
     """Read the label schema and the studies (one, or all) of the project in ``folder``.
 
+    Annotations and masks a reviewer rejected are left out; AI drafts keep their origin.
+
     Raises:
         ProjectError: not a project, no label schema, no studies, or no study ``study_id``.
     """
@@ -91,6 +95,12 @@ def load_project(folder: str | Path, study_id: int | None = None) -> ProjectData
         if not records:
             raise ProjectError(store.folder, "the project has no studies")
         studies = tuple(
-            StudyData(r, store.resolve(r), tuple(store.annotations(r.id)), store.masks(r.id)) for r in records
+            StudyData(
+                r,
+                store.resolve(r),
+                tuple(a for a in store.annotations(r.id) if a.review != REJECTED),
+                {f: m for f, m in store.masks(r.id).items() if m.review != REJECTED},
+            )
+            for r in records
         )
         return ProjectData(store.folder, labels, studies)

@@ -14,7 +14,7 @@ from engine.interop.measurements import study_measurements
 from engine.interop.nifti import read as read_nifti
 from engine.interop.project_data import load_project
 from engine.io import open_cine
-from engine.project import ProjectStore
+from engine.project import AnnotationRecord, ProjectStore
 
 
 def _key(a):
@@ -119,3 +119,15 @@ def test_report_text_and_pdf(project, tmp_path):
     assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
     assert b"(- EF, study: 57.2 %) '" in pdf or b"(- EF, study: 57.3 %) '" in pdf
     assert "0001_cardiac_lv_cine_report.pdf" in result.files
+
+
+def test_rejected_drafts_are_not_exported(project, tmp_path):
+    store = ProjectStore(project.folder)
+    rejected = AnnotationRecord(
+        "r", "distance", 1, 0, {"points": [[0.0, 0.0], [5.0, 0.0]]}, review="rejected"
+    )
+    store.save_study(project.study_id, [*store.annotations(project.study_id), rejected])
+    store.close()
+    export_project(project.folder, "csv", tmp_path / "csv")
+    ids = [r["annotation_id"] for r in csv.DictReader((tmp_path / "csv" / "measurements.csv").open())]
+    assert "r" not in ids and "d1" in ids
