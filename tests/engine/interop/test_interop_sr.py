@@ -25,13 +25,20 @@ def test_sr_values_and_units_equal_the_apps_measurements(project, tmp_path):
     (sr_file,) = [f for f in result.files if f.startswith("sr/")]
     ds = pydicom.dcmread(tmp_path / "out" / sr_file)
     assert ds.ContentTemplateSequence[0].TemplateIdentifier == "1500"
-    assert isinstance(hd.sr.srread(tmp_path / "out" / sr_file), hd.sr.Comprehensive3DSR)
+    parsed = hd.sr.srread(tmp_path / "out" / sr_file)
+    assert isinstance(parsed, hd.sr.Comprehensive3DSR)
+    by_highdicom = [
+        (m.value, m.unit.value)
+        for g in parsed.content.get_planar_roi_measurement_groups()
+        for m in g.get_measurements()
+    ]
 
     calipers = [a for a in project.annotations if a.kind in ("distance", "ellipse", "area", "angle")]
     with open_cine(project.source) as cine:
         expected = [measure(from_record(a), cine.calibration_for(a.frame)) for a in calipers]
     items = list(_num_items(ds))
     assert len(items) == len(calipers) + 1  # the calipers and EF
+    assert by_highdicom == [(m.value, UCUM[m.unit]) for m in expected]
 
     source = pydicom.dcmread(project.source, stop_before_pixels=True)
     for (item, group), a, m in zip(items, calipers, expected, strict=False):
