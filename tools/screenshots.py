@@ -135,6 +135,16 @@ class Shooter:
         size = save_png(target.grab().toImage(), self.out / f"{name}.png")
         say(f"{name}.png {size / 1000:.0f} KB")
 
+    def report_shot(self, name: str) -> None:
+        """The window with the report panel given the whole right side."""
+        others = [self.window.docks[t] for t in ("Annotations", "AI results")]
+        for dock in others:
+            dock.hide()
+        self.shot(name)
+        for dock in others:
+            dock.show()
+        self.raise_dock("Annotations")
+
     def open(self, sample: str) -> None:
         if not self.window.open_path(SAMPLES / sample):
             raise SystemExit(f"screenshots: cannot open {sample}: {self.window.last_message}")
@@ -197,7 +207,7 @@ def cardiac(s: Shooter, model: str, first: int, last: int) -> None:
     w.toggle_enhancement("side")
     s.shot("04_enhancement_side_by_side")
     w.toggle_enhancement("side")
-    s.shot("05_report_linked_numbers", w.findings)
+    s.report_shot("05_report_linked_numbers")
     # the editing tools on the same frame
     doc.view.active_label = 1
     s.gesture("brush", [(250 + 6 * i, 260 + 2 * i) for i in range(12)])
@@ -207,7 +217,7 @@ def cardiac(s: Shooter, model: str, first: int, last: int) -> None:
     s.gesture("ellipse", [(420, 160), (470, 200), (520, 240)])
     s.gesture("angle", [(200, 150), (260, 230), (330, 160)], clicks=True)
     s.shot("07_calipers_mm")
-    s.shot("08_report_after_edits", w.findings)
+    s.report_shot("08_report_after_edits")
 
 
 def lesion(s: Shooter, model: str) -> None:

@@ -160,7 +160,7 @@ class InferenceController(QObject):
         doc.apply(cmd)
         n = len(request.frames)
         text = f"{len(results)} task(s) on {n} frame(s): {len(cmd.commands)} AI draft(s) from {request.model}"
-        self.panel.show_status(text)
+        self.panel.show_status(text, done=True)
         self.message.emit(text)
 
     def _on_errored(self, text: str) -> None:

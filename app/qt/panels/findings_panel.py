@@ -47,7 +47,7 @@ class FindingsPanel(QWidget):
         self.notice.setVisible(False)
         self.numbers = QPlainTextEdit()
         self.numbers.setReadOnly(True)
-        self.numbers.setMaximumHeight(130)
+        self.numbers.setMinimumHeight(90)
         self.numbers.setToolTip("Numbers linked to the measurements: they follow every edit")
         self.report = QPlainTextEdit()
         self.report.setPlaceholderText("Report text (your words; the numbers above stay linked)")
@@ -70,7 +70,7 @@ class FindingsPanel(QWidget):
         col.addLayout(form)
         col.addWidget(self.origin_label)
         col.addWidget(self.notice)
-        col.addWidget(self.numbers)
+        col.addWidget(self.numbers, 1)
         col.addWidget(self.report, 1)
         col.addWidget(self.report_button)
 

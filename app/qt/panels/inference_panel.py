@@ -163,9 +163,10 @@ class InferencePanel(QWidget):
         self.progress.setValue(done)
         self.status.setText(f"{done} / {total} frames · {message}")
 
-    def show_status(self, text: str) -> None:
+    def show_status(self, text: str, done: bool = False) -> None:
+        """Show how a run ended; the bar is full when it completed."""
         self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.progress.setValue(1 if done else 0)
         self.status.setText(text)
 
     # -- handlers ----------------------------------------------------------------------------
