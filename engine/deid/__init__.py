@@ -2,7 +2,7 @@
 
 from engine.deid.fan import Fan, blank_outside, detect_fan
 from engine.deid.profile import ACTIONS, Change, Policy, deidentify_dataset
-from engine.deid.scanner_masks import ScannerKey, ScannerMasks
+from engine.deid.scanner_masks import ScannerKey, ScannerMasks, scanner_key
 from engine.deid.session import Deidentifier
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "blank_outside",
     "deidentify_dataset",
     "detect_fan",
+    "scanner_key",
 ]

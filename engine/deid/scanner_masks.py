@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import ProjectError
+from engine.errors import ProjectError, ReadError
 from engine.interop import rle
 from engine.project.atomic import write_atomic
 
@@ -33,6 +33,24 @@ class ScannerKey:
 
     def text(self) -> str:
         return f"{self.manufacturer}|{self.model}|{self.rows}x{self.columns}"
+
+
+def scanner_key(path: str | Path) -> ScannerKey:
+    """The scanner key of a DICOM file (Manufacturer, ManufacturerModelName, Rows, Columns).
+
+    Raises:
+        ReadError: the file cannot be read as DICOM.
+    """
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        rows, columns = int(ds.Rows), int(ds.Columns)
+    except Exception as err:  # pydicom raises many types on bad files
+        raise ReadError(path, f"not a readable DICOM image ({err})") from None
+    maker = str(ds.get("Manufacturer", "") or "unknown")
+    model = str(ds.get("ManufacturerModelName", "") or "unknown")
+    return ScannerKey(maker, model, rows, columns)
 
 
 @dataclass(frozen=True)

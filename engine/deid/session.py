@@ -21,7 +21,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from engine.deid import fan as fanlib
 from engine.deid.profile import Policy, add_method_code, deidentify_dataset
-from engine.deid.scanner_masks import USER, ScannerKey, ScannerMasks
+from engine.deid.scanner_masks import USER, ScannerKey, ScannerMasks, scanner_key
 from engine.errors import ReadError
 from engine.interop.files import write_json, write_text
 from engine.io.cine import Cine
@@ -108,7 +108,7 @@ class Deidentifier:
 
     def _key(self, cine: Cine, ds: Dataset | None) -> ScannerKey:
         if ds is None and cine.info.kind == "dicom":
-            ds = pydicom.dcmread(cine.path, stop_before_pixels=True)
+            return scanner_key(cine.path)
         maker = str(ds.get("Manufacturer", "")) if ds is not None else ""
         model = str(ds.get("ManufacturerModelName", "")) if ds is not None else ""
         return ScannerKey(maker or "unknown", model or "unknown", cine.info.rows, cine.info.columns)

@@ -35,3 +35,19 @@ def test_dialog_exports_and_reports_errors(qtbot, tmp_path):
     dialog.only_study.setChecked(True)
     assert dialog.run_export()
     assert (tmp_path / "o" / "measurements.csv").is_file() and dialog.result is not None
+
+
+def test_dialog_sets_the_open_studys_fan_mask_from_an_image(qtbot, tmp_path):
+    import cv2
+
+    proj = _project(tmp_path / "p")
+    dialog = ExportDialog(proj, study_id=1)
+    qtbot.addWidget(dialog)
+    mask = np.zeros((480, 640), np.uint8)
+    mask[40:440, 100:540] = 255
+    cv2.imwrite(str(tmp_path / "fan.png"), mask)
+    assert dialog.set_mask_from(tmp_path / "fan.png")
+    (key,) = ScannerMasks(proj).keys()
+    assert key.endswith("|480x640") and dialog.masks.count() == 1
+    cv2.imwrite(str(tmp_path / "small.png"), mask[:10, :10])
+    assert not dialog.set_mask_from(tmp_path / "small.png") and "480" in dialog.status.text()

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.deid import ScannerMasks
+from engine.deid import ScannerMasks, scanner_key
 from engine.errors import EchoCareError
 from engine.interop import DESCRIPTIONS, ExportResult, export_project, list_formats
+from engine.interop.project_data import load_project
 
 
 class ExportDialog(QDialog):
@@ -64,6 +65,9 @@ class ExportDialog(QDialog):
         self.masks = QListWidget()
         forget = QPushButton("Forget selected fan mask")
         forget.clicked.connect(self._forget_mask)
+        set_mask = QPushButton("Set the open study's fan mask from an image…")
+        set_mask.setEnabled(study_id is not None)
+        set_mask.clicked.connect(self._choose_mask_image)
         self.status = QLabel()
         self.status.setWordWrap(True)
         form = QFormLayout(self)
@@ -73,6 +77,7 @@ class ExportDialog(QDialog):
         form.addRow(self.only_study)
         form.addRow("Remembered fan masks", self.masks)
         form.addRow(forget)
+        form.addRow(set_mask)
         form.addRow(self.status)
         std = QDialogButtonBox.StandardButton
         self.buttons = QDialogButtonBox(std.Ok | std.Cancel)
@@ -106,6 +111,33 @@ class ExportDialog(QDialog):
         store.remove(ScannerKey(maker, model, rows, columns))
         store.save()
         self._load_masks()
+
+    def _choose_mask_image(self) -> None:
+        image, _ = QFileDialog.getOpenFileName(self, "Fan mask (white = keep)", "", "Images (*.png *.bmp)")
+        if image:
+            self.set_mask_from(Path(image))
+
+    def set_mask_from(self, image: Path) -> bool:
+        """Remember ``image`` (white = inside the fan) as the open study's scanner mask."""
+        import cv2
+
+        try:
+            data = load_project(self.project, self.study_id)
+            key = scanner_key(data.studies[0].path)
+            pixels = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)
+            if pixels is None:
+                self.status.setText(f"{image}: not an image")
+                return False
+            store = ScannerMasks(self.project)
+            store.set(key, pixels > 127)
+            store.save()
+        except (EchoCareError, ValueError) as err:
+            text = err.one_line() if isinstance(err, EchoCareError) else f"{image}: {err}"
+            self.status.setText(text)
+            return False
+        self._load_masks()
+        self.status.setText(f"Fan mask set for {key.text()}")
+        return True
 
     def run_export(self) -> bool:
         """Export with the chosen options; accept on success, show the one-line error otherwise."""
