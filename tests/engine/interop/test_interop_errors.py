@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CARDIAC, make_project
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from interop_project import CARDIAC, make_project
 
 from engine.errors import ConfigError, EchoCareError, ProjectError, ReadError
 from engine.interop import export_project, import_coco, list_formats, rle

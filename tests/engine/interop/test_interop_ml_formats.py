@@ -7,7 +7,7 @@ import json
 
 import cv2
 import numpy as np
-from conftest import LABELS
+from interop_project import LABELS
 
 from engine.interop import export_project, import_coco, import_png_masks, rle
 from engine.interop.measurements import study_measurements
