@@ -59,3 +59,35 @@ def fastest_jpeg() -> tuple[str, JpegDecoder] | None:
         if _importable(name):
             return name, JPEG_DECODERS.get(name)
     return None
+
+
+# start-of-frame markers (SOF0-SOF15 without DHT, JPG and DAC; SOF55 is JPEG-LS)
+SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC} | {0xF7}
+
+
+def jpeg_frame_size(data: bytes) -> tuple[int, int] | None:
+    """(rows, columns) from a JPEG or JPEG-LS stream's start-of-frame header, or None if not found.
+
+    Decoders allocate what this header claims, so a frame whose stream contradicts the DICOM
+    header is refused before it reaches them (a damaged 16 x 24 frame claiming 60000 x 60000
+    pixels made libjpeg spend seconds failing to allocate).
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos, end = 2, min(len(data), 1 << 20)
+    while pos + 9 <= end:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in SOF_MARKERS:
+            rows = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            columns = int.from_bytes(data[pos + 7 : pos + 9], "big")
+            return rows, columns
+        if marker in (0x01, *range(0xD0, 0xD9)):  # markers without a length
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return None

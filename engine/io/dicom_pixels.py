@@ -16,7 +16,7 @@ from pydicom.encaps import encapsulate
 from pydicom.pixels import apply_color_lut, get_decoder
 from pydicom.uid import UID, JPEGBaseline8Bit, JPEGExtended12Bit
 
-from engine.io.codecs import JpegDecoder, fastest_jpeg
+from engine.io.codecs import JpegDecoder, fastest_jpeg, jpeg_frame_size
 
 FAST_JPEG_SYNTAXES = (JPEGBaseline8Bit, JPEGExtended12Bit)
 FAST_JPEG_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2", "YBR_FULL_422", "YBR_FULL")
@@ -103,6 +103,9 @@ def palette_lut(ds: Dataset, bits_stored: int) -> np.ndarray:
     """
     values = np.arange(0, 1 << min(bits_stored, 16), dtype=np.uint16 if bits_stored > 8 else np.uint8)
     lut = apply_color_lut(values, ds)
+    if lut.ndim != 2 or lut.shape[1] != 3 or not len(lut):
+        # a damaged (segmented) table can expand to the wrong number of channels
+        raise ValueError(f"palette colour lookup table has shape {lut.shape}, expected [N, 3]")
     if lut.dtype != np.uint8:
         lut = (lut >> 8).astype(np.uint8) if int(lut.max()) > 255 else lut.astype(np.uint8)
     return np.ascontiguousarray(lut)
@@ -146,7 +149,16 @@ class FrameDecoder:
             return self.jpeg[0]
         return "pydicom" if self.encapsulated else "native"
 
+    def _check_stream(self, data: bytes) -> None:
+        size = jpeg_frame_size(data) if self.encapsulated else None
+        if size is not None and size != (self.fmt.rows, self.fmt.columns):
+            raise ValueError(
+                f"the JPEG stream holds {size[0]} x {size[1]} pixels, the header says "
+                f"{self.fmt.rows} x {self.fmt.columns}"
+            )
+
     def _stored(self, data: bytes) -> np.ndarray:
+        self._check_stream(data)
         if self.jpeg is not None:
             arr = self.jpeg[1](data)
             expected = (self.fmt.rows, self.fmt.columns) + ((3,) if self.fmt.samples == 3 else ())

@@ -81,3 +81,16 @@ def test_tiff_with_damaged_tags(worker, tmp_path):
     for at in range(8, len(data) - 1, 12):  # knock out tag ids through the directories
         data[at : at + 2] = b"\x01\x88"
     _check(worker, tmp_path / "tags.tif", bytes(data), expect=("ok", "read_error", "unsupported"))
+
+
+def test_jpeg_frame_claiming_another_size_is_refused_before_decoding(worker, tmp_path):
+    ds = dcmread(io.BytesIO(seeds()["dcm_jpeg_bot.dcm"]))
+    data = bytearray(ds.PixelData)
+    sof = data.find(b"\xff\xc0")  # first frame's SOF0: height 0 (no DNL follows), width 128
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 0, 128)
+    ds.PixelData = bytes(data)
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    outcome = _check(worker, tmp_path / "sof.dcm", buf.getvalue())
+    assert "JPEG stream holds 0 x 128 pixels" in outcome.detail
+    assert outcome.seconds < 5  # libjpeg used to spend ~10 s failing to allocate it
