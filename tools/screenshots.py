@@ -227,6 +227,9 @@ def lesion(s: Shooter, model: str) -> None:
     w.doc.set_frame(s.best_frame("box") if w.doc.of_kind("box") else s.best_frame("mask"))
     s.raise_dock("Annotations")
     s.shot("09_lesion_detection_segmentation")
+    lesion_label = next((lab.id for lab in w.doc.labels if lab.name.lower() == "lesion"), None)
+    if lesion_label is not None:
+        w.doc.view.active_label = lesion_label
     s.gesture("box", [(150, 150), (200, 190), (240, 230)])
     s.gesture("landmark", [(300, 200)], clicks=True)
     s.shot("10_box_landmark_edit")
