@@ -1,0 +1,67 @@
+"""The model list (active versions first), the training-data statement, and a run without Qt."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from app.model.document import Document
+from app.model.inference import prediction_command
+from app.model.model_run import ModelRunner, RunRequest, available_models, not_clinical, statement
+from engine.model_card import ModelCard
+from engine.progress import Cancelled, CancelToken
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    import torch
+
+    from engine.factory import create_model
+    from engine.tasks.presets import all_heads_cfg
+
+    torch.manual_seed(0)
+    cfg = all_heads_cfg()
+    return cfg, create_model(cfg).state_dict()
+
+
+def test_active_versions_come_first(tiny):
+    from engine.model_store import activate_version, save_version
+
+    cfg, state = tiny
+    for _ in range(3):
+        save_version(replace(ModelCard.from_cfg(cfg), version=""), state, activate=False)
+    activate_version(cfg.name, "2")
+    mine = [c for c in available_models() if c.card.name == cfg.name]
+    assert [c.key for c in mine] == ["echocare-all@2", "echocare-all@3", "echocare-all@1"]
+    assert [c.title for c in mine] == ["echocare-all v2 (active)", "echocare-all v3", "echocare-all v1"]
+    assert all(c.active for c in available_models() if c.card.name != cfg.name), "bundled models are active"
+
+
+def test_the_statement_says_what_the_model_was_trained_on():
+    card = ModelCard("echocare-demo", "1", "echocare_small", trained_on="simulated echo cines (training.sim)")
+    assert statement(card) == (
+        "echocare-demo v1 · Demo model — trained on simulated echo cines (training.sim), not for clinical use"
+    )
+    assert not_clinical(card)
+    site = replace(card, name="site-model", trained_on="trained on 300 local studies", clinical_use=True)
+    assert statement(site) == "site-model v1 · trained on 300 local studies" and not not_clinical(site)
+
+
+def test_a_run_gives_one_undo_step_and_a_cancelled_run_raises(tiny, tmp_path, cine, opener, sample_file):
+    from engine.model_store import save_version
+
+    cfg, state = tiny
+    save_version(ModelCard.from_cfg(cfg), state)
+    runner = ModelRunner(opener)
+    request = RunRequest("echocare-all@1", ("segmentation", "regression"), (0, 1, 2), sample_file)
+    seen = []
+    result = runner.run(request, progress=seen.append)
+    assert list(result.tasks) == ["segmentation", "regression"] and seen[-1].done == 3
+    doc = Document(cine)
+    doc.apply(prediction_command(doc, result.tasks.values()))
+    assert sorted(doc.masks) == [0, 1, 2] and doc.study_value("value", "EF (%)") is not None
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        runner.run(request, cancel=token)
