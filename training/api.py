@@ -222,8 +222,8 @@ def _train(
     progress: ProgressFn,
     cancel: CancelToken,
 ) -> FinetuneResult:
+    from engine.checkpoint import load_encoder_checkpoint
     from engine.factory import create_model
-    from training.checkpointing import load_weights
     from training.finetune.lora import add_lora, merge_lora
     from training.finetune.module import FinetuneModule, cache_features
     from training.finetune.setup import load_matching
@@ -231,8 +231,8 @@ def _train(
     model = create_model(start.cfg)
     if start.state is not None:
         load_matching(model, start.state)
-    elif cfg.init_encoder:
-        load_weights(cfg.init_encoder, model.encoder)
+    elif cfg.init_encoder:  # e.g. a pretraining run's encoder.safetensors, or the official .pth
+        load_encoder_checkpoint(model, cfg.init_encoder)
     model = model.to(dist.device)
     spec = InputSpec.of_model(start.cfg, labels.get("report", ()), _report_len(start.cfg))
     sets = {k: PreparedSet(v or parts["train"][:1], spec, cfg.heads) for k, v in parts.items()}

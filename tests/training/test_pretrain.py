@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from engine.checkpoint import load_encoder_checkpoint
 from engine.factory import create_encoder
 from training.checkpointing import load_weights
 from training.config import DataCfg, MimCfg, OptimCfg, PretrainCfg, RunCfg, TreeCfg
@@ -63,9 +64,10 @@ def test_pretraining_learns_pixels_and_the_label_tree(image_tree, image_tree_hel
     recon = [h["val_loss"] for h in result.loop.history]
     assert recon[-1] < 0.75 * recon[0], recon
 
-    # the written encoder loads strictly into the engine's encoder (official layout + mask_token)
+    # the written encoder imports through the engine's checkpoint loader (official layout + mask_token)
     encoder = create_encoder("echocare_test")
-    load_weights(result.encoder, encoder)
+    report = load_encoder_checkpoint(encoder, result.encoder)
+    assert report.ok and not report.missing and not report.unexpected
     summary = json.loads((tmp_path / "run" / "pretrain.json").read_text())
     assert summary["tree"]["region"] == ["abdomen", "neck"]
 

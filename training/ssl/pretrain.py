@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from engine.progress import NEVER, CancelToken, ProgressFn, no_progress
-from training.checkpointing import load_weights, save_weights_atomic, weights_of
+from training.checkpointing import save_weights_atomic, weights_of
 from training.config import PretrainCfg, SplitCfg, to_dict
 from training.data import sim_frames  # noqa: F401  (registers the "sim" frame source)
 from training.data.augment import NO_AUGMENT
@@ -83,11 +83,12 @@ def evaluate_pretrainer(
 
 def build_pretrainer(cfg: PretrainCfg, tree: LabelTree, total_steps: int) -> MimPretrainer:
     """The encoder of ``cfg.arch`` (optionally initialised from ``cfg.init``) inside the MIM module."""
+    from engine.checkpoint import load_encoder_checkpoint
     from engine.factory import create_encoder
 
     encoder = create_encoder(cfg.arch)
-    if cfg.init:
-        load_weights(cfg.init, encoder)
+    if cfg.init:  # any layout the engine imports: the official .pth, wrapped, LoRA, safetensors
+        load_encoder_checkpoint(encoder, cfg.init)
     return MimPretrainer(
         encoder,
         cfg.input_size,
