@@ -105,3 +105,21 @@ def test_heads_only_with_half_or_no_feature_cache(tmp_path, store, cache):
     result = finetune(replace(cfg, run=replace(cfg.run, epochs=2)))
     assert result.status == "finished" and result.card is not None
     assert result.loop.history[-1]["train_loss"] < result.loop.history[0]["train_loss"] + 1e-6
+
+
+def test_heads_only_keeps_the_initial_encoder_bit_identical(tmp_path, store):
+    import torch
+    from safetensors.torch import save_file
+
+    from engine.factory import create_encoder
+
+    torch.manual_seed(5)
+    encoder = create_encoder("echocare_test")
+    init = tmp_path / "encoder.safetensors"
+    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(init))
+    cfg = _cfg(tmp_path, "init", init_encoder=str(init), data=DataCfg(source="sim", scene="lesion", count=16))
+    result = finetune(replace(cfg, run=replace(cfg.run, epochs=1)))
+    folder, card = model_store.locate(f"{NAME}@{result.card.version}")
+    stored = model_store.read_weights(folder, card)
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(stored[f"encoder.{key}"], value), key
