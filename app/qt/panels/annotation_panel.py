@@ -113,20 +113,20 @@ class AnnotationPanel(QWidget):
         doc = self.doc
         if doc is None:
             return
+        current = doc.view.selected or next(iter(self.selected_ids()), None)
         self.tree.blockSignals(True)
         self.tree.clear()
-        for a in doc.annotations.values():
-            item = QTreeWidgetItem([str(v) for v in self._row(doc, a)])
-            item.setData(0, Qt.ItemDataRole.UserRole, a.id)
-            self.tree.addTopLevelItem(item)
-            if a.id == doc.view.selected:
-                self.tree.setCurrentItem(item)
+        rows = [(a.id, self._row(doc, a)) for a in doc.annotations.values()]
         self._shown_meta = dict(doc.mask_meta)
         for frame, meta in sorted(doc.mask_meta.items()):
             origin = meta.origin.value + (f" ({meta.model.label()})" if meta.model else "")
-            item = QTreeWidgetItem(["mask", str(frame), "", origin, meta.review.value, ""])
-            item.setData(0, Qt.ItemDataRole.UserRole, f"mask:{frame}")
+            rows.append((f"mask:{frame}", ("mask", frame, "", origin, meta.review.value, "")))
+        for row_id, values in rows:
+            item = QTreeWidgetItem([str(v) for v in values])
+            item.setData(0, Qt.ItemDataRole.UserRole, row_id)
             self.tree.addTopLevelItem(item)
+            if row_id == current:
+                self.tree.setCurrentItem(item)
         self.tree.blockSignals(False)
 
     @staticmethod
@@ -189,4 +189,5 @@ class AnnotationPanel(QWidget):
                 doc.set_frame(ann.frame)
             doc.view.selected = ann_id
         elif ann_id.startswith("mask:"):
+            doc.view.selected = None  # the mask row is the selection now
             doc.set_frame(int(ann_id.split(":", 1)[1]))

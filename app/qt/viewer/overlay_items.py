@@ -1,7 +1,8 @@
 """Draw a frame's annotations as pyqtgraph items, one drawer per kind (a table, no if/elif).
 
 Pending AI drafts are dashed, rejected ones grey and dotted, the selected one is thicker.
-Caliper items carry their measurement text (or the reason it cannot be measured).
+Caliper items carry their measurement text (or the reason it cannot be measured); boxes and
+landmarks a model drafted carry its name for them and its score.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from app.model.document import Document
 from app.model.measure import MeasureError, measure
 
 Drawer = Callable[[Annotation, pg.QtGui.QPen], list[QGraphicsItem]]
+CALIPERS = ("distance", "ellipse", "area", "angle")
 
 
 def _line(points: list[tuple[float, float]], pen: pg.QtGui.QPen, close: bool = False) -> pg.PlotDataItem:
@@ -92,14 +94,26 @@ class OverlayLayer:
             if drawer is None:
                 continue
             items = drawer(a, pen_for(doc, a))
-            if a.kind in ("distance", "ellipse", "area", "angle"):
-                text = pg.TextItem(caption(doc, a), color=(255, 230, 80), anchor=(0, 1), fill=(0, 0, 0, 150))
-                text.setPos(*a.points[-1])
+            label = self._label(doc, a)
+            if label:
+                color = (255, 230, 80) if a.kind in CALIPERS else doc.labels.get(a.label_id).color
+                text = pg.TextItem(label, color=color, anchor=(0, 1), fill=(0, 0, 0, 150))
+                text.setPos(*(a.points[-1] if a.kind in CALIPERS else a.points[0]))
                 items.append(text)
             for item in items:
                 item.setZValue(20)
                 self._view.addItem(item)
             self._items.extend(items)
+
+    @staticmethod
+    def _label(doc: Document, a: Annotation) -> str:
+        """Caliper measurement; for boxes and landmarks the name a model gave, with its score."""
+        if a.kind in CALIPERS:
+            return caption(doc, a)
+        if a.kind in ("box", "landmark") and a.name:
+            score = f" {float(a.value):.2f}" if isinstance(a.value, float) else ""
+            return a.name + score
+        return ""
 
     @property
     def items(self) -> list[QGraphicsItem]:

@@ -139,3 +139,42 @@ def test_report_numbers_follow_calipers_and_values_and_free_text_is_kept(drafted
         f"{40 * mm_per_px:.1f} mm" in findings.numbers.toPlainText()
         and "58.0" in findings.numbers.toPlainText()
     )
+
+
+def test_every_kind_of_draft_is_drawn_and_can_be_accepted_or_rejected(drafted):
+    from engine.types import Detections, Landmarks, SegmentationResult
+
+    doc, tree = drafted.doc, drafted.annotations.tree
+    mask = np.zeros(doc.shape, np.uint8)
+    mask[10:30, 10:30] = 1
+    seg = SegmentationResult(0, ("lv",), mask, (), np.array([400]), MODEL)
+    det = Detections(0, ("lesion",), np.array([[40.0, 40.0, 70.0, 60.0]]), np.array([0.91], np.float32),
+                     np.array([0]), np.full((1, 2), np.nan), MODEL)  # fmt: skip
+    marks = Landmarks(0, ("apex",), np.array([[50.0, 20.0]]), np.array([0.8], np.float32), (), MODEL)
+    doc.apply(prediction_command(doc, [seg, det, marks]))
+    doc.set_frame(0)
+    shown = {i.toPlainText() for i in drafted.view.overlays.items if hasattr(i, "toPlainText")}
+    assert shown == {"lesion 0.91", "apex 0.80"}
+    kinds = set()
+    for state in (Review.REJECTED, Review.ACCEPTED):
+        for i in range(tree.topLevelItemCount()):
+            tree.setCurrentItem(tree.topLevelItem(i))
+            (button := drafted.annotations.reject_button if state is Review.REJECTED else
+             drafted.annotations.accept_button).click()  # fmt: skip
+            row = str(tree.topLevelItem(i).data(0, 256))
+            reviewed = doc.mask_meta[0].review if row.startswith("mask:") else doc.annotations[row].review
+            assert reviewed is state, (row, button.text())
+            kinds.add(tree.topLevelItem(i).text(0))
+    assert kinds == {"box", "landmark", "mask", "class", "value", "frame_mark", "report"}
+
+
+def test_the_frame_scope_of_a_run(window):
+    panel = window.inference_panel
+    panel.set_frame_count(12, 4)
+    assert panel.frames(12, 4) == (4,)
+    panel.set_scope("Frame range")
+    panel.first_spin.setValue(9)
+    panel.last_spin.setValue(6)
+    assert panel.frames(12, 4) == (6, 7, 8, 9)
+    panel.set_scope("Whole cine")
+    assert panel.frames(12, 4) == tuple(range(12))
