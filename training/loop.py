@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -256,6 +257,13 @@ class TrainLoop:
             self._truncate_log(self.state.step)
         return True
 
+    def _reset(self) -> None:
+        if self.dist.is_main:
+            shutil.rmtree(self.ckpt.root, ignore_errors=True)
+            for name in (BEST, LOG):
+                (self.run_dir / name).unlink(missing_ok=True)
+        barrier(self.dist)
+
     def _truncate_log(self, step: int) -> None:
         log = self.run_dir / LOG
         if log.is_file():
@@ -270,9 +278,17 @@ class TrainLoop:
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> LoopResult:
-        """Train until the step budget, early stopping, SIGTERM or cancel; see LoopResult."""
+        """Train until the step budget, early stopping, SIGTERM or cancel; see LoopResult.
+
+        Args:
+            resume: continue from the run folder's newest checkpoint. Without it the run starts
+                over: checkpoints, best weights and log left in the folder by an earlier run
+                are removed first, so they can never be mistaken for this run's.
+        """
         if resume:
             self._restore()
+        else:
+            self._reset()
         st = self.state
         with _StopFlag().installed() as stop:
             while st.epoch < self.epochs and st.step < self.total_steps:

@@ -112,3 +112,13 @@ def test_sigterm_checkpoints_and_stops(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is removed afterwards
     resumed = _loop(tmp_path).fit(resume=True)
     assert resumed.status == "finished" and resumed.steps == 24
+
+
+def test_a_fresh_run_clears_an_earlier_runs_state(tmp_path):
+    _loop(tmp_path, checkpoint_every=3).fit()
+    assert (tmp_path / "checkpoints" / "step_00000024").is_dir()
+    result = _loop(tmp_path, epochs=1).fit()
+    assert result.steps == 4
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*")) == ["step_00000004"]
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    assert max(json.loads(ln)["step"] for ln in lines) == 4
