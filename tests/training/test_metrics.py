@@ -65,3 +65,15 @@ def test_report_scores_and_stable_splits():
     # the split of a patient never depends on who else is in the data
     assert {p: split_of(p, cfg) for p in sorted(before, reverse=True)} == before
     assert split_of("patient-1", SplitCfg(test=0.2, val=0.1, salt="other")) in ("train", "val", "test")
+
+
+def test_class_balanced_order_evens_out_a_skewed_set():
+    from training.api import balanced_order
+    from training.finetune.samples import LabelledSample
+
+    samples = [LabelledSample(np.zeros((2, 2)), {"classification": int(i < 10)}, f"p{i}") for i in range(100)]
+    order = balanced_order(samples, seed=0)
+    first = order(0)
+    assert len(first) == 100 and first == order(0) and first != order(1)  # seeded per epoch
+    share = np.mean([samples[i].targets["classification"] for e in range(5) for i in order(e)])
+    assert 0.4 < share < 0.6  # the 10 % class is drawn about half the time
