@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +87,7 @@ class Document:
         self.mask_changed = Signal()  # (frame,)
         self.model_card_changed = Signal()  # (text,)
         self.enhanced_changed = Signal()  # (frames,)
+        self._held: tuple[list[str], list[int]] | None = None  # changes held back by ``bulk``
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -146,16 +149,43 @@ class Document:
         self.model_card = text
         self.model_card_changed.emit(text)
 
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Announce the annotation and mask changes made inside the block once, at its end.
+
+        A model run adds hundreds of drafts in one step; listeners then refresh once instead
+        of once per draft.
+        """
+        if self._held is not None:
+            yield
+            return
+        self._held = ([], [])
+        try:
+            yield
+        finally:
+            ids, frames = self._held
+            self._held = None
+            if ids:
+                self.annotations_changed.emit(tuple(dict.fromkeys(ids)))
+            for frame in dict.fromkeys(frames):
+                self.mask_changed.emit(frame)
+
+    def _announce(self, ann_id: str) -> None:
+        if self._held is None:
+            self.annotations_changed.emit((ann_id,))
+        else:
+            self._held[0].append(ann_id)
+
     # -- mutators used by commands only -----------------------------------------------------
     def put_annotation(self, annotation: Annotation) -> None:
         self.annotations[annotation.id] = annotation
-        self.annotations_changed.emit((annotation.id,))
+        self._announce(annotation.id)
 
     def remove_annotation(self, ann_id: str) -> None:
         if self.annotations.pop(ann_id, None) is not None:
             if self.view.selected == ann_id:
                 self.view.selected = None
-            self.annotations_changed.emit((ann_id,))
+            self._announce(ann_id)
 
     def put_enhanced(self, frames: dict[int, np.ndarray | None]) -> None:
         """Set (array) or drop (None) the enhanced image of each frame in ``frames``."""
@@ -175,4 +205,7 @@ class Document:
             self.mask_meta[frame] = meta
         if meta is None and not plane.any():
             del self.masks[frame]
-        self.mask_changed.emit(frame)
+        if self._held is None:
+            self.mask_changed.emit(frame)
+        else:
+            self._held[1].append(frame)

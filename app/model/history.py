@@ -30,12 +30,14 @@ class Composite:
         self.commands = tuple(commands)
 
     def do(self, doc: Document) -> None:
-        for cmd in self.commands:
-            cmd.do(doc)
+        with doc.bulk():
+            for cmd in self.commands:
+                cmd.do(doc)
 
     def undo(self, doc: Document) -> None:
-        for cmd in reversed(self.commands):
-            cmd.undo(doc)
+        with doc.bulk():
+            for cmd in reversed(self.commands):
+                cmd.undo(doc)
 
 
 class History:

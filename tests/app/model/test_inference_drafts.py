@@ -66,3 +66,15 @@ def test_results_of_two_models_are_two_runs(cine):
 def test_unknown_result_types_are_refused():
     with pytest.raises(TypeError, match="no converter for str"):
         to_drafts(["not a result"], LabelSet())
+
+
+def test_a_run_announces_its_drafts_once(cine):
+    doc = Document(cine, LabelSet())
+    calls = {"annotations": 0, "masks": []}
+    doc.annotations_changed.connect(lambda ids: calls.__setitem__("annotations", calls["annotations"] + 1))
+    doc.mask_changed.connect(calls["masks"].append)
+    many = [ClassScores(("A4C", "PLAX"), np.array([0.3, 0.7], np.float32), MODEL, i) for i in range(10)]
+    doc.apply(prediction_command(doc, [*results(doc.shape), *many]))
+    assert len(doc.annotations) == 18 and calls == {"annotations": 1, "masks": [2]}
+    doc.history.undo()
+    assert not doc.annotations and calls["annotations"] == 2 and calls["masks"] == [2, 2]
