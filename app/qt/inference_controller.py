@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from app.model.document import Document
 from app.model.inference import prediction_command
@@ -143,6 +143,15 @@ class InferenceController(QObject):
         if self.worker is not None:
             self.worker.cancel()
             self.panel.status.setText("cancelling …")
+
+    def shutdown(self, timeout_ms: int = 60_000) -> None:
+        """Cancel a run in progress and wait for its thread to stop (the window is closing)."""
+        worker = self.worker
+        if worker is not None:
+            worker.cancel()
+            QThreadPool.globalInstance().waitForDone(timeout_ms)
+            self.doc = None  # a result still queued for delivery is dropped, not applied
+            self._on_finished()
 
     def _on_progressed(self, p: Progress) -> None:
         self.panel.show_progress(p.done, p.total, p.message)

@@ -376,6 +376,7 @@ class MainWindow(EditHandlers, QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True
+            self.inference.shutdown()
             self.playback.stop()
             self.autosave.save_now()
             self.session.close()

@@ -140,3 +140,15 @@ def test_no_model_in_the_store_says_so(window):
     assert window.model_card_label.text() == "Model: no model loaded"
     assert not window.inference_panel.run_button.isEnabled()
     assert "No model" in window.inference_panel.notice.text()
+
+
+def test_closing_the_window_during_a_run_stops_it(make_window, qtbot, cardiac_sample, stored_model):
+    window = make_window(reader=open_cine)
+    assert window.open_path(cardiac_sample)
+    window.inference_panel.set_scope("Whole cine")
+    window.actions["model.run"].trigger()
+    qtbot.waitUntil(lambda: window.inference_panel.progress.maximum() > 1, timeout=RUN_TIMEOUT_MS)
+    window.close()
+    assert not window.inference.running
+    qtbot.wait(50)  # signals still queued from the stopped run are delivered and dropped
+    assert not window.doc.annotations and not window.doc.masks, "a cancelled run leaves nothing"
