@@ -80,6 +80,13 @@ class FeatureCache:
             self.bytes = 0
 
 
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """A read-only contiguous copy, safe to share from the cache."""
+    out = np.array(array, dtype=np.float32, order="C")
+    out.setflags(write=False)
+    return out
+
+
 def _onnx_dir(loaded: LoadedModel) -> Path:
     from engine.model_store import user_root
 
@@ -192,7 +199,7 @@ class Predictor:
             idx = todo[start : start + self.batch_size]
             out = self.encoder.run({IMAGE: images[idx]})
             for row, i in enumerate(idx):
-                feats = tuple(np.ascontiguousarray(out[n][row]) for n in FEATURES)
+                feats = tuple(_frozen(out[n][row]) for n in FEATURES)
                 self.cache.put((keys[i], *self._model_key), feats)
                 found[i] = feats
         return found  # type: ignore[return-value]

@@ -107,6 +107,9 @@ def test_one_encoder_pass_feeds_every_head(stored, tiny_export, backend):
     assert (counter.frames, counter.calls) == (3, 2)  # batches of 2 + 1
     second = pred.run_heads(keys, images, ["regression"])
     assert counter.frames == 3  # cached: no new encoder pass
+    cached = pred.features(["f0"], images[:1])[0]
+    assert [f.shape for f in cached] == [(12, 32, 32), (24, 16, 16), (48, 8, 8), (96, 4, 4), (192, 2, 2)]
+    assert not any(f.flags.writeable for f in cached)
     mixed = pred.run_heads(["f1", "new"], images[[1, 0]], None)
     assert counter.frames == 4
     with torch.no_grad():
