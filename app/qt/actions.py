@@ -45,6 +45,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("file.open_folder", "Open &folder…", "Ctrl+Shift+O", "open_folder_dialog"),
     ActionSpec("file.open_project", "Open &project…", "Ctrl+Alt+O", "open_project_dialog"),
     ActionSpec("file.save", "&Save", "Ctrl+S", "save"),
+    ActionSpec("file.export", "&Export…", "Ctrl+Shift+S", "show_export"),
     ActionSpec("file.settings", "Se&ttings…", "Ctrl+,", "show_settings"),
     ActionSpec("file.quit", "&Quit", "Ctrl+Q", "close"),
     ActionSpec("edit.undo", "&Undo", "Ctrl+Z", "undo", menu="&Edit"),

@@ -344,6 +344,17 @@ class MainWindow(EditHandlers, QMainWindow):
         self.autosave.save_now()
         self.show_message("saved")
 
+    def show_export(self) -> None:
+        """Open the export dialog on the saved project (the open study offered as the scope)."""
+        from app.qt.dialogs.export_dialog import ExportDialog  # its exporters load on first use
+
+        self.autosave.save_now()
+        study = self.session.study.id if self.session.study is not None and self.doc is not None else None
+        dialog = ExportDialog(self.session.store.folder, study, self)
+        dialog.accepted.connect(lambda: self.show_message(dialog.status.text()))
+        self.export_dialog = dialog
+        dialog.open()
+
     def show_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():

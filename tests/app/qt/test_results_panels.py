@@ -178,3 +178,17 @@ def test_the_frame_scope_of_a_run(window):
     assert panel.frames(12, 4) == (6, 7, 8, 9)
     panel.set_scope("Whole cine")
     assert panel.frames(12, 4) == tuple(range(12))
+
+
+def test_file_export_saves_first_and_exports_the_open_study(drafted, tmp_path):
+    doc = drafted.doc
+    doc.apply(commands.add(Annotation("landmark", 0, 1, ((5, 5),))))
+    drafted.actions["file.export"].trigger()
+    dialog = drafted.export_dialog
+    assert dialog.isVisible() and dialog.study_id == doc.study_id and not drafted.session.dirty
+    dialog.format.setCurrentIndex(dialog.format.findData("csv"))
+    dialog.out.setText(str(tmp_path / "export"))
+    dialog.only_study.setChecked(True)
+    dialog.buttons.accepted.emit()
+    assert dialog.result is not None and dialog.result.files, dialog.status.text()
+    assert drafted.last_message == dialog.status.text() and "files written" in drafted.last_message
