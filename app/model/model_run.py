@@ -73,7 +73,8 @@ def statement(card: ModelCard) -> str:
     """
     trained = card.trained_on.strip() or "unknown data"
     lower = trained.lower()
-    text = trained if lower.startswith(("trained", "random", "demo")) else f"trained on {trained}"
+    as_is = ("trained", "fine-tuned", "imported", "random", "demo")
+    text = trained if lower.startswith(as_is) else f"trained on {trained}"
     if not card.clinical_use and NOT_CLINICAL not in lower:
         text += f", {NOT_CLINICAL}"
     prefix = "Demo model — " if "demo" in card.name.lower() and "demo" not in lower else ""

@@ -44,6 +44,9 @@ def test_the_statement_says_what_the_model_was_trained_on():
         "echocare-demo v1 · Demo model — trained on simulated echo cines (training.sim), not for clinical use"
     )
     assert not_clinical(card)
+    tuned = replace(card, version="2", trained_on="fine-tuned on 50 frames from site")
+    expected = "echocare-demo v2 · Demo model — fine-tuned on 50 frames from site, not for clinical use"
+    assert statement(tuned) == expected
     site = replace(card, name="site-model", trained_on="trained on 300 local studies", clinical_use=True)
     assert statement(site) == "site-model v1 · trained on 300 local studies" and not not_clinical(site)
 
