@@ -7,6 +7,7 @@ open with one clear reason. Frames decode lazily, one at a time, into the Cine's
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 import zlib
@@ -312,4 +313,6 @@ def _open_video_object(
         raise ReadError(path, "video pixel data must be encapsulated")
     stream = extract_stream(path, header[0], size, fmt.transfer_syntax)
     check_stream(path, stream, fmt.rows, fmt.columns)
-    return DicomVideoCine(_info(path, ds, fmt, frames, "opencv-ffmpeg"), stream, cache_bytes)
+    # OpenCV decodes every video stream to RGB, whatever PhotometricInterpretation claims
+    info = dataclasses.replace(_info(path, ds, fmt, frames, "opencv-ffmpeg"), color=True)
+    return DicomVideoCine(info, stream, cache_bytes)

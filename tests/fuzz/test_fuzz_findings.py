@@ -94,3 +94,12 @@ def test_jpeg_frame_claiming_another_size_is_refused_before_decoding(worker, tmp
     outcome = _check(worker, tmp_path / "sof.dcm", buf.getvalue())
     assert "JPEG stream holds 0 x 128 pixels" in outcome.detail
     assert outcome.seconds < 5  # libjpeg used to spend ~10 s failing to allocate it
+
+
+def test_grey_jpeg_frames_declared_as_a_dicom_video_stream(worker, tmp_path):
+    from fuzz_mutate import TWEAKS, tweak_dicom
+
+    to_mpeg4 = next(t for t in TWEAKS if t.__name__ == "TransferSyntaxUID='1.2.840.10008.1.2.4.102'")
+    data = tweak_dicom(seeds()["dcm_jpeg_nobot.dcm"], [to_mpeg4])
+    # FFmpeg decodes the JPEG frames as video, in RGB: the cine must say colour, not grey
+    _check(worker, tmp_path / "video.dcm", data, expect=("ok",))
