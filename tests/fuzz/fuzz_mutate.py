@@ -198,6 +198,20 @@ def _palette(descriptor: list[int], data_bytes: int | None) -> Callable[[Dataset
     return apply
 
 
+def _segmented_palette(channels: tuple[str, ...], data: bytes) -> Callable[[Dataset], None]:
+    def apply(ds: Dataset) -> None:
+        ds.PhotometricInterpretation = "PALETTE COLOR"
+        for name in ("Red", "Green", "Blue"):
+            setattr(ds, f"{name}PaletteColorLookupTableDescriptor", [256, 0, 16])
+            if f"{name}PaletteColorLookupTableData" in ds:
+                delattr(ds, f"{name}PaletteColorLookupTableData")
+        for name in channels:
+            setattr(ds, f"Segmented{name}PaletteColorLookupTableData", data)
+
+    apply.__name__ = f"segmented_palette({channels}, {len(data)} bytes)"
+    return apply
+
+
 def _region(**values: object) -> Callable[[Dataset], None]:
     def apply(ds: Dataset) -> None:
         item = Dataset()
@@ -263,6 +277,10 @@ TWEAKS: tuple[Callable[[Dataset], None], ...] = (
     _palette([65535, 65535, 16], 4),
     _palette([4, 0, 32], 16),
     _palette([256, 300, 16], 512),
+    _segmented_palette(("Red", "Green", "Blue"), struct.pack("<3H", 0, 1, 100) + struct.pack("<2H", 1, 255)),
+    _segmented_palette(("Red", "Green"), struct.pack("<4H", 0, 2, 0, 65535)),
+    _segmented_palette(("Red", "Green", "Blue"), struct.pack("<3H", 2, 5, 0)),  # indirect segment, bad offset
+    _segmented_palette(("Red", "Green", "Blue"), b"\x00\x00\xff\xff"),  # a 65535-entry discrete claim
     _region(),
     _region(RegionLocationMinX0=50, RegionLocationMaxX1=10, RegionLocationMinY0=0, RegionLocationMaxY1=5),
     _region(
