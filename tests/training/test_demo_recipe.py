@@ -1,0 +1,124 @@
+"""The demo-model recipe in its smoke configuration: every stage runs, the output is a valid
+bundled-style model that the model store loads and ``echocare infer`` runs, and the recipe is
+deterministic from its seed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.config import TASK_NAMES
+from engine.errors import ConfigError
+from training.recipes.config import SCENES, load_recipe
+from training.recipes.evaluate import average_precision, match_boxes
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ROOT / "configs" / "demo-smoke.yaml"
+SAMPLE = ROOT / "resources" / "samples" / "cardiac_lv_cine.dcm"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    from training.recipes.demo import run_recipe
+
+    out = tmp_path_factory.mktemp("demo-smoke")
+    recipe = load_recipe(SMOKE)
+    return recipe, run_recipe(recipe, out, SMOKE)
+
+
+def test_smoke_model_loads_through_the_store(smoke_run):
+    from engine.factory import load_model
+    from engine.model_store import sha256_file
+
+    recipe, folder = smoke_run
+    loaded = load_model(folder, device="cpu")
+    card = loaded.card
+    assert set(loaded.module.head_names) == set(TASK_NAMES)
+    assert card.weights_sha256 == sha256_file(folder / "model.safetensors")
+    assert (folder / "model.safetensors").stat().st_size <= 10 * 1024 * 1024
+    assert card.clinical_use is False
+    assert "simulated" in card.trained_on and "not for clinical use" in card.trained_on
+    for key in ("lesion.dice", "classification.auc", "detection.map50", "landmarks.fetal_mre_px",
+                "ef.mae", "enhancement.psnr_gain_db", "report.numbers_consistent"):  # fmt: skip
+        assert f"test.{key}" in card.metrics
+    notes = json.loads(card.notes)
+    assert notes["seed"] == recipe.seed
+    assert notes["ran"]["full"]["steps"] == recipe.full.steps
+    assert notes["ran"]["frames"] == {s: recipe.data.per_scene[s] for s in SCENES}
+    # the report task never prints a number that is not a structured output
+    assert card.metrics["test.report.numbers_consistent"] == 1.0
+
+
+def test_smoke_model_runs_echocare_infer(smoke_run, tmp_path):
+    from app.cli.main import main
+
+    _, folder = smoke_run
+    out = tmp_path / "infer"
+    code = main(
+        ["infer", str(SAMPLE), "--model", str(folder), "--out", str(out), "--frames", "0:3", "--quiet"]
+    )
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results
+    assert (out / "report.txt").read_text().startswith("Model: ")
+
+
+def test_same_seed_gives_the_same_weights(smoke_run, tmp_path):
+    import torch
+
+    from training.recipes.demo import train
+
+    recipe, folder = smoke_run
+    model, _ = train(recipe, tmp_path, lambda msg: None)
+    from safetensors.torch import load_file
+
+    shipped = load_file(str(folder / "model.safetensors"))
+    own = model.state_dict()
+    assert shipped.keys() == own.keys()
+    for key, value in shipped.items():
+        assert torch.equal(value, own[key].to(value.dtype)), key
+
+
+def test_recipe_rejects_unknown_keys_and_shared_seeds(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SMOKE.read_text() + "learning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match="learning_rate"):
+        load_recipe(bad)
+    with pytest.raises(ConfigError, match="test_seed"):
+        load_recipe(SMOKE, {"seed": load_recipe(SMOKE).test_seed})
+
+
+def test_scene_order_gives_one_scene_per_batch():
+    from training.recipes.multitask import scene_order
+
+    scenes = ["a"] * 5 + ["b"] * 3 + ["c"] * 2
+    order = scene_order(scenes, {"a": 2.0}, steps=40, batch=4, seed=1)
+    assert len(order) == 160
+    blocks = [{scenes[i] for i in order[k : k + 4]} for k in range(0, 160, 4)]
+    assert all(len(b) == 1 for b in blocks)
+    assert order == scene_order(scenes, {"a": 2.0}, steps=40, batch=4, seed=1)
+    counts = {n: sum(b == {n} for b in blocks) for n in "abc"}
+    assert counts["a"] > counts["b"] and counts["a"] > counts["c"]
+
+
+def test_average_precision_and_matching():
+    truth = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    labels = np.array([0, 0])
+    boxes = np.array([[0, 0, 10, 10], [50, 50, 60, 60], [21, 20, 30, 30]], float)
+    hits = match_boxes(boxes, np.array([0.9, 0.8, 0.7]), np.array([0, 0, 0]), truth, labels)
+    assert [h[1] for h in hits[0]] == [True, False, True]
+    # precision 1, 1/2, 2/3 at recalls 1/2, 1/2, 1: envelope gives 0.5 * 1 + 0.5 * 2/3
+    assert average_precision(hits[0], 2) == pytest.approx(0.5 + 1 / 3)
+    assert average_precision([], 2) == 0.0
+    assert np.isnan(average_precision([], 0))
+
+
+def test_smoke_config_is_what_the_suite_runs():
+    recipe = load_recipe(SMOKE)
+    full = load_recipe(ROOT / "configs" / "demo.yaml")
+    assert recipe.arch == "echocare_test" and full.arch == "echocare_small"
+    assert replace(recipe, name=full.name).name == "echocare-demo"

@@ -1,0 +1,145 @@
+"""Typed configuration of the demo-model recipe (``configs/demo.yaml``), parsed once at the edge.
+
+The recipe pretrains an encoder with masked image modelling on simulated frames, then trains
+all seven heads on simulated scenes with exact labels: first with the encoder frozen, then the
+whole model. Every random choice derives from ``seed``; the held-out test set uses
+``test_seed``, whose simulator seeds never meet the training ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
+from training.config import from_dict, read_mapping
+
+SCENES = ("lesion", "vessels", "organs", "fetal_head", "cardiac", "enhance")
+
+
+@dataclass(frozen=True)
+class DataRecipe:
+    """The simulated training set, rendered once and kept in memory at the model input size.
+
+    Attributes:
+        per_scene: training frames per scene (cardiac frames come ``cardiac_frames`` per cine).
+        sizes: render sizes (H, W) used in turn; frames are letterboxed to the model input
+            exactly as ``echocare infer`` does, so non-square renders teach the wide samples.
+        cardiac_frames: frames taken from each simulated cardiac cine.
+        pretrain_frames: frames (all scenes in turn) for masked image modelling.
+    """
+
+    per_scene: Mapping[str, int] = field(default_factory=dict)
+    sizes: tuple[tuple[int, int], ...] = ((256, 256),)
+    cardiac_frames: int = 8
+    pretrain_frames: int = 256
+
+
+@dataclass(frozen=True)
+class PhaseRecipe:
+    """One training phase.
+
+    Attributes:
+        steps: optimiser steps (fixed, so a rerun with the same seed does the same work).
+        batch_size: frames per step; one scene per step.
+        lr: peak AdamW learning rate (linear warm-up, cosine decay).
+        warmup_steps: warm-up steps.
+        weight_decay: AdamW weight decay.
+    """
+
+    steps: int = 0
+    batch_size: int = 8
+    lr: float = 1e-3
+    warmup_steps: int = 0
+    weight_decay: float = 0.01
+
+
+@dataclass(frozen=True)
+class MimRecipe(PhaseRecipe):
+    """Masked-image-modelling pretraining (``training.ssl``) with its mask settings."""
+
+    mask_unit: int = 16
+    mask_ratio: tuple[float, float] = (0.4, 0.6)
+    hard_share: tuple[float, float] = (0.0, 0.5)
+
+
+@dataclass(frozen=True)
+class EvalRecipe:
+    """The held-out simulated test set, rendered at ``size`` with seeds from ``test_seed``.
+
+    Attributes:
+        per_scene: test frames per scene (lesion, vessels, organs, fetal_head, enhance).
+        cardiac_cines: whole cardiac cines for the ejection fraction.
+        cardiac_cine_frames: frames per test cine (at least two beats for a beat-wise EF).
+        size: render size (H, W); landmark errors are reported in these pixels.
+    """
+
+    per_scene: int = 64
+    cardiac_cines: int = 8
+    cardiac_cine_frames: int = 48
+    size: tuple[int, int] = (256, 256)
+
+
+@dataclass(frozen=True)
+class DemoRecipe:
+    """The whole recipe.
+
+    Attributes:
+        name: store name of the produced model.
+        arch: encoder variant (``engine.models.echocare.ENCODERS``).
+        input_size: (H, W) every head runs at.
+        seed: seed of data order, initialisation and masks; training scenes use simulator
+            seeds ``seed * 1_000_003 + i``.
+        test_seed: seed of the held-out test scenes (``test_seed * 1_000_003 + i``).
+        max_minutes: wall-clock safety stop for the training phases; 0 disables it. A stop
+            is recorded in the model card (the step counts then differ from the config).
+        head_width: width of the dense heads (segmentation decoder; detection and landmark
+            towers are twice as wide).
+        scene_weights: how often each scene's batch comes up in the fine-tuning phases.
+        loss_weights: weight of each head's loss.
+        report_len: longest report sentence in words.
+        data, pretrain, heads, full, eval: the parts above.
+    """
+
+    name: str = "echocare-demo"
+    arch: str = "echocare_small"
+    input_size: tuple[int, int] = (128, 128)
+    seed: int = 0
+    test_seed: int = 9001
+    max_minutes: float = 0.0
+    head_width: int = 16
+    scene_weights: Mapping[str, float] = field(default_factory=dict)
+    loss_weights: Mapping[str, float] = field(default_factory=dict)
+    report_len: int = 32
+    data: DataRecipe = DataRecipe()
+    pretrain: MimRecipe = MimRecipe()
+    heads: PhaseRecipe = PhaseRecipe()
+    full: PhaseRecipe = PhaseRecipe()
+    eval: EvalRecipe = EvalRecipe()
+
+
+def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
+    for key in (*cfg.data.per_scene, *cfg.scene_weights):
+        if key not in SCENES:
+            raise ConfigError(src, f"unknown scene {key!r} (known: {', '.join(SCENES)})")
+    if any(s % 32 or s < 32 for s in cfg.input_size):
+        raise ConfigError(src, f"input_size {list(cfg.input_size)} must be multiples of 32")
+    if any(s % cfg.pretrain.mask_unit for s in cfg.input_size):
+        raise ConfigError(src, "input_size must be a multiple of pretrain.mask_unit")
+    if any(cfg.data.per_scene.get(s, 0) < 2 for s in SCENES):
+        raise ConfigError(src, "data.per_scene needs at least 2 frames of every scene")
+    if cfg.eval.cardiac_cines < 1 or cfg.eval.per_scene < 2:
+        raise ConfigError(src, "eval needs at least 2 frames per scene and 1 cardiac cine")
+    if cfg.seed == cfg.test_seed:
+        raise ConfigError(src, "test_seed must differ from seed (the test scenes are held out)")
+    return cfg
+
+
+def load_recipe(path: str | Path, overrides: Mapping[str, Any] | None = None) -> DemoRecipe:
+    """Read and check a recipe file (YAML or JSON); unknown keys end in ConfigError."""
+    data = read_mapping(path)
+    for key, value in (overrides or {}).items():
+        data[key] = value
+    return _check(from_dict(DemoRecipe, data, str(path)), str(path))

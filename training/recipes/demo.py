@@ -1,0 +1,194 @@
+"""``python -m training.recipes.demo --config configs/demo.yaml --out DIR``: train the demo model.
+
+Stages: render the simulated training scenes once; pretrain the encoder with masked image
+modelling (``training.ssl``); train all seven heads with the encoder frozen, then the whole
+model; write ``DIR/<name>/{model.safetensors, card.json}``; score it on the held-out simulated
+test set and record the figures, the recipe, the seed and what was actually run in the card.
+``--install resources/models/echocare-demo`` copies the finished model folder there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.progress import Progress
+from training.recipes.config import SCENES, DemoRecipe, load_recipe
+
+
+def _logger(out: Path) -> Callable[[str], None]:
+    out.mkdir(parents=True, exist_ok=True)
+    log_file = out / "recipe.log"
+    start = time.monotonic()
+
+    def log(msg: str) -> None:
+        line = f"[{(time.monotonic() - start) / 60:6.2f} min] {msg}"
+        print(line, flush=True)
+        with log_file.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    return log
+
+
+def _progress(log: Callable[[str], None], name: str, every: int = 50) -> Callable[[Progress], None]:
+    def report(p: Progress) -> None:
+        if p.done % every == 0 or p.done == p.total:
+            log(f"{name} step {p.done}/{p.total} {p.message}")
+
+    return report
+
+
+def render(recipe: DemoRecipe, log: Callable[[str], None]) -> list[Any]:
+    """Every scene's training frames (simulator seeds from ``recipe.seed``)."""
+    from training.recipes.data import render_scene
+
+    samples: list[Any] = []
+    for k, scene in enumerate(SCENES):
+        t = time.monotonic()
+        got = render_scene(
+            scene,
+            recipe.data.per_scene[scene],
+            recipe.seed * 10 + k,
+            recipe.data.sizes,
+            recipe.input_size,
+            recipe.data.cardiac_frames,
+        )
+        samples += got
+        log(f"rendered {len(got)} {scene} frames in {time.monotonic() - t:.1f} s")
+    return samples
+
+
+def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
+    """Pretrain and fine-tune; returns the model and a record of what ran."""
+    import torch
+
+    from engine.factory import create_model
+    from training.checkpointing import load_weights
+    from training.recipes.card import model_cfg
+    from training.recipes.data import RecipeSet, encode_reports, report_vocab
+    from training.recipes.multitask import WeightedHeads, run_phase
+    from training.recipes.pretrain import pretrain_frames, run_mim
+    from training.seed import set_determinism
+
+    set_determinism(recipe.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    ran: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    t = time.monotonic()
+    samples = render(recipe, log)
+    ran["data_minutes"] = round((time.monotonic() - t) / 60, 2)
+    ran["frames"] = {s: sum(x.scene == s for x in samples) for s in SCENES}
+    vocab = report_vocab(samples)
+    samples = encode_reports(samples, vocab, recipe.report_len)
+
+    t = time.monotonic()
+    encoder = run_mim(
+        recipe,
+        pretrain_frames(samples, recipe.data.pretrain_frames),
+        out / "pretrain",
+        _progress(log, "pretrain"),
+    )
+    ran["pretrain"] = {"steps": recipe.pretrain.steps, "minutes": round((time.monotonic() - t) / 60, 2)}
+    set_determinism(recipe.seed)
+    model = create_model(model_cfg(recipe, vocab))
+    if encoder is not None:
+        load_weights(encoder, model.encoder)
+    params = {h.name: dict(h.params) for h in model.cfg.heads}
+    data = RecipeSet(samples, model.cfg.mean, model.cfg.std)
+    deadline = time.monotonic() + recipe.max_minutes * 60 if recipe.max_minutes else None
+    for phase_name, phase, frozen in (("heads", recipe.heads, True), ("full", recipe.full, False)):
+        if phase.steps <= 0:
+            continue
+        t = time.monotonic()
+        model.encoder.requires_grad_(not frozen)
+        module = WeightedHeads(model, params, recipe.loss_weights, frozen_encoder=frozen)
+        result = run_phase(
+            module,
+            data,
+            phase,
+            out_dir=str(out / phase_name),
+            seed=recipe.seed,
+            scene_weights=recipe.scene_weights,
+            deadline=deadline,
+            progress=_progress(log, phase_name),
+        )
+        ran[phase_name] = {
+            "steps": result.steps,
+            "planned_steps": phase.steps,
+            "status": result.status,
+            "minutes": round((time.monotonic() - t) / 60, 2),
+        }
+        log(f"{phase_name} phase: {result.status} after {result.steps} steps")
+    model.requires_grad_(False)
+    return model.eval(), ran
+
+
+def run_recipe(recipe: DemoRecipe, out: Path, config_path: Path | None = None) -> Path:
+    """The whole recipe; returns the model folder ``out/<name>``."""
+    from training.config import to_dict
+    from training.recipes.card import save_model, with_metrics, write_card
+    from training.recipes.evaluate import evaluate
+
+    log = _logger(out)
+    start = time.monotonic()
+    model, ran = train(recipe, out, log)
+    ran["train_minutes"] = round((time.monotonic() - start) / 60, 2)
+    notes = {
+        "recipe": to_dict(recipe),
+        "config_file": str(config_path) if config_path else None,
+        "config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest() if config_path else None,
+        "seed": recipe.seed,
+        "ran": ran,
+        "test_set": {
+            "scenes": "lesion, vessels, organs, fetal_head, enhance, cardiac cines",
+            "simulator_seeds": f"({recipe.test_seed} * 10 + part) * 1000003 + i; training used "
+            f"({recipe.seed} * 10 + scene) * 1000003 + i",
+            "size": list(recipe.eval.size),
+        },
+        "reproduce": f"python -m training.recipes.demo --config {config_path} --out DIR",
+    }
+    folder = out / recipe.name
+    card = save_model(model, folder, notes)
+    log(f"saved {folder} ({(folder / 'model.safetensors').stat().st_size / 1e6:.2f} MB)")
+    t = time.monotonic()
+    metrics = evaluate(folder, recipe.eval, recipe.test_seed, log)
+    ran["eval_minutes"] = round((time.monotonic() - t) / 60, 2)
+    write_card(with_metrics(card, metrics), folder)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    log(f"done in {(time.monotonic() - start) / 60:.1f} min: {folder}")
+    return folder
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry; returns the exit status."""
+    from engine.errors import EchoCareError
+
+    p = argparse.ArgumentParser(prog="python -m training.recipes.demo", description=__doc__.splitlines()[0])
+    p.add_argument("--config", required=True, help="recipe file, e.g. configs/demo.yaml")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--seed", type=int, default=None, help="override the recipe's seed")
+    p.add_argument("--install", default=None, help="copy the finished model folder here")
+    args = p.parse_args(argv)
+    try:
+        recipe = load_recipe(args.config, {"seed": args.seed} if args.seed is not None else None)
+        folder = run_recipe(recipe, Path(args.out), Path(args.config))
+    except EchoCareError as err:
+        print(f"error: {err.one_line()}", file=sys.stderr)
+        return 2
+    if args.install:
+        dest = Path(args.install)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ("model.safetensors", "card.json"):
+            shutil.copy2(folder / name, dest / name)
+        print(f"installed {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The demo model's label space: one set of labels per head, shared by every simulated scene.
+
+Each scene teaches the heads it has exact labels for (:data:`SCENE_HEADS`); its own label ids
+are mapped into these shared lists.
+"""
+
+from __future__ import annotations
+
+SEG_LABELS = ("lesion", "vessel", "lv_cavity", "lv_myocardium", "head")
+CLASSES = ("benign", "malignant")
+DETECTION = ("kidney", "cyst", "gallbladder", "mass")
+LANDMARKS = ("bpd_a", "bpd_b", "ofd_a", "ofd_b", "lv_apex", "lv_base")
+REGRESSION = ("hc_mm", "bpd_mm")
+REGRESSION_UNITS = ("mm", "mm")
+MEASUREMENTS = (
+    {"name": "BPD", "kind": "distance", "points": ["bpd_a", "bpd_b"]},
+    {"name": "OFD", "kind": "distance", "points": ["ofd_a", "ofd_b"]},
+    {"name": "LV length", "kind": "distance", "points": ["lv_apex", "lv_base"]},
+    {"name": "EF", "kind": "ejection_fraction", "structure": "lv_cavity"},
+)
+
+SCENE_HEADS: dict[str, tuple[str, ...]] = {
+    "lesion": ("segmentation", "classification", "report"),
+    "vessels": ("segmentation", "report"),
+    "organs": ("detection", "report"),
+    "fetal_head": ("segmentation", "landmarks", "regression", "report"),
+    "cardiac": ("segmentation", "landmarks", "report"),
+    "enhance": ("enhancement",),
+}

@@ -1,0 +1,142 @@
+"""Multi-scene fine-tuning of all heads: one scene per batch, each scene teaching its own heads.
+
+Built on the training module's shared pieces: the engine's registered losses
+(``training.finetune.module.build_losses`` / ``run_heads``), ``collate`` and the epoch loop
+(``training.loop.TrainLoop``: warm-up and cosine schedule, clipping, checkpoints, log).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from engine.progress import CancelToken, ProgressFn, no_progress
+from training.config import OptimCfg, RunCfg
+from training.distributed import DistInfo
+from training.finetune.module import build_losses, run_heads
+from training.finetune.samples import collate
+from training.loop import LoopResult, TrainLoop
+from training.recipes.config import PhaseRecipe
+from training.recipes.data import RecipeSet
+
+
+class WeightedHeads(nn.Module):
+    """``forward(batch) -> {"loss", "loss_<head>"}``: weighted sum of the batch's heads' losses.
+
+    Args:
+        model: the FoundationModel.
+        params: every head's constructor params (for the losses).
+        weights: loss weight per head (1 when absent).
+        frozen_encoder: run the encoder without gradients (heads-only phase).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        params: Mapping[str, Mapping[str, Any]],
+        weights: Mapping[str, float],
+        frozen_encoder: bool = False,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.losses = build_losses(model.spec, params)
+        self.weights = {h: float(weights.get(h, 1.0)) for h in params}
+        self.frozen_encoder = frozen_encoder
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        image, targets = batch["image"], batch["targets"]
+        if self.frozen_encoder:
+            with torch.no_grad():
+                feats = self.model.encoder(image)
+        else:
+            feats = self.model.encoder(image)
+        outputs = run_heads(self.model, feats, image, targets)
+        out: dict[str, Tensor] = {}
+        total = image.new_zeros(())
+        for name, target in targets.items():
+            loss = self.losses[name](outputs[name], target)
+            out[f"loss_{name}"] = loss
+            total = total + self.weights[name] * loss
+        out["loss"] = total
+        return out
+
+
+def scene_order(
+    scenes: Sequence[str], weights: Mapping[str, float], steps: int, batch: int, seed: int
+) -> list[int]:
+    """Sample indices for ``steps`` batches; each block of ``batch`` indices holds one scene.
+
+    Scenes come up in proportion to ``weights`` (1 when absent), in a seeded shuffled order;
+    within a scene, samples are drawn without replacement, reshuffled each pass.
+    """
+    rng = np.random.default_rng(seed)
+    names = sorted(set(scenes))
+    pools = {n: np.flatnonzero(np.asarray(scenes) == n) for n in names}
+    w = np.array([float(weights.get(n, 1.0)) for n in names])
+    picks = rng.choice(len(names), size=steps, p=w / w.sum())
+    queues: dict[str, list[int]] = {n: [] for n in names}
+    order: list[int] = []
+    for k in picks:
+        name = names[k]
+        while len(queues[name]) < batch:
+            queues[name].extend(rng.permutation(pools[name]).tolist())
+        order.extend(queues[name][:batch])
+        del queues[name][:batch]
+    return order
+
+
+def run_phase(
+    module: WeightedHeads,
+    data: RecipeSet,
+    phase: PhaseRecipe,
+    *,
+    out_dir: str,
+    seed: int,
+    scene_weights: Mapping[str, float],
+    deadline: float | None = None,
+    progress: ProgressFn = no_progress,
+) -> LoopResult:
+    """Train ``module`` for ``phase.steps`` scene batches (one epoch of a scene-grouped order).
+
+    ``deadline`` (a ``time.monotonic()`` value) stops the phase early; the loop then reports
+    ``cancelled`` and the weights trained so far stay in ``module``.
+    """
+    import time
+
+    cancel = CancelToken()
+    timer = None
+    if deadline is not None:
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), cancel.cancel)
+        timer.daemon = True
+        timer.start()
+    order = scene_order([s.scene for s in data.samples], scene_weights, phase.steps, phase.batch_size, seed)
+    loop = TrainLoop(
+        module,
+        data,
+        optim=OptimCfg(
+            lr=phase.lr,
+            weight_decay=phase.weight_decay,
+            warmup_steps=phase.warmup_steps,
+            batch_size=phase.batch_size,
+            clip_grad=1.0,
+            amp="off",
+        ),
+        run=RunCfg(
+            out_dir=out_dir, seed=seed, epochs=1, max_steps=phase.steps, device="cpu", keep_checkpoints=1
+        ),
+        dist=DistInfo(),
+        collate=collate,
+        order=lambda epoch: order,
+        progress=progress,
+        cancel=cancel,
+    )
+    try:
+        return loop.fit()
+    finally:
+        if timer is not None:
+            timer.cancel()
