@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.tasks.propagate import dice, propagate_masks  # noqa: E402
-from training.sim import SimConfig, simulate  # noqa: E402
+from engine.tasks.propagate import dice, propagate_masks
+from training.sim import SimConfig, simulate
 
 TARGET = 0.85
 DEMO = "echocare-demo"

@@ -22,6 +22,7 @@ each side, so correcting a frame re-propagates only that span.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -92,7 +93,7 @@ def _feature_step(
     ref_feats: Sequence[np.ndarray], ref_probs: Sequence[np.ndarray], target: np.ndarray, cfg: PropagateCfg
 ) -> np.ndarray:
     """Label probabilities ``[K, h, w]`` of ``target`` features from reference frames' labels."""
-    c, h, w = target.shape
+    _c, h, w = target.shape
     t = target / (np.linalg.norm(target, axis=0, keepdims=True) + 1e-6)
     sims, labs = [], []
     r = cfg.window
@@ -131,7 +132,7 @@ def _pass(
         key_feats = features(key)
         key_low = _resize(start, key_feats.shape[1:])
         prev_feats, prev_low = key_feats, key_low
-    for prev, cur in zip(order[:-1], order[1:], strict=True):
+    for prev, cur in itertools.pairwise(order):
         probs = warp(out[prev], flow(frames[cur], frames[prev]))
         if features is not None:
             cur_feats = features(cur)
@@ -221,7 +222,7 @@ def move_points(
     out: dict[int, np.ndarray] = {}
     cur = np.asarray(points, np.float32).reshape(-1, 2)
     order = _between(start, stop)
-    for prev, f in zip(order[:-1], order[1:], strict=True):
+    for prev, f in itertools.pairwise(order):
         fl = flow(frames[prev], frames[f])  # from prev pixels to where they are in f
         h, w = fl.shape[:2]
         xs = np.clip(np.round(cur[:, 0]).astype(int), 0, w - 1)
