@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox
 
 from app.model.document import Document
 from app.model.inference import prediction_command
@@ -63,6 +64,7 @@ class InferenceController(QObject):
         self.doc: Document | None = None
         self.worker: Worker | None = None
         self.choices: dict[str, ModelChoice] = {}
+        self.crash_dialog: QMessageBox | None = None
         panel.model_changed.connect(self._on_model_changed)
         panel.run_requested.connect(self.run)
         panel.cancel_requested.connect(self.cancel)
@@ -130,6 +132,7 @@ class InferenceController(QObject):
         worker.signals.progressed.connect(self._on_progressed)
         worker.signals.returned.connect(partial(self._on_returned, doc, request))
         worker.signals.errored.connect(self._on_errored)
+        worker.signals.crashed.connect(self._on_crashed)
         worker.signals.cancelled.connect(self._on_cancelled)
         worker.signals.finished.connect(self._on_finished)
         self.worker = worker
@@ -175,6 +178,15 @@ class InferenceController(QObject):
     def _on_errored(self, text: str) -> None:
         self.panel.show_status(f"failed: {text}")
         self.error.emit(text)
+
+    def _on_crashed(self, details: str) -> None:
+        """An unexpected failure: a one-line error plus a dialog holding the traceback."""
+        last = (details.strip().splitlines() or ["unexpected error"])[-1]
+        self._on_errored(f"the model run failed unexpectedly: {last}")
+        box = QMessageBox(QMessageBox.Icon.Critical, "Model run failed", last, parent=self.panel.window())
+        box.setDetailedText(details)
+        self.crash_dialog = box
+        box.open()
 
     def _on_cancelled(self) -> None:
         self.panel.show_status("cancelled; nothing was changed")

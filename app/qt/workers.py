@@ -7,6 +7,7 @@ to the document as one undoable command.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -17,11 +18,13 @@ from engine.progress import Cancelled, CancelToken, Progress
 
 
 class WorkerSignals(QObject):
-    """``progressed(Progress)``, ``returned(object)``, ``errored(str)``, ``cancelled()``, ``finished()``."""
+    """``progressed(Progress)``, ``returned(object)``, ``errored(str)`` (one line),
+    ``crashed(str)`` (a traceback), ``cancelled()``, ``finished()``."""
 
     progressed = Signal(object)
     returned = Signal(object)
     errored = Signal(str)
+    crashed = Signal(str)
     cancelled = Signal()
     finished = Signal()
 
@@ -58,9 +61,8 @@ class Worker(QRunnable):
             self.signals.cancelled.emit()
         except EchoCareError as err:
             self.signals.errored.emit(err.one_line())
-        except Exception as err:  # an unexpected failure must still reach the user
-            first = (str(err).splitlines() or [""])[0]
-            self.signals.errored.emit(f"{type(err).__name__}: {first}")
+        except Exception:  # a bug, not a user error: its traceback goes to a dialog
+            self.signals.crashed.emit(traceback.format_exc())
         else:
             self.signals.returned.emit(result)
         finally:

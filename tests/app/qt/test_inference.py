@@ -152,3 +152,19 @@ def test_closing_the_window_during_a_run_stops_it(make_window, qtbot, cardiac_sa
     assert not window.inference.running
     qtbot.wait(50)  # signals still queued from the stopped run are delivered and dropped
     assert not window.doc.annotations and not window.doc.masks, "a cancelled run leaves nothing"
+
+
+def test_a_failing_run_shows_a_traceback_dialog_and_changes_nothing(window, qtbot, stored_model, monkeypatch):
+    def broken(request, progress, cancel):
+        raise RuntimeError("weights and card disagree")
+
+    monkeypatch.setattr(window.inference.runner, "run", broken)
+    window.actions["model.refresh"].trigger()  # the model was stored after the window opened
+    assert window.inference_panel.model_key == "echocare-all@1"
+    with qtbot.waitSignal(window.inference.finished, timeout=RUN_TIMEOUT_MS):
+        window.actions["model.run"].trigger()
+    assert window.last_message.endswith("RuntimeError: weights and card disagree")
+    dialog = window.inference.crash_dialog
+    assert dialog.isVisible() and "Traceback" in dialog.detailedText()
+    dialog.close()
+    assert not window.doc.annotations and not window.doc.history.can_undo

@@ -70,3 +70,15 @@ def test_cancelled_worker_says_so_and_errors_are_one_line(qtbot):
     with qtbot.waitSignal(failing.signals.errored, timeout=5000) as blocker:
         failing.start()
     assert blocker.args == ["/data/x.dcm: truncated pixel data"]
+
+
+def test_an_unexpected_failure_reaches_the_gui_with_its_traceback(qtbot):
+    def bug(progress, cancel):
+        raise RuntimeError("shape mismatch in head")
+
+    worker = workers.Worker(bug)
+    with qtbot.waitSignal(worker.signals.crashed, timeout=5000) as blocker:
+        worker.start()
+    (details,) = blocker.args
+    assert details.startswith("Traceback")
+    assert details.rstrip().endswith("RuntimeError: shape mismatch in head")
