@@ -107,7 +107,8 @@ def _class_scores(r: ClassScores, _labels: LabelSet, out: Drafts) -> None:
 
 
 def _ejection(r: EjectionFraction, _labels: LabelSet, out: Drafts) -> None:
-    out.annotations.append(Annotation("value", value=float(r.ef_percent), name="EF (%)"))
+    if np.isfinite(r.ef_percent):  # too few frames or no beat found: marks only, no number
+        out.annotations.append(Annotation("value", value=float(r.ef_percent), name="EF (%)"))
     out.annotations.extend(Annotation("frame_mark", f, value="ED") for f in r.ed_frames)
     out.annotations.extend(Annotation("frame_mark", f, value="ES") for f in r.es_frames)
 
