@@ -41,6 +41,7 @@ class ModelChoice:
 
     @property
     def title(self) -> str:
+        """What the model list shows, e.g. "echocare-demo v2 (active)"."""
         return f"{self.card.name} v{self.card.version}" + (" (active)" if self.active else "")
 
 

@@ -108,11 +108,13 @@ class InferenceController(QObject):
 
     # -- running -----------------------------------------------------------------------------
     def bind(self, doc: Document) -> None:
+        """Run on ``doc`` from now on."""
         self.doc = doc
         self.panel.set_frame_count(doc.n_frames, doc.view.frame_index)
 
     @property
     def running(self) -> bool:
+        """A run is in progress."""
         return self.worker is not None
 
     def run(self) -> bool:

@@ -112,25 +112,30 @@ class InferencePanel(QWidget):
             self.task_list.addItem(item)
 
     def set_frame_count(self, n_frames: int, current: int) -> None:
+        """Limit the range to the study's frames; the range starts at the current frame."""
         for spin in (self.first_spin, self.last_spin):
             spin.setRange(0, max(0, n_frames - 1))
         self.first_spin.setValue(current)
         self.last_spin.setValue(n_frames - 1)
 
     def set_notice(self, text: str, warn: bool) -> None:
+        """Show the model's training-data statement, in orange when ``warn``."""
         self.notice.setText(text)
         self.notice.setStyleSheet(WARN_STYLE if warn else "")
 
     # -- reading -----------------------------------------------------------------------------
     @property
     def model_key(self) -> str:
+        """``name@version`` of the selected model ("" when the store is empty)."""
         return str(self.model_box.currentData() or "")
 
     def checked_tasks(self) -> list[str]:
+        """The ticked task names, in the list's order."""
         items = (self.task_list.item(i) for i in range(self.task_list.count()))
         return [it.text() for it in items if it.checkState() == Qt.CheckState.Checked]
 
     def set_checked(self, names: Sequence[str]) -> None:
+        """Tick exactly the usable tasks in ``names``."""
         for i in range(self.task_list.count()):
             item = self.task_list.item(i)
             on = item.text() in names and bool(item.flags() & Qt.ItemFlag.ItemIsEnabled)
@@ -147,10 +152,12 @@ class InferencePanel(QWidget):
         return tuple(range(n_frames))
 
     def set_scope(self, scope: str) -> None:
+        """Pick one of ``SCOPES``."""
         self.scope_box.setCurrentIndex(SCOPES.index(scope))
 
     # -- running -----------------------------------------------------------------------------
     def set_running(self, running: bool) -> None:
+        """Lock the choices and enable Cancel while a run is in progress."""
         self.run_button.setEnabled(not running and self.model_box.count() > 0)
         self.cancel_button.setEnabled(running)
         for w in (self.model_box, self.task_list, self.scope_box):
@@ -159,6 +166,7 @@ class InferencePanel(QWidget):
             self.progress.setRange(0, 0)  # busy until the first report
 
     def show_progress(self, done: int, total: int, message: str) -> None:
+        """Show ``done`` of ``total`` frames analysed."""
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
         self.status.setText(f"{done} / {total} frames · {message}")

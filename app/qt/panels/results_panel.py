@@ -106,6 +106,7 @@ class ResultsPanel(QWidget):
         col.addLayout(row)
 
     def bind(self, doc: Document) -> None:
+        """Show ``doc``'s results and follow its changes."""
         if self.doc is not None:
             self.doc.annotations_changed.disconnect(self._on_annotations_changed)
             self.doc.view.changed.disconnect(self._on_view_changed)
@@ -117,6 +118,7 @@ class ResultsPanel(QWidget):
 
     # -- showing -----------------------------------------------------------------------------
     def refresh(self) -> None:
+        """Rebuild both lists and the ED/ES line from the document."""
         doc = self.doc
         if doc is None:
             return
