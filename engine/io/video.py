@@ -29,9 +29,9 @@ def sniff_video(head: bytes) -> bool:
     return head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"AVIX")
 
 
-# no encoded frame is smaller than this; a container claiming more frames than its size allows
-# is damaged, and its frames are counted instead (a claim of 2**31 frames must not be believed)
-MIN_FRAME_BYTES = 8
+# an encoded frame with its container overhead takes more than this; a container claiming more frames
+# than its size allows is damaged, and its frames are counted instead (2**31 must not be believed)
+MIN_FRAME_BYTES = 64
 
 
 def _frame_count(cap: object, claimed: float, size: int) -> int:
