@@ -1,0 +1,59 @@
+"""A small project of simulated lesion studies with human-final masks, and a fine-tuning config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine.project.records import LabelRecord, MaskRecord
+from engine.project.store import ProjectStore
+from engine.provenance import Origin
+from training.config import DataCfg, FinetuneCfg, OptimCfg, RunCfg, SplitCfg, to_dict
+from training.sim import SimConfig, simulate
+
+LESION = 1
+SIZE = 64
+
+
+def make_project(folder: Path, studies: int = 10, labelled: int = 0) -> Path:
+    """``studies`` single-frame lesion studies; the first ``labelled`` carry human-final masks."""
+    store = ProjectStore(folder)
+    store.set_labels([LabelRecord(LESION, "lesion", (255, 0, 0))])
+    for i in range(studies):
+        result = simulate("lesion", seed=i, cfg=SimConfig(height=SIZE, width=SIZE))
+        path = folder / "studies" / f"case{i:02d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), result.frames[0])
+        study = store.add_study(path, 1, SIZE, SIZE)
+        if i < labelled:
+            plane = (result.truth.masks[0] > 0).astype(np.uint8) * LESION
+            store.save_study(study.id, [], {0: MaskRecord(0, plane, Origin.HUMAN_FINAL)})
+    store.close()
+    return folder
+
+
+def truth_mask(i: int) -> np.ndarray:
+    """The exact lesion mask of study ``i`` (label value ``LESION``)."""
+    result = simulate("lesion", seed=i, cfg=SimConfig(height=SIZE, width=SIZE))
+    return (result.truth.masks[0] > 0).astype(np.uint8) * LESION
+
+
+def finetune_config(
+    project: Path, epochs: int = 1, name: str = "loop-seg", model: str = "echocare_test"
+) -> dict:
+    """A tiny heads-only segmentation run on the project's human-final masks."""
+    cfg = FinetuneCfg(
+        model=model,
+        name=name,
+        heads=("segmentation",),
+        input_size=(SIZE, SIZE),
+        data=DataCfg(source="project", paths=(str(project),)),
+        split=SplitCfg(test=0.3, val=0.0),
+        head_params={"segmentation": {"width": 8}},
+        optim=OptimCfg(lr=3e-3, batch_size=2),
+        run=RunCfg(epochs=epochs, device="cpu", seed=0),
+        activate="always",
+    )
+    return to_dict(cfg)
