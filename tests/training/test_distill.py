@@ -1,0 +1,127 @@
+"""Distillation: a smaller student with the teacher's heads, stored with the teacher as parent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from app.cli.main import main
+from engine import model_store
+from engine.config import HeadCfg
+from engine.factory import create_model, load_model
+from engine.inference import Predictor
+from engine.model_card import ModelCard
+from engine.tasks.presets import all_heads_cfg
+from training.distill.config import DistillCfg
+from training.distill.losses import OUTPUT_LOSSES, FeatureProjector, soft_kl
+from training.distill.register import register
+from training.distill.student import student_cfg
+from training.distill.trainer import distill
+
+TINY = {"frames": 4, "steps": 2, "batch_size": 2, "sizes": ((64, 64),), "threads": 1}
+
+
+@pytest.fixture()
+def teacher(tmp_path, monkeypatch):
+    """A random-weight seven-head teacher in a fresh store; segmentation knows the lesion."""
+    monkeypatch.setenv("ECHOCARE_HOME", str(tmp_path / "home"))
+    cfg = all_heads_cfg(name="teach", arch="echocare_test", input_size=(64, 64), width=8)
+    heads = tuple(
+        replace(h, labels=("lesion", "vessel"))
+        if h.kind == "segmentation"
+        else replace(h, labels=("benign", "malignant"))
+        if h.kind == "classification"
+        else h
+        for h in cfg.heads
+    )
+    cfg = replace(cfg, heads=heads, version="")
+    torch.manual_seed(0)
+    model_store.save_version(ModelCard.from_cfg(cfg), create_model(cfg).state_dict())
+    return "teach"
+
+
+def test_student_keeps_heads_labels_and_input_but_narrows_dense_heads():
+    t = all_heads_cfg(arch="echocare_small", input_size=(128, 128), width=16)
+    s = student_cfg(t, "echocare_test", 0.25)
+    assert s.name == f"{t.name}-lite" and s.arch == "echocare_test" and s.input_size == t.input_size
+    assert [(h.name, h.kind, h.labels) for h in s.heads] == [(h.name, h.kind, h.labels) for h in t.heads]
+    widths = {h.name: h.params.get("width") for h in s.heads}
+    assert widths["segmentation"] == 4 and widths["detection"] == 16 and widths["classification"] is None
+
+
+def test_output_losses_vanish_only_when_student_matches_teacher():
+    cfg = all_heads_cfg(arch="echocare_test", input_size=(64, 64), width=4)
+    torch.manual_seed(0)
+    a, b = create_model(cfg).eval(), create_model(cfg).eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        for p in b.parameters():  # some heads start as exact identities (enhancement)
+            p.add_(0.1 * torch.randn_like(p))
+        fa, fb = a.encoder(x), b.encoder(x)
+        tokens = a.heads["report"](fa, x)["tokens"]
+        for h in cfg.heads:
+            kw = {"tokens": tokens} if h.kind == "report" else {}
+            oa, ob = a.heads[h.name](fa, x, **kw), b.heads[h.name](fb, x, **kw)
+            same = float(OUTPUT_LOSSES.get(h.kind)(oa, oa, 2.0))
+            other = float(OUTPUT_LOSSES.get(h.kind)(ob, oa, 2.0))
+            if h.kind != "detection":  # soft BCE keeps the targets' entropy
+                assert same == pytest.approx(0.0, abs=1e-5), h.kind
+            assert other > same, h.kind
+    assert float(soft_kl(torch.zeros(3, 4), torch.zeros(3, 4), 2.0)) == pytest.approx(0.0, abs=1e-7)
+    channels = [f.shape[1] for f in fa]
+    proj = FeatureProjector(channels, channels)
+    with torch.no_grad():
+        for conv in proj.proj:  # identity projections: matching features cost nothing
+            conv.weight.copy_(torch.eye(conv.weight.shape[0])[..., None, None])
+            conv.bias.zero_()
+        assert float(proj(fa, fa)) == pytest.approx(0.0, abs=1e-10)
+        assert float(proj(fb, fa)) > 0
+
+
+def test_distilled_student_is_stored_with_teacher_as_parent_and_runs_like_it(teacher):
+    cfg = DistillCfg(teacher=teacher, student="echocare_test", head_scale=0.5, seed=3, **TINY)
+    result = distill(cfg)
+    assert result.steps == 2 and np.isfinite(result.final_loss)
+    assert {"features", "segmentation", "report", "detection", "labels"} <= set(result.losses)
+    card = register(result, cfg, {"distill.dice_ratio": 0.5})
+    assert (card.name, card.version, card.parent) == ("teach-lite", "1", "teach@1")
+    lineage = json.loads(card.notes)["lineage"]
+    assert lineage["teacher_sha256"] == load_model(teacher).ref.sha256 and lineage["steps"] == 2
+    student, parent = load_model("teach-lite"), load_model(teacher)
+    assert student.cfg.heads_by_name["segmentation"].params["width"] == 4
+    images = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
+    got = Predictor(student, backend="torch", device="cpu").run_heads(["a", "b"], images)
+    want = Predictor(parent, backend="torch", device="cpu").run_heads(["a", "b"], images)
+    assert {k: {n: v.shape for n, v in o.items()} for k, o in got.items()} == {
+        k: {n: v.shape for n, v in o.items()} for k, o in want.items()
+    }
+
+
+def test_frames_carry_simulator_labels_matched_by_name(teacher):
+    from training.distill.data import NO_CLASS, simulated_frames
+
+    cfg = load_model(teacher).cfg
+    frames = simulated_frames(cfg, 3, ("lesion", "organs"), ((96, 96),), seed=1)
+    lesion = [f for f in frames if f.key.startswith("lesion")]
+    assert lesion and all(f.mask is not None and f.mask.max() == 1 for f in lesion)
+    assert all(f.label != NO_CLASS for f in lesion)
+    assert all(f.image.shape == (3, 64, 64) for f in frames)
+
+
+def test_train_distill_command_stores_the_student(teacher, capsys):
+    rc = main(
+        ["train", "distill", "--teacher", teacher, "--steps", "1", "--frames", "2", "--batch-size", "2",
+         "--eval-per-scene", "1", "--name", "teach-fast"]
+    )  # fmt: skip
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["name"] == "teach-fast" and out["parent"] == "teach@1"
+    assert "distill.dice_ratio" in load_model("teach-fast").card.metrics or "distill.teacher.dice" in out
+    assert HeadCfg  # the card keeps every head
+    assert [h.name for h in load_model("teach-fast").cfg.heads] == [
+        h.name for h in load_model(teacher).cfg.heads
+    ]

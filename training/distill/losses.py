@@ -1,0 +1,98 @@
+"""Distillation losses: per-level feature matching and one output loss per head kind.
+
+Output losses are registered by head kind in :data:`OUTPUT_LOSSES` and called as
+``loss(student_outputs, teacher_outputs, temperature)`` with both heads' raw output dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as nnf
+from torch import Tensor, nn
+
+from engine.registry import Registry
+
+OutputLoss = Callable[[dict[str, Tensor], dict[str, Tensor], float], Tensor]
+OUTPUT_LOSSES: Registry[OutputLoss] = Registry("distillation loss")
+
+
+def soft_kl(student: Tensor, teacher: Tensor, temperature: float, dim: int = 1) -> Tensor:
+    """KL(teacher || student) of logits softened by ``temperature``, scaled by T**2, mean per item."""
+    t = temperature
+    log_p = nnf.log_softmax(student / t, dim)
+    q = nnf.softmax(teacher / t, dim)
+    kl = (q * (torch.log(q.clamp_min(1e-8)) - log_p)).sum(dim)
+    return kl.mean() * t * t
+
+
+@OUTPUT_LOSSES.register("classification")
+def _classification(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
+    return soft_kl(s["logits"], t["logits"], temperature)
+
+
+@OUTPUT_LOSSES.register("segmentation")
+def _segmentation(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
+    """Soft masks: per-pixel KL over the class channel."""
+    return soft_kl(s["logits"], t["logits"], temperature)
+
+
+@OUTPUT_LOSSES.register("detection")
+def _detection(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
+    """Soft class and centre-ness targets; boxes matched where the teacher sees an object."""
+    del temperature
+    cls = nnf.binary_cross_entropy_with_logits(s["cls_logits"], torch.sigmoid(t["cls_logits"]))
+    ctr = nnf.binary_cross_entropy_with_logits(s["ctr_logits"], torch.sigmoid(t["ctr_logits"]))
+    weight = torch.sigmoid(t["cls_logits"]).amax(-1) * torch.sigmoid(t["ctr_logits"])
+    box = (nnf.smooth_l1_loss(s["boxes"], t["boxes"], reduction="none").mean(-1) * weight).sum()
+    return cls + ctr + box / weight.sum().clamp_min(1.0)
+
+
+@OUTPUT_LOSSES.register("landmarks")
+def _landmarks(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
+    del temperature
+    return nnf.mse_loss(s["heatmaps"], t["heatmaps"]) * 100.0
+
+
+@OUTPUT_LOSSES.register("regression")
+def _regression(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
+    del temperature
+    return nnf.mse_loss(s["values"], t["values"])
+
+
+@OUTPUT_LOSSES.register("enhancement")
+def _enhancement(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
+    del temperature
+    return nnf.mse_loss(s["enhanced"], t["enhanced"])
+
+
+@OUTPUT_LOSSES.register("report")
+def _report(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
+    """Token KL under teacher forcing on the teacher's own sentence (``logits`` [B, T, V])."""
+    return soft_kl(s["logits"], t["logits"], temperature, dim=-1)
+
+
+class FeatureProjector(nn.Module):
+    """1x1 convolutions mapping each student level to the teacher's channels.
+
+    Args:
+        student_channels: channels of the student's five levels.
+        teacher_channels: channels of the teacher's five levels.
+    """
+
+    def __init__(self, student_channels: Sequence[int], teacher_channels: Sequence[int]) -> None:
+        super().__init__()
+        self.proj = nn.ModuleList(
+            nn.Conv2d(s, t, 1) for s, t in zip(student_channels, teacher_channels, strict=True)
+        )
+
+    def forward(self, student: Sequence[Tensor], teacher: Sequence[Tensor]) -> Tensor:
+        """Mean over levels of the MSE between projected student and teacher maps."""
+        terms = []
+        for proj, s, t in zip(self.proj, student, teacher, strict=True):
+            p = proj(s)
+            if p.shape[-2:] != t.shape[-2:]:
+                p = nnf.interpolate(p, size=t.shape[-2:], mode="bilinear", align_corners=False)
+            terms.append(nnf.mse_loss(p, t))
+        return torch.stack(terms).mean()
