@@ -120,12 +120,10 @@ class ModelRunner:
         self._loaded: dict[str, tuple[Any, Any]] = {}
 
     def task_names(self) -> list[str]:
-        """The engine's registered tasks, in the engine's canonical task order."""
+        """The engine's task names, in its canonical order (no task code is imported)."""
         from engine.config import TASK_NAMES
-        from engine.tasks import list_tasks
 
-        order = {name: i for i, name in enumerate(TASK_NAMES)}
-        return sorted(list_tasks(), key=lambda n: order.get(n, len(order)))
+        return list(TASK_NAMES)
 
     def _predictor(self, key: str) -> tuple[Any, Any]:
         if key not in self._loaded:

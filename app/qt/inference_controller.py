@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from app.model.document import Document
@@ -82,7 +82,7 @@ class InferenceController(QObject):
         if not found:
             self.panel.set_notice("No model in the model store: import or train one first", True)
             self.notice_changed.emit("no model loaded", False)
-        QTimer.singleShot(0, self._fill_tasks)  # the task registry is imported after start-up
+        self._fill_tasks()
 
     def _fill_tasks(self) -> None:
         choice = self.choices.get(self.panel.model_key)
@@ -103,8 +103,7 @@ class InferenceController(QObject):
         text, warn = statement(choice.card), not_clinical(choice.card)
         self.panel.set_notice(text, warn)
         self.notice_changed.emit(text, warn)
-        if self.panel.task_list.count():
-            self._fill_tasks()
+        self._fill_tasks()
 
     # -- running -----------------------------------------------------------------------------
     def bind(self, doc: Document) -> None:
@@ -122,8 +121,6 @@ class InferenceController(QObject):
         doc, path = self.doc, self.study_path()
         if self.running or doc is None or path is None:
             return False
-        if not self.panel.task_list.count():
-            self._fill_tasks()
         tasks = tuple(self.panel.checked_tasks())
         if not self.panel.model_key or not tasks:
             self.error.emit("pick a model and at least one task first")
