@@ -57,9 +57,13 @@ def image_tree_heldout(tmp_path_factory) -> Path:
     return write_tree(tmp_path_factory.mktemp("tree_heldout"), per_leaf=4, seed=99)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _one_thread():
-    """The CI machine has two shared cores; one intra-op thread avoids oversubscription stalls."""
+    """The CI machine has two shared cores; one intra-op thread avoids oversubscription stalls.
+
+    Session-wide, so module-scoped fixtures and tests run with the same thread count (the
+    same float reductions).
+    """
     import torch
 
     before = torch.get_num_threads()
