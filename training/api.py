@@ -242,8 +242,8 @@ def _train(
         for h in cfg.heads
     ):
         parent_test = _without_loss(evaluate_model(model, sets["test"], cfg.heads, labels))
-    for p in model.parameters():
-        p.requires_grad_(cfg.mode == "full")
+    model.requires_grad_(False)  # heads not named in the config stay as they are
+    model.encoder.requires_grad_(cfg.mode == "full")
     if cfg.mode == "heads" and cfg.feature_cache != "off":
         for data in sets.values():
             cache_features(data, model.encoder, dist.device, half=cfg.feature_cache == "float16")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from engine import model_store
 from engine.config import HeadCfg, ModelCfg
@@ -51,6 +52,7 @@ def test_finetuning_a_stored_multi_label_head_keeps_it(tmp_path, monkeypatch):
     cfg = FinetuneCfg(
         model="multi",
         heads=("segmentation",),
+        mode="full",
         data=DataCfg(source="sim", scene="lesion", count=16),
         optim=OptimCfg(lr=1e-3, batch_size=8),
         run=RunCfg(out_dir=str(tmp_path / "run"), epochs=1, device="cpu"),
@@ -61,3 +63,12 @@ def test_finetuning_a_stored_multi_label_head_keeps_it(tmp_path, monkeypatch):
     assert set(heads) == {"segmentation", "classification", "landmarks"}  # untouched heads are kept
     assert result.parent_test is not None and "segmentation.dice" in result.parent_test
     assert result.card.parent == "1"
+    # full mode trains the encoder and the named head only; the other heads are left as they were
+    before = model.state_dict()
+    after = result.model.state_dict()
+    for key in before:
+        if key.startswith(("heads.classification.", "heads.landmarks.")):
+            assert torch.equal(before[key], after[key]), key
+    assert not torch.equal(
+        before["encoder.patch_embed.proj.weight"], after["encoder.patch_embed.proj.weight"]
+    )
