@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 SAMPLE ?= resources/samples/cardiac_lv_cine.dcm
 DEMO_OUT ?= out/demo
 
-.PHONY: run demo test lint bench clean-venv
+.PHONY: run demo test lint bench bundle bundle-smoke clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,19 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# One-folder PyInstaller bundles in $(BUNDLE_DIST): full (torch, training) and viewer-only (ONNX Runtime).
+BUNDLE_DIST ?= build/dist
+PYINSTALLER := nice $(BIN)/pyinstaller --noconfirm --distpath $(BUNDLE_DIST) --workpath build/pyinstaller
+
+bundle: $(STAMP)
+	$(BIN)/pip install -q 'pyinstaller>=6.10'
+	$(PYINSTALLER) build.spec
+	ECHOCARE_FLAVOUR=viewer $(PYINSTALLER) build.spec
+	$(BIN)/python tools/bundle_smoke.py --dist $(BUNDLE_DIST) --sizes-only
+
+bundle-smoke: $(STAMP)
+	$(BIN)/python tools/bundle_smoke.py --dist $(BUNDLE_DIST)
 
 clean-venv:
 	rm -rf $(VENV)
