@@ -95,6 +95,7 @@ class DemoRecipe:
         test_seed: seed of the held-out test scenes (``test_seed * 1_000_003 + i``).
         max_minutes: wall-clock safety stop for the training phases; 0 disables it. A stop
             is recorded in the model card (the step counts then differ from the config).
+        threads: torch CPU threads (0: torch's default). Results can depend on it.
         head_width: width of the dense heads (segmentation decoder; detection and landmark
             towers are twice as wide).
         scene_weights: how often each scene's batch comes up in the fine-tuning phases.
@@ -109,6 +110,7 @@ class DemoRecipe:
     seed: int = 0
     test_seed: int = 9001
     max_minutes: float = 0.0
+    threads: int = 0
     head_width: int = 16
     scene_weights: Mapping[str, float] = field(default_factory=dict)
     loss_weights: Mapping[str, float] = field(default_factory=dict)

@@ -79,6 +79,8 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
 
     set_determinism(recipe.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    if recipe.threads:
+        torch.set_num_threads(recipe.threads)
     ran: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     t = time.monotonic()
     samples = render(recipe, log)
@@ -167,6 +169,10 @@ def run_recipe(recipe: DemoRecipe, out: Path, config_path: Path | None = None) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry; returns the exit status."""
+    import os
+
+    # threads that wait passively: a shared, loaded machine otherwise burns its cores spinning
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from engine.errors import EchoCareError
 
     p = argparse.ArgumentParser(prog="python -m training.recipes.demo", description=__doc__.splitlines()[0])

@@ -296,3 +296,24 @@ def evaluate(
         log(" ".join(f"{key}={value:.4g}" for key, value in got.items()))
         metrics.update(got)
     return metrics
+
+
+# the acceptance targets of the demo model: figure -> (bound, higher is better)
+TARGETS: dict[str, tuple[float, bool]] = {
+    "lesion.dice": (0.85, True),
+    "classification.auc": (0.90, True),
+    "detection.map50": (0.80, True),
+    "landmarks.fetal_mre_px": (3.0, False),
+    "ef.mae": (5.0, False),
+    "enhancement.psnr_gain_db": (3.0, True),
+    "report.numbers_consistent": (1.0, True),
+}
+
+
+def check_targets(metrics: Mapping[str, float]) -> dict[str, bool]:
+    """Whether each target figure is met (False when the figure is missing or NaN)."""
+    out = {}
+    for key, (bound, higher) in TARGETS.items():
+        v = metrics.get(key, math.nan)
+        out[key] = bool(math.isfinite(v) and (v >= bound if higher else v <= bound))
+    return out
