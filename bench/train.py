@@ -3,13 +3,14 @@ feature-cache speedup of heads-only training.
 
 Prints one JSON object as its last line:
     step_ms_heads_only, step_ms_lora, step_ms_full: one optimiser step (batch ``--batch``)
-        of the segmentation head, mean of ``--steps`` after one warm-up step;
+        of the segmentation head (decoder width 8, as the demo model), mean of ``--steps`` after
+        one warm-up step;
     epoch_s_heads_uncached, epoch_s_heads_cached: one heads-only epoch over ``--frames``
         simulated frames, running the frozen encoder every step vs on cached features;
     feature_cache_speedup: their ratio (the cache itself is built once per run, timed as
         cache_build_s).
 
-Usage: ``python bench/train.py [--size 256] [--batch 4] [--steps 5] [--frames 32] [--threads N]``
+Usage: ``python bench/train.py [--size 128] [--batch 4] [--steps 5] [--frames 32] [--threads N]``
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ from training.finetune.sources import simulated_samples
 
 
 def build(size: int, mode: str) -> FinetuneModule:
-    heads = (HeadCfg("segmentation", "segmentation", ("lesion",), {"num_classes": 1, "width": 16}),)
+    heads = (HeadCfg("segmentation", "segmentation", ("lesion",), {"num_classes": 1, "width": 8}),)
     model = create_model(ModelCfg(name="bench", arch="echocare_small", input_size=(size, size), heads=heads))
     for p in model.parameters():
         p.requires_grad_(mode == "full")
     if mode == "lora":
         add_lora(model.encoder, 4)
     model.heads["segmentation"].requires_grad_(True)
-    return FinetuneModule(model, {"segmentation": {"num_classes": 1, "width": 16}})
+    return FinetuneModule(model, {"segmentation": {"num_classes": 1, "width": 8}})
 
 
 def step_time(module: FinetuneModule, batches: list[dict], steps: int) -> float:
@@ -80,7 +81,7 @@ def epoch_time(module: FinetuneModule, data: PreparedSet, batch: int, cached: bo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--frames", type=int, default=32)
