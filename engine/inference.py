@@ -100,7 +100,8 @@ class Predictor:
         loaded: from ``engine.factory.load_model``.
         backend: ``auto|torch|onnx`` (see ``engine.backends.base.choose_backend``).
         device: ``auto|cpu|cuda|mps``.
-        precision: ``auto|fp32|bf16|fp16`` (torch autocast only).
+        precision: ``auto|fp32|bf16|fp16|int8``: torch autocast (bf16, fp16), or the ONNX
+            encoder in dynamic int8 on the CPU / every ONNX graph in fp16 on CUDA.
         cache_bytes: bound of the feature cache.
         batch_size: frames per encoder pass.
         onnx_dir: where the ONNX export is kept; a per-user cache folder by default.
@@ -155,7 +156,11 @@ class Predictor:
                 export_part(self.loaded.module, graph, self._onnx_dir)
             finally:
                 self.loaded.module.to(self.loaded.device)
-        return OnnxBackend(path, device=self.choice.device)
+        if self.choice.precision != "fp32" and (graph == "encoder" or self.choice.precision == "fp16"):
+            from engine.export.quantize import precision_path
+
+            path = precision_path(path, self.choice.precision)
+        return OnnxBackend(path, device=self.choice.device, cache_optimized=True)
 
     def _torch_backend(self, graph: str) -> Backend:
         from engine.backends.torch_backend import TorchBackend

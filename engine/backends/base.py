@@ -6,6 +6,9 @@ A backend runs one graph (see ``engine.export.graphs``) on named numpy arrays. `
 * Apple MPS: PyTorch in fp32;
 * the CPU: ONNX Runtime in fp32 when it is installed (measured faster than eager PyTorch on
   the full encoder, see ``bench/engine.py``), else PyTorch with all cores.
+
+ONNX Runtime also runs the encoder in dynamic int8 on the CPU (``precision="int8"``, opt-in:
+it moves the outputs, see ``engine.export.quantize``) and in fp16 on CUDA with onnxruntime-gpu.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from engine.errors import ConfigError
 
 BACKENDS = ("auto", "torch", "onnx")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 
 @runtime_checkable
@@ -41,7 +44,8 @@ class BackendChoice:
     Attributes:
         kind: "torch" or "onnx".
         device: "cpu", "cuda", "cuda:N" or "mps".
-        precision: "fp32", "bf16" or "fp16" (reduced precision through torch autocast only).
+        precision: "fp32"; "bf16" or "fp16" through torch autocast; "int8" (CPU) or "fp16"
+            (CUDA) as converted ONNX graphs.
     """
 
     kind: str
@@ -51,6 +55,25 @@ class BackendChoice:
 
 def onnxruntime_installed() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
+
+
+def onnxruntime_cuda() -> bool:
+    """Whether onnxruntime can use CUDA here (onnxruntime-gpu installed)."""
+    if not onnxruntime_installed():
+        return False
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def _onnx_precision(device: str, precision: str) -> str:
+    if precision in ("auto", "fp32"):
+        return "fp32"
+    if precision == "int8" and device == "cpu":
+        return "int8"
+    if precision == "fp16" and device.startswith("cuda") and onnxruntime_cuda():
+        return "fp16"
+    raise ConfigError(None, f"the ONNX backend has no {precision} path on {device} here")
 
 
 def _cuda_precision() -> str:
@@ -77,9 +100,9 @@ def choose_backend(backend: str = "auto", device: str = "auto", precision: str =
     if backend == "onnx":
         if dev.type == "mps" or not onnxruntime_installed():
             raise ConfigError(None, f"the ONNX backend cannot run on {dev.type} here")
-        if precision not in ("auto", "fp32"):
-            raise ConfigError(None, "the ONNX backend runs in fp32 only")
-        return BackendChoice("onnx", str(dev), "fp32")
+        return BackendChoice("onnx", str(dev), _onnx_precision(str(dev), precision))
+    if precision == "int8":
+        raise ConfigError(None, "int8 runs through the ONNX backend only (--backend onnx)")
     if precision == "auto":
         precision = _cuda_precision() if dev.type == "cuda" else "fp32"
     if precision == "fp16" and dev.type == "cpu":
