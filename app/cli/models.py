@@ -8,7 +8,9 @@ from pathlib import Path
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``models`` and its actions."""
-    parser = sub.add_parser("models", help="manage model versions (import, list, show, remove, export-onnx)")
+    parser = sub.add_parser(
+        "models", help="manage model versions (import, list, show, compare, remove, export-onnx)"
+    )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     imp = actions.add_parser("import", help="import an encoder checkpoint (.pth/.pt/.safetensors)")
@@ -33,6 +35,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     exp.add_argument("--out", type=Path, required=True, help="output folder")
     exp.add_argument("--opset", type=int, default=17)
     exp.set_defaults(func=_export)
+
+    cmp = actions.add_parser("compare", help="two versions side by side: lineage, labels, test metrics")
+    cmp.add_argument("a", help="NAME@VERSION (or NAME for its active version)")
+    cmp.add_argument("b", help="NAME@VERSION (or NAME for its active version)")
+    cmp.set_defaults(func=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from training.versions import compare_text
+
+    print(compare_text(args.a, args.b))
+    return 0
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -81,7 +95,6 @@ def _remove(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from engine.export.onnx import export_model
-
     from engine.factory import load_model
 
     loaded = load_model(args.model, device="cpu")

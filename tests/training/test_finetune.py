@@ -40,7 +40,7 @@ def store(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
-def test_heads_only_uses_cached_features_and_versions_are_gated(tmp_path, store, monkeypatch):
+def test_heads_only_uses_cached_features_and_versions_are_gated(tmp_path, capsys, store, monkeypatch):
     calls = {"fit": 0}
     real_forward, real_fit = EchoCareEncoder.forward, loop_module.TrainLoop.fit
 
@@ -88,6 +88,11 @@ def test_heads_only_uses_cached_features_and_versions_are_gated(tmp_path, store,
     assert "test.segmentation.dice" in table and "worse than its parent" in table
     row = next(ln for ln in table.splitlines() if ln.startswith("parent "))
     assert row.split()[1:] == ["-", "1"]
+
+    from app.cli.main import main
+
+    assert main(["models", "compare", f"{NAME}@1", f"{NAME}@2"]) == 0
+    assert capsys.readouterr().out.strip() == table.strip()
 
 
 def test_lora_run_stores_plain_qkv_weights(tmp_path, store):
