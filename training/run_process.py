@@ -94,6 +94,7 @@ class TrainingRun:
     done: int = 0
     total: int = 0
     events_offset: int = 0
+    _ending: str | None = None
     _first: tuple[float, int] | None = None
     _rate_point: tuple[float, int] | None = None
 
@@ -109,9 +110,14 @@ class TrainingRun:
     def poll(self) -> list[dict[str, Any]]:
         """Read what the child wrote since the last call; update the run's fields.
 
+        The status leaves "running" only once the child has exited, so a run that says
+        "cancelled" can be resumed at once.
+
         Returns:
-            the new events, plus ``{"event": "epoch", ...}`` for each new epoch record.
+            the new events, plus ``{"event": "epoch", ...}`` for each new epoch record and
+            ``{"event": "killed", ...}`` when the child died without a last word.
         """
+        exited = not self.alive  # checked before reading, so the last words are read below
         new = self._events.read()
         for ev in new:
             self._apply(ev)
@@ -119,11 +125,10 @@ class TrainingRun:
             if "epoch_end" in rec:
                 self.epochs.append({k: float(v) for k, v in rec.items() if isinstance(v, (int, float))})
                 new.append({"event": "epoch", **rec})
-        if self.status == "running" and not self.alive:
-            for ev in self._events.read():  # the last words may land after the exit is seen
-                self._apply(ev)
-                new.append(ev)
-            if self.status == "running":
+        if self.status == "running" and exited:
+            if self._ending is not None:
+                self.status = self._ending
+            else:
                 self.status = "killed"
                 self.error = f"the training process ended unexpectedly (exit code {self.process.returncode})"
                 new.append({"event": "killed", "returncode": self.process.returncode})
@@ -139,10 +144,10 @@ class TrainingRun:
             self._first = self._first or (now, self.done)
             self._rate_point = (now, self.done)
         elif kind == "finished":
-            self.status = str(ev.get("status", "finished"))
+            self._ending = str(ev.get("status", "finished"))
             self.summary = ev.get("summary")
         elif kind == "error":
-            self.status, self.error = "failed", str(ev.get("message", "error"))
+            self._ending, self.error = "failed", str(ev.get("message", "error"))
 
     def eta_seconds(self) -> float | None:
         """Seconds left at the rate seen so far; None before two progress reports."""

@@ -57,3 +57,29 @@ def finetune_config(
         activate="always",
     )
     return to_dict(cfg)
+
+
+def store_tiny_model(name: str = "loop-seg") -> str:
+    """Store an untrained tiny segmentation model for "lesion" as version 1; returns its ref."""
+    from dataclasses import replace
+
+    import torch
+
+    from engine.config import HeadCfg
+    from engine.factory import create_model
+    from engine.model_card import ModelCard
+    from engine.model_store import save_version
+    from engine.tasks.presets import all_heads_cfg
+
+    head = HeadCfg("segmentation", "segmentation", ("lesion",), {"num_classes": 1, "width": 8})
+    cfg = replace(all_heads_cfg(name=name, input_size=(SIZE, SIZE)), heads=(head,), measurements=())
+    torch.manual_seed(0)
+    card = save_version(ModelCard.from_cfg(cfg), create_model(cfg).state_dict())
+    return f"{card.name}@{card.version}"
+
+
+def npy_opener(path):
+    """Read a ``.npy`` clip as a cine."""
+    from engine.io.memory import ArrayCine
+
+    return ArrayCine(np.load(path, allow_pickle=False), fps=25.0, path=str(path))
