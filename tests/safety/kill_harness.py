@@ -43,7 +43,9 @@ def kill_during_writes(kind: str, folder: Path, rounds: int, rng: random.Random)
             raise AssertionError(f"{kind} writer did not save: {first!r} {err[-2000:]}")
         time.sleep(rng.uniform(0.0, 0.3))
         os.kill(proc.pid, signal.SIGKILL)
-        rest, _ = proc.communicate()
+        rest = proc.stdout.read()  # type: ignore[union-attr]  # (communicate() would skip what readline buffered)
+        proc.stderr.read()  # type: ignore[union-attr]
+        proc.wait()
         assert proc.returncode == -signal.SIGKILL
         acked += _acks(first + rest)
     return acked
