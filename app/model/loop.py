@@ -21,13 +21,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.project.records import MaskRecord
 from engine.project.store import ProjectStore
 from engine.provenance import Origin
+
+if TYPE_CHECKING:
+    from app.model.document import Document
 
 HEADS = ("segmentation", "classification")
 MODES = {"heads": "heads only", "lora": "LoRA", "full": "full"}
@@ -315,3 +318,63 @@ def evaluate_versions(refs: Sequence[str], config: Mapping[str, Any]) -> dict[st
         scores = evaluate_model(model, data, heads, labels)
         out[ref] = {k: v for k, v in scores.items() if k != "loss" and not math.isnan(v)}
     return out
+
+
+TRACKED = ("box", "landmark")
+Track = tuple[str, int, str]
+
+
+def track_keyframes(doc: Document, here: int) -> dict[Track, dict[int, np.ndarray]]:
+    """Human-final boxes and landmarks, per track (kind, label, name) that has one on frame ``here``.
+
+    Returns:
+        ``{track: {frame: points [P, 2]}}`` over every frame where a person placed that track.
+    """
+    out: dict[Track, dict[int, np.ndarray]] = {}
+    for a in doc.annotations.values():
+        if a.kind in TRACKED and a.origin == Origin.HUMAN_FINAL and a.frame >= 0:
+            out.setdefault((a.kind, a.label_id, a.name), {})[a.frame] = np.asarray(a.points, np.float32)
+    return {k: v for k, v in out.items() if here in v}
+
+
+def track_span(keys: Mapping[int, Any], here: int, n_frames: int) -> tuple[int, int]:
+    """Frames ``[first, last]`` holding the span ``here`` affects, with its bounding keyframes."""
+    before = [k for k in keys if k < here]
+    after = [k for k in keys if k > here]
+    return (max(before) if before else 0, min(after) if after else n_frames - 1)
+
+
+def propagate_tracks(
+    images: Sequence[np.ndarray], first: int, tracks: Mapping[Track, Mapping[int, np.ndarray]], here: int
+) -> dict[Track, dict[int, np.ndarray]]:
+    """Points of each track on the frames of the span ``here`` affects (``images`` start at ``first``)."""
+    from engine.tasks.propagate import affected_span, propagate_points
+
+    out = {}
+    for track, keys in tracks.items():
+        lo, hi = affected_span(here, sorted(keys), len(images) + first)
+        a, b = track_span(keys, here, len(images) + first)
+        local = {f - first: p for f, p in keys.items() if a <= f <= b}
+        moved = propagate_points(
+            images[a - first : b - first + 1], {f - (a - first): p for f, p in local.items()}
+        )
+        out[track] = {f + a: p for f, p in moved.items() if lo <= f + a < hi}
+    return out
+
+
+def track_commands(doc: Document, tracks: Mapping[Track, Mapping[int, np.ndarray]]) -> list[Any]:
+    """Commands replacing each track's drafts on the propagated frames with new pending drafts."""
+    from app.model.annotations import Annotation, Review
+    from app.model.commands import PutAnnotation, RemoveAnnotation
+
+    cmds: list[Any] = []
+    for (kind, label, name), frames in tracks.items():
+        for a in list(doc.annotations.values()):
+            same = (a.kind, a.label_id, a.name) == (kind, label, name)
+            if same and a.frame in frames and a.origin == Origin.AI_DRAFT:
+                cmds.append(RemoveAnnotation(a, "propagate"))
+        for f, pts in sorted(frames.items()):
+            points = tuple((float(x), float(y)) for x, y in pts)
+            new = Annotation(kind, f, label, points, None, name, Origin.AI_DRAFT, None, Review.PENDING)
+            cmds.append(PutAnnotation(new, None, "propagate"))
+    return cmds

@@ -4,9 +4,10 @@
   each frame's uncertainty (entropy of the softmax) and diversity (k-center over encoder
   features, frames already corrected count as covered) with ``training.active``, and lists the
   frames most worth correcting. Double-clicking an item (or Enter) jumps to that frame.
-* **Propagate** carries the human-final masks of the corrected frames (keyframes) to the other
-  frames of the span the current frame affects (up to the next keyframe on each side), with
-  ``engine.tasks.propagate``. The result lands as pending AI drafts in one undoable step.
+* **Propagate** carries the human-final masks, boxes and landmarks of the corrected frames
+  (keyframes) to the other frames of the span the current frame affects (up to the next
+  keyframe on each side), with ``engine.tasks.propagate``. The result lands as pending AI
+  drafts in one undoable step.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def keyframes(doc: Document) -> dict[int, np.ndarray]:
     }
 
 
-def propagation_step(doc: Document, planes: dict[int, np.ndarray]) -> Composite | None:
-    """One undoable step writing propagated planes as pending drafts."""
+def propagation_commands(doc: Document, planes: dict[int, np.ndarray]) -> list[Any]:
+    """Commands writing propagated planes as pending drafts."""
     cmds = []
     for f, plane in sorted(planes.items()):
         before = doc.masks.get(f)
@@ -59,7 +60,7 @@ def propagation_step(doc: Document, planes: dict[int, np.ndarray]) -> Composite 
         cmd = mask_diff(f, before, plane, doc.mask_meta.get(f), DRAFT, "propagate mask")
         if cmd is not None:
             cmds.append(cmd)
-    return Composite(f"propagate mask to {len(cmds)} frames", cmds) if cmds else None
+    return cmds
 
 
 class QueuePanel(QWidget):
@@ -156,42 +157,47 @@ class QueuePanel(QWidget):
 
     # -- propagation -------------------------------------------------------------------------
     def propagate(self) -> None:
-        """Carry the corrected masks over the span the current frame affects."""
-        from engine.tasks.propagate import affected_span
-
+        """Carry the corrected masks, boxes and landmarks over the span the current frame affects."""
         doc = self._document()
         if doc is None:
             return
+        here, n = doc.view.frame_index, doc.n_frames
         keys = keyframes(doc)
-        here = doc.view.frame_index
-        if here not in keys:
-            self.message.emit("correct (or accept) this frame's mask first; it becomes the keyframe")
+        tracks = loop.track_keyframes(doc, here)
+        if here not in keys and not tracks:
+            self.message.emit(
+                "correct (or accept) this frame's mask, boxes or landmarks first; it becomes the keyframe"
+            )
             return
-        before = sorted(k for k in keys if k < here)
-        after = sorted(k for k in keys if k > here)
-        first = max(before) if before else 0
-        last = min(after) if after else doc.n_frames - 1
-        lo, hi = affected_span(here, sorted(keys), doc.n_frames)
-        near = {f: keys[f] for f in {here, *before[-1:], *after[:1]}}
+        spans = [
+            loop.track_span(k, here, n) for k in ([keys] if here in keys else []) + list(tracks.values())
+        ]
+        first, last = min(a for a, _ in spans), max(b for _, b in spans)
         images = [doc.frame_image(i) for i in range(first, last + 1)]
-        local = {f - first: p for f, p in near.items()}
 
-        def work(progress: Any = None, cancel: Any = None) -> tuple[Document, dict[int, np.ndarray]]:
-            from engine.tasks.propagate import propagate_masks
+        def work(progress: Any = None, cancel: Any = None) -> tuple[Document, dict, dict]:
+            from engine.tasks.propagate import affected_span, propagate_masks
 
-            out = propagate_masks(images, local, span=(lo - first, hi - first))
-            return doc, {f + first: p for f, p in out.items()}
+            masks: dict[int, np.ndarray] = {}
+            if here in keys:
+                lo, hi = affected_span(here, sorted(keys), n)
+                a, b = loop.track_span(keys, here, n)
+                near = {f - a: p for f, p in keys.items() if a <= f <= b}
+                out = propagate_masks(images[a - first : b - first + 1], near, span=(lo - a, hi - a))
+                masks = {f + a: p for f, p in out.items()}
+            return doc, masks, loop.propagate_tracks(images, first, tracks, here)
 
-        self.message.emit(f"propagating frames {lo + 1}-{hi} …")
+        self.message.emit(f"propagating frames {first + 1}-{last + 1} …")
         self._run(work, self._apply_propagation)
 
-    def _apply_propagation(self, result: tuple[Document, dict[int, np.ndarray]]) -> None:
-        doc, planes = result
+    def _apply_propagation(self, result: tuple[Document, dict, dict]) -> None:
+        doc, planes, tracks = result
         if doc is not self._document():
             return  # another study was opened meanwhile
-        step = propagation_step(doc, planes)
-        doc.apply(step)
-        self.message.emit(f"propagated to {len(planes)} frames (drafts to review)")
+        cmds = propagation_commands(doc, planes) + loop.track_commands(doc, tracks)
+        if cmds:
+            doc.apply(Composite(f"propagate to {len(planes)} masks and {len(tracks)} tracks", cmds))
+        self.message.emit(f"propagated to {len(planes)} frames and {len(tracks)} tracks (drafts to review)")
 
     def _run(self, fn: Callable[..., Any], done: Callable[[Any], None]) -> None:
         worker = Worker(fn)

@@ -78,3 +78,38 @@ def test_propagate_needs_a_corrected_frame(make_window, qtbot, tmp_path):
     queue = window.loop_panels.queue
     queue.propagate()
     assert "correct" in queue.status.text() and not window.doc.masks
+
+
+def test_landmarks_and_boxes_are_carried_as_drafts(make_window, qtbot, tmp_path):
+    from app.model.annotations import Annotation
+    from app.model.commands import add
+
+    window = make_window(studies=1)
+    truth = open_ventricle(window, tmp_path)
+    doc, queue = window.doc, window.loop_panels.queue
+
+    def centre(f: int) -> np.ndarray:
+        ys, xs = np.nonzero(truth[f] == 1)
+        return np.array([xs.mean(), ys.mean()])
+
+    def box(f: int) -> tuple:
+        ys, xs = np.nonzero(truth[f] > 0)
+        return ((xs.min(), ys.min()), (xs.max(), ys.max()))
+
+    for f in (0, 12):
+        doc.apply(add(Annotation("landmark", f, 1, (tuple(centre(f)),), name="lv centre")))
+        doc.apply(add(Annotation("box", f, 1, box(f), name="lv")))
+    doc.set_frame(12)
+    qtbot.mouseClick(queue.propagate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not queue.busy(), timeout=30_000)
+    drafts = [a for a in doc.annotations.values() if a.origin == Origin.AI_DRAFT]
+    marks = {a.frame: a for a in drafts if a.kind == "landmark"}
+    boxes = {a.frame: a for a in drafts if a.kind == "box"}
+    assert sorted(marks) == sorted(boxes) == [*range(1, 12), *range(13, N)]
+    for f, a in marks.items():
+        assert np.hypot(*(np.array(a.points[0]) - centre(f))) < 4.0
+    for f, a in boxes.items():
+        (x0, y0), (x1, y1) = a.points
+        (tx0, ty0), (tx1, ty1) = box(f)
+        assert max(abs(x0 - tx0), abs(y0 - ty0), abs(x1 - tx1), abs(y1 - ty1)) < 5.0
+    assert not doc.masks  # no mask was corrected, so none is propagated
