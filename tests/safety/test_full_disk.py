@@ -185,3 +185,24 @@ def test_training_checkpoint_on_a_full_disk_keeps_the_last_checkpoint(small_disk
     assert saver.load(latest, loaded)["step"] == 1
     assert torch.all(loaded.weight == 1.0)
     assert not (small_disk / "run" / "checkpoints" / "step_00000002").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="training/checkpointing.Checkpointer.save does not remove its .step_N.tmp folder when a write "
+    "fails, so the half-written checkpoint keeps the disk full",
+)
+def test_training_checkpoint_on_a_full_disk_leaves_no_temporary_folder(small_disk):
+    from torch import nn
+
+    from training.checkpointing import Checkpointer
+
+    saver = Checkpointer(small_disk / "run", keep=5)
+    saver.save(1, nn.Linear(8, 8), {"step": 1})
+    fill(small_disk)
+    with pytest.raises(Exception, match="No space left on device"):
+        saver.save(2, nn.Linear(1024, 1024), {"step": 2})
+    assert sorted(p.name for p in (small_disk / "run" / "checkpoints").iterdir()) == [
+        "latest",
+        "step_00000001",
+    ]
