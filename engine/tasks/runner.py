@@ -1,14 +1,21 @@
 """Run a list of tasks over a cine's frame range: preprocess -> heads -> postprocess -> summaries.
 
-Frames are decoded and preprocessed one batch ahead on a worker thread, so decoding the next
-frames overlaps inference on the current ones. The encoder runs once per frame for all
-heads (the predictor caches features by key); each task post-processes its head's outputs.
+Three stages overlap, each on its own thread, joined by bounded queues of batches:
+
+1. decode + preprocess (a worker thread, up to ``depth`` batches ahead);
+2. inference through every head (the calling thread; the backends release the GIL);
+3. task post-processing (a worker thread, up to ``depth`` batches behind).
+
+So a cine runs at the speed of its slowest stage, usually inference. The encoder runs once
+per frame for all heads (the predictor caches features by key); each task post-processes its
+head's outputs. Batches stay in frame order through every stage.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +32,7 @@ from engine.transforms.sector import detect_sector
 from engine.types import TaskResult
 
 FAN_SAMPLE_FRAMES = 8
+PIPELINE_DEPTH = 2
 
 
 class HeadRunner(Protocol):
@@ -136,8 +144,13 @@ def run_tasks(
     batch_size: int = 4,
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER,
+    depth: int = PIPELINE_DEPTH,
 ) -> RunResult:
     """Run ``tasks`` on ``frames`` of ``cine`` (all frames by default).
+
+    Args:
+        depth: batches the decode stage may run ahead of inference, and the post-processing
+            stage behind it.
 
     Raises:
         TaskError: unknown task, a head the model lacks, or a frame the model cannot take.
@@ -159,25 +172,43 @@ def run_tasks(
             out.append((i, frame, preprocess(frame, cfg, crop)))
         return out
 
+    def finish(
+        ready: list[tuple[int, np.ndarray, Prepared]], outputs: dict[str, dict[str, np.ndarray]]
+    ) -> None:
+        for b, (i, frame, prep) in enumerate(ready):
+            ctx = FrameContext(i, frame, prep.geometry, cine.calibration_for(i))
+            for t in running:
+                one = {name: value[b] for name, value in outputs[t.info.head].items()}
+                per_frame[t.info.name].append(t.postprocess(one, ctx))
+
     batches = list(_batches(picked, batch_size))
+    depth = max(1, int(depth))
+    decode = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+    post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postprocess")
+    ahead: deque[Future] = deque(decode.submit(prepare, b) for b in batches[:depth])
+    behind: deque[Future] = deque()
+    queued = len(ahead)
     done = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
-        pending = pool.submit(prepare, batches[0])
-        for k in range(len(batches)):
+    try:
+        while ahead:
             cancel.raise_if_cancelled()
-            ready = pending.result()
-            if k + 1 < len(batches):
-                pending = pool.submit(prepare, batches[k + 1])  # decode ahead while the model runs
+            ready = ahead.popleft().result()
+            if queued < len(batches):  # keep the decoder `depth` batches ahead
+                ahead.append(decode.submit(prepare, batches[queued]))
+                queued += 1
             keys = [(source, i, crop) for i, _, _ in ready]
             images = np.stack([p.image for _, _, p in ready])
             outputs = predictor.run_heads(keys, images, heads)
-            for b, (i, frame, prep) in enumerate(ready):
-                ctx = FrameContext(i, frame, prep.geometry, cine.calibration_for(i))
-                for t in running:
-                    one = {name: value[b] for name, value in outputs[t.info.head].items()}
-                    per_frame[t.info.name].append(t.postprocess(one, ctx))
+            behind.append(post.submit(finish, ready, outputs))
+            while len(behind) > depth:
+                behind.popleft().result()
             done += len(ready)
             progress(Progress(done, len(picked), f"frame {ready[-1][0]}"))
+        while behind:
+            behind.popleft().result()
+    finally:
+        decode.shutdown(wait=True, cancel_futures=True)
+        post.shutdown(wait=True, cancel_futures=True)
     cine_ctx = CineContext(cine.timestamps_ms, cine.calibration_for(picked[0]), picked)
     results: dict[str, TaskResult] = {}
     for t in running:
