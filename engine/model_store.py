@@ -181,6 +181,7 @@ def save_version(card: ModelCard, state: Mapping[str, object], *, activate: bool
     Raises:
         ModelError: that version already exists or the store cannot be written.
     """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     name_dir = user_root() / card.name
@@ -200,8 +201,9 @@ def save_version(card: ModelCard, state: Mapping[str, object], *, activate: bool
         _fsync_dir(tmp)
         tmp.rename(final)
         _fsync_dir(name_dir)
-    except OSError as err:
-        raise ModelError(final, f"cannot write the model version ({err.strerror or err})") from None
+    except (OSError, SafetensorError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ModelError(final, f"cannot write the model version ({reason})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if activate:

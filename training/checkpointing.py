@@ -92,11 +92,16 @@ class Checkpointer:
         tmp.mkdir()
         from safetensors.torch import save_file
 
-        save_file(weights_of(module), str(tmp / WEIGHTS))
-        torch.save(state, tmp / STATE)
-        for f in (tmp / WEIGHTS, tmp / STATE):
-            _fsync_path(f)
-        _fsync_path(tmp)
+        try:
+            save_file(weights_of(module), str(tmp / WEIGHTS))
+            torch.save(state, tmp / STATE)
+            for f in (tmp / WEIGHTS, tmp / STATE):
+                _fsync_path(f)
+            _fsync_path(tmp)
+        except BaseException:
+            # a half-written checkpoint (full disk, interrupt) must not keep its space
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         if final.exists():
             shutil.rmtree(final)
         tmp.replace(final)

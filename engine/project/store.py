@@ -72,14 +72,23 @@ class ProjectStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything inside commits together or not at all."""
-        self._db.execute("BEGIN IMMEDIATE")
+        """One atomic write: everything inside commits together or not at all.
+
+        Raises:
+            ProjectError: the database refused the write (disk full, read-only, locked); the
+                project keeps what it held before.
+        """
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as err:
+            raise ProjectError(self.db_path, f"cannot save the project: {err}") from None
 
     @staticmethod
     def was_left_open(folder: str | Path) -> bool:

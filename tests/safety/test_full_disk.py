@@ -84,13 +84,6 @@ def test_project_save_on_a_full_disk_leaves_the_project_intact(small_disk):
     again.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=sqlite3.OperationalError,
-    reason="engine/project/store.py lets sqlite3.OperationalError('database or disk is full') escape instead "
-    "of a one-line ProjectError, so AutosaveController.save_now (which catches EchoCareError) "
-    "does not report it",
-)
 def test_project_save_on_a_full_disk_is_a_one_line_project_error(small_disk):
     from engine.errors import ProjectError
 
@@ -142,18 +135,6 @@ def test_model_store_on_a_full_disk_keeps_earlier_versions(small_disk, monkeypat
     assert model_store.active_version("m") == first.version
 
 
-def _safetensor_error():
-    from safetensors import SafetensorError
-
-    return SafetensorError
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=_safetensor_error(),
-    reason="engine/model_store.save_version catches OSError only; safetensors reports ENOSPC as "
-    "SafetensorError, which escapes instead of a one-line ModelError",
-)
 def test_model_store_on_a_full_disk_is_a_one_line_model_error(small_disk, monkeypatch):
     import torch
 
@@ -187,11 +168,6 @@ def test_training_checkpoint_on_a_full_disk_keeps_the_last_checkpoint(small_disk
     assert not (small_disk / "run" / "checkpoints" / "step_00000002").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="training/checkpointing.Checkpointer.save does not remove its .step_N.tmp folder when a write "
-    "fails, so the half-written checkpoint keeps the disk full",
-)
 def test_training_checkpoint_on_a_full_disk_leaves_no_temporary_folder(small_disk):
     from torch import nn
 
