@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -55,12 +56,25 @@ def _checked(widget: QListWidget) -> tuple[int, ...]:
 
 
 def _fill(widget: QListWidget, rows: list[tuple[int, str, bool]]) -> None:
+    """Checkable rows (key, text, checked by default).
+
+    A row seen before keeps the state the user gave it, unless its default changed (e.g. a
+    study got its first corrections).
+    """
+    role, default_role = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1
+    before = {
+        int(widget.item(i).data(role)): (widget.item(i).checkState(), widget.item(i).data(default_role))
+        for i in range(widget.count())
+    }
     widget.clear()
     for key, text, on in rows:
         item = QListWidgetItem(text)
-        item.setData(Qt.ItemDataRole.UserRole, key)
+        item.setData(role, key)
+        item.setData(default_role, on)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        state, was_on = before.get(key, (None, None))
+        keep = state is not None and was_on == on
+        item.setCheckState(state if keep else (Qt.CheckState.Checked if on else Qt.CheckState.Unchecked))
         widget.addItem(item)
 
 
@@ -186,6 +200,12 @@ class TrainingPanel(QWidget):
         self.name.clear()
         self.name.addItems(self._models())
         self.name.setCurrentText(name)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Re-read the project when the panel comes into view (the window may have switched it)."""
+        if self.run is None or not self.run.alive:
+            self.refresh()
+        super().showEvent(event)
 
     def choice(self) -> TrainChoice:
         """The run the widgets describe."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -172,6 +173,11 @@ class VersionsPanel(QWidget):
             )
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Re-read the store when the panel comes into view."""
+        self.refresh()
+        super().showEvent(event)
 
     def selected(self) -> list[str]:
         """Refs of the selected rows, in table order."""

@@ -110,3 +110,18 @@ def test_cancel_leaves_no_version_and_kill_leaves_the_app_working(make_window, q
     assert window.open_study(window.session.store.studies()[1].id)
     window.doc.apply(mask_diff(0, window.doc.mask_plane(0).copy(), np.ones(window.doc.shape, np.uint8), None))
     assert window.doc.history.can_undo
+
+
+def test_the_study_choice_survives_a_refresh(make_window):
+    window = make_window(studies=3)
+    correct_studies(window, 2)
+    training = window.loop_panels.training
+    training.refresh()
+    ids = [s.id for s in window.session.store.studies()]
+    assert training.choice().study_ids == tuple(ids[:2])  # corrected studies are ticked
+    training.studies.item(0).setCheckState(Qt.CheckState.Unchecked)
+    training.refresh()
+    assert training.choice().study_ids == (ids[1],)
+    correct_studies(window, 3)  # the third study gets its first correction: ticked now
+    training.refresh()
+    assert training.choice().study_ids == (ids[1], ids[2])
