@@ -56,6 +56,7 @@ class TrainChoice:
         lr: peak learning rate.
         input_size: model input size when starting from an encoder variant.
         test_share: share of studies in the frozen test split.
+        val_share: share of studies in the validation split (per-epoch metrics).
         activate: "if_better", "always" or "never".
         head_params: per-head constructor overrides for new heads.
     """
@@ -72,6 +73,7 @@ class TrainChoice:
     lr: float = 1e-3
     input_size: tuple[int, int] = (256, 256)
     test_share: float = 0.3
+    val_share: float = 0.0
     activate: str = "if_better"
     head_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -143,7 +145,7 @@ def build_config(choice: TrainChoice, data: Path) -> dict[str, Any]:
         "mode": choice.mode,
         "input_size": list(choice.input_size),
         "data": {"source": "project", "paths": [str(data)]},
-        "split": {"test": choice.test_share, "val": 0.0},
+        "split": {"test": choice.test_share, "val": choice.val_share},
         "head_params": {k: dict(v) for k, v in choice.head_params.items()},
         "optim": {"batch_size": choice.batch_size, "lr": choice.lr},
         "run": {"epochs": choice.epochs, "max_steps": choice.max_steps, "device": "auto", "seed": 0},

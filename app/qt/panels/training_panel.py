@@ -117,6 +117,7 @@ class TrainingPanel(QWidget):
         self.mode = QComboBox()
         self.activate = QComboBox()
         self.epochs, self.size, self.batch = QSpinBox(), QSpinBox(), QSpinBox()
+        self.test_share, self.val_share = QSpinBox(), QSpinBox()
         self.studies, self.labels = QListWidget(), QListWidget()
         self.start_button, self.cancel_button = QPushButton("Start"), QPushButton("Cancel")
         self.resume_button, self.refresh_button = QPushButton("Resume"), QPushButton("Refresh")
@@ -142,6 +143,10 @@ class TrainingPanel(QWidget):
         self.size.setValue(256)
         self.batch.setRange(1, 256)
         self.batch.setValue(4)
+        for spin, value in ((self.test_share, 30), (self.val_share, 20)):
+            spin.setRange(0, 90)
+            spin.setSuffix(" %")
+            spin.setValue(value)
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss / metric")
         self.plot.setMinimumHeight(140)
@@ -156,6 +161,8 @@ class TrainingPanel(QWidget):
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch", self.batch)
         form.addRow("Input size (new model)", self.size)
+        form.addRow("Test studies", self.test_share)
+        form.addRow("Validation studies", self.val_share)
         form.addRow("Activate", self.activate)
         form.addRow("Studies", self.studies)
         form.addRow("Labels", self.labels)
@@ -220,6 +227,8 @@ class TrainingPanel(QWidget):
             epochs=self.epochs.value(),
             batch_size=self.batch.value(),
             input_size=(size, size),
+            test_share=self.test_share.value() / 100,
+            val_share=self.val_share.value() / 100,
             activate=self.activate.currentText(),
         )
 

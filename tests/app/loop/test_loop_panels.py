@@ -53,6 +53,8 @@ def test_correct_finetune_compare_and_roll_back(make_window, qtbot):
     assert registered.args == ["loop-seg@2"]
     assert finish(qtbot, training) == "finished"
     assert training.loss_curve.getData()[0] is not None and len(training.loss_curve.getData()[0]) > 0
+    assert len(training.epoch_curve.getData()[0]) == 2  # one validation figure per epoch
+    assert "val_segmentation.dice per epoch" in training.plot.plotItem.titleLabel.text
     assert "loop-seg@2 stored (active)" in training.status.text()
 
     rows = {r.ref: r for r in versions.rows}
