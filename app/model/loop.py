@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 HEADS = ("segmentation", "classification")
 MODES = {"heads": "heads only", "lora": "LoRA", "full": "full"}
 RUNS = "runs"
+CHECKPOINT_EVERY = 25  # optimiser steps a killed run can lose at most
 DATA = "data"
 
 
@@ -148,7 +149,13 @@ def build_config(choice: TrainChoice, data: Path) -> dict[str, Any]:
         "split": {"test": choice.test_share, "val": choice.val_share},
         "head_params": {k: dict(v) for k, v in choice.head_params.items()},
         "optim": {"batch_size": choice.batch_size, "lr": choice.lr},
-        "run": {"epochs": choice.epochs, "max_steps": choice.max_steps, "device": "auto", "seed": 0},
+        "run": {
+            "epochs": choice.epochs,
+            "max_steps": choice.max_steps,
+            "checkpoint_every": CHECKPOINT_EVERY,
+            "device": "auto",
+            "seed": 0,
+        },
         "activate": choice.activate,
     }
 
