@@ -32,7 +32,7 @@ def test_a_run_reports_progress_and_registers_a_version(tmp_path):
     assert "test.segmentation.dice" in card.metrics
 
 
-def test_cancel_stores_nothing_and_resume_finishes(tmp_path):
+def test_cancel_stores_nothing_and_resume_continues_from_the_checkpoint(tmp_path):
     project = make_project(tmp_path / "proj", studies=10, labelled=10)
     cfg = finetune_config(project, epochs=40)
     run = start_run(cfg, tmp_path / "run")
