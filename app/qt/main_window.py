@@ -23,6 +23,7 @@ from app.qt.dialogs.cheat_sheet import CheatSheetDialog
 from app.qt.dialogs.settings_dialog import SettingsDialog
 from app.qt.edit_handlers import EditHandlers
 from app.qt.inference_controller import InferenceController
+from app.qt.loop import install_loop_panels
 from app.qt.panels.annotation_panel import AnnotationPanel
 from app.qt.panels.cine_panel import CinePanel
 from app.qt.panels.findings_panel import FindingsPanel
@@ -94,6 +95,7 @@ class MainWindow(EditHandlers, QMainWindow):
         self._clear_document()
         self._show_studies()
         self.inference.refresh_models()
+        install_loop_panels(self)
         if recovered or warning:
             self.show_message(RECOVERED if recovered else warning)
 
