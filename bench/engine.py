@@ -10,6 +10,12 @@ Prints progress lines, then one JSON object as the last line:
   (``torch_ms_interleaved``) so both see the same machine load; ``onnx_speedup`` is
   torch_ms_interleaved / onnx_ms;
 * ``max_abs_diff``: torch fp32 vs ONNX Runtime over the five feature levels;
+* ``onnx_int8_ms``: the encoder quantised to dynamic int8 (MatMul/Gemm,
+  ``engine.export.quantize``), timed in the same alternation; ``onnx_int8_speedup`` over torch;
+  its accuracy loss against ONNX fp32: ``int8_max_abs_diff`` / ``int8_max_rel_diff`` (largest
+  absolute difference over the feature levels, and relative to each level's range), and
+  ``int8_class_agreement`` / ``int8_regression_max_diff`` of the two heads on those features
+  (random weights: a check of the numerics, not of clinical accuracy);
 * ``cache_hit_ms``: a second head on a frame whose features are cached;
 * ``fastest``: the quickest fp32-exact path, and what ``auto`` chooses;
 * with ``--fps-batch N``: ``frames_per_s`` of the encoder at batch N with autocast.
@@ -40,6 +46,7 @@ from engine.backends.torch_backend import TorchBackend
 from engine.config import HeadCfg, ModelCfg
 from engine.export.graphs import FEATURES, EncoderGraph
 from engine.export.onnx import export_graph
+from engine.export.quantize import max_abs_diffs, quantize_int8
 from engine.factory import LoadedModel, create_model
 from engine.inference import Predictor
 from engine.model_card import ModelCard
@@ -119,12 +126,15 @@ def bench_onnx(loaded: LoadedModel, image: np.ndarray, ref: dict, folder: Path, 
     out["export_s"] = round(time.perf_counter() - start, 1)
     log(f"onnx export: {out['export_s']} s")
     cores = use_all_cores()
+    int8_path = quantize_int8(path, folder / "encoder.int8.onnx")
     runs = {"torch": TorchBackend(EncoderGraph(loaded.module), device="cpu")}
     for threads in sorted({cores, max(1, cores // 2)}, reverse=True):
         runs[f"threads={threads}"] = OnnxBackend(path, device="cpu", threads=threads)
-    for backend in runs.values():  # warm-up
+    runs["int8"] = OnnxBackend(int8_path, device="cpu")
+    for name, backend in runs.items():  # warm-up
         got = backend.run({"image": image})
-    out["max_abs_diff"] = float(max(np.abs(got[k] - ref[k]).max() for k in FEATURES))
+        if name == f"threads={cores}":
+            out["max_abs_diff"] = float(max(np.abs(got[k] - ref[k]).max() for k in FEATURES))
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):
         for name, backend in runs.items():
@@ -134,8 +144,43 @@ def bench_onnx(loaded: LoadedModel, image: np.ndarray, ref: dict, folder: Path, 
     medians = {name: round(statistics.median(t), 1) for name, t in times.items()}
     log(f"interleaved medians (ms): {medians}")
     out["torch_ms_interleaved"] = medians.pop("torch")
+    out["onnx_int8_ms"] = medians.pop("int8")
+    out["onnx_int8_speedup"] = round(out["torch_ms_interleaved"] / out["onnx_int8_ms"], 2)
     out["onnx_ms_by_setting"] = medians
     out["onnx_ms"] = min(medians.values())
+    out |= int8_accuracy(loaded, runs[f"threads={cores}"], runs["int8"], image.shape[-1])
+    return out
+
+
+def int8_accuracy(loaded: LoadedModel, fp32: OnnxBackend, int8: OnnxBackend, size: int, n: int = 4) -> dict:
+    """Feature differences and head agreement of the int8 encoder against ONNX fp32 on ``n`` frames."""
+    rng = np.random.default_rng(1)
+    images = rng.random((n, 3, size, size), dtype=np.float32)
+    want = {k: [] for k in FEATURES}
+    got = {k: [] for k in FEATURES}
+    for i in range(n):  # one frame at a time: the timed batch size
+        for store, backend in ((want, fp32), (got, int8)):
+            for k, v in backend.run({"image": images[i : i + 1]}).items():
+                store[k].append(v)
+    want = {k: np.concatenate(v) for k, v in want.items()}
+    got = {k: np.concatenate(v) for k, v in got.items()}
+    diffs = max_abs_diffs(want, got)
+    model = loaded.module.cpu().eval()
+    with torch.no_grad():
+        heads = [
+            model.forward_heads([torch.from_numpy(f[k]) for k in FEATURES], torch.from_numpy(images))
+            for f in (want, got)
+        ]
+    cls = [h["classification"]["logits"].argmax(-1) for h in heads]
+    reg = [h["regression"]["values"] for h in heads]
+    out = {
+        "int8_max_abs_diff": round(max(diffs[k] for k in FEATURES), 4),
+        "int8_max_rel_diff": round(max(diffs[f"{k}_relative"] for k in FEATURES), 4),
+        "int8_class_agreement": float((cls[0] == cls[1]).float().mean()),
+        "int8_regression_max_diff": round(float((reg[0] - reg[1]).abs().max()), 4),
+        "int8_frames": n,
+    }
+    log(f"int8 vs fp32: {out}")
     return out
 
 
