@@ -18,7 +18,9 @@ Prints progress lines, then one JSON object as the last line:
   (random weights: a check of the numerics, not of clinical accuracy);
 * ``cache_hit_ms``: a second head on a frame whose features are cached;
 * ``fastest``: the quickest fp32-exact path, and what ``auto`` chooses;
-* with ``--fps-batch N``: ``frames_per_s`` of the encoder at batch N with autocast.
+* with ``--fps-batch N``: ``frames_per_s`` of the encoder at batch N with autocast, and
+  ``frames_per_s_all_heads`` of the encoder plus all seven heads (``all_heads_cfg``, width 16)
+  at batch N with autocast (target >= 300 on an H100 for the full-size encoder).
 
 Usage: ``python bench/engine.py [--arch echocare_swin_b] [--size 256] [--device cpu|cuda]``.
 """
@@ -200,7 +202,30 @@ def bench_fps(loaded: LoadedModel, size: int, batch: int, device: str) -> dict:
     backend = TorchBackend(EncoderGraph(loaded.module), device=device, precision=precision)
     x = torch.rand(batch, 3, size, size, device=backend.device)
     ms = timed(lambda: backend.run_tensors(x), 3)
-    return {"frames_per_s": round(batch * 1000 / ms, 1), "fps_batch": batch, "fps_precision": precision}
+    out = {"frames_per_s": round(batch * 1000 / ms, 1), "fps_batch": batch, "fps_precision": precision}
+    log(f"encoder at batch {batch} ({precision}): {out['frames_per_s']} frames/s")
+    loaded.module.cpu()
+    out["frames_per_s_all_heads"] = all_heads_fps(loaded.cfg.arch, size, batch, backend.device, precision)
+    log(f"encoder + all heads at batch {batch}: {out['frames_per_s_all_heads']} frames/s")
+    return out
+
+
+def all_heads_fps(arch: str, size: int, batch: int, device: torch.device, precision: str) -> float:
+    """Frames/s of the encoder and all seven heads (demo widths) at ``batch`` under autocast."""
+    from engine.tasks.presets import all_heads_cfg
+
+    torch.manual_seed(0)
+    model = create_model(all_heads_cfg(arch=arch, input_size=(size, size), width=16)).to(device).eval()
+    x = torch.rand(batch, 3, size, size, device=device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+    def once() -> None:
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype):
+            model(x)
+
+    ms = timed(once, 3)
+    model.cpu()
+    return round(batch * 1000 / ms, 1)
 
 
 def main() -> None:

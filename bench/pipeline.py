@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--model", default="")
+    parser.add_argument("--device", default="cpu", help="cpu (ONNX Runtime) or cuda (torch, autocast)")
     args = parser.parse_args()
 
     from engine.backends.device import use_all_cores
@@ -157,6 +158,8 @@ def main() -> None:
                 "model_input": list(cfg.input_size),
                 "cine": {"frames": n, "size": [args.size, args.size], "codec": "JPEG baseline q90"},
                 "backend": pred.choice.kind,
+                "device": pred.choice.device,
+                "precision": pred.choice.precision,
                 "threads": threads,
                 "batch": args.batch,
                 "tasks": len(tasks),
