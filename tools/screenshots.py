@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
 
 SAMPLES = ROOT / "resources" / "samples"
 DEFAULT_MODEL = "echocare-demo"
+SHOWN_DOCKS = ("Cine", "Studies", "Model", "Annotations", "AI results", "Findings and report")
 MAX_BYTES = 200_000
 RUN_TIMEOUT_S = 1800
 
@@ -117,11 +118,21 @@ class Shooter:
 
         self.app = QApplication.instance() or QApplication([sys.argv[0]])
         self.window = MainWindow(project, settings=AppSettings())
-        self.window.resize(1280, 860)
         self.window.show()
+        self.focus_docks()
+        self.app.processEvents()
+        self.window.resize(1280, 860)
         self.out = out
         self.out.mkdir(parents=True, exist_ok=True)
         self.pump(300)
+
+    def focus_docks(self) -> None:
+        """Show only the review panels (other panels, e.g. training, have pictures of their own)."""
+        from PySide6.QtWidgets import QDockWidget
+
+        for dock in self.window.findChildren(QDockWidget):
+            if dock.objectName() not in SHOWN_DOCKS:
+                dock.hide()
 
     def pump(self, ms: int = 100) -> None:
         end = time.monotonic() + ms / 1000
@@ -130,6 +141,8 @@ class Shooter:
             time.sleep(0.01)
 
     def shot(self, name: str, widget: QWidget | None = None) -> None:
+        if widget is None:
+            self.window.resize(1280, 860)
         self.pump(150)
         target = widget or self.window
         size = save_png(target.grab().toImage(), self.out / f"{name}.png")
