@@ -17,7 +17,15 @@ import numpy as np
 from engine.transforms.geometry import Geometry
 from engine.transforms.intensity import to_unit_range
 from training.finetune.samples import build_vocab, encode_report
-from training.recipes.labels import CLASSES, DETECTION, LANDMARKS, REGRESSION, SCENE_HEADS, SEG_LABELS
+from training.recipes.labels import (
+    CLASSES,
+    DETECTION,
+    LANDMARKS,
+    REGRESSION,
+    SCENE_HEADS,
+    SEG_LABELS,
+    canonical_pairs,
+)
 
 SEED_STRIDE = 1_000_003
 
@@ -53,9 +61,10 @@ def _seg_lut(labels: dict[int, str]) -> np.ndarray:
 
 def _landmarks(truth: Any, frame: int, geom: Geometry) -> np.ndarray:
     out = np.full((len(LANDMARKS), 2), np.nan, np.float32)
+    points = canonical_pairs(tuple(truth.landmark_names), np.asarray(truth.landmarks[frame], np.float64))
     for k, name in enumerate(truth.landmark_names):
         if name in LANDMARKS:
-            out[LANDMARKS.index(name)] = geom.points_to_model(truth.landmarks[frame][k : k + 1])[0]
+            out[LANDMARKS.index(name)] = geom.points_to_model(points[k : k + 1])[0]
     return out
 
 

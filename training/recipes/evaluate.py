@@ -25,7 +25,7 @@ import numpy as np
 from engine.config import ModelCfg
 from training.recipes.config import EvalRecipe
 from training.recipes.data import SEED_STRIDE
-from training.recipes.labels import DETECTION, LANDMARKS, REGRESSION
+from training.recipes.labels import DETECTION, LANDMARKS, REGRESSION, canonical_pairs
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -198,13 +198,12 @@ def _organs(run: _Runner, ev: EvalRecipe, seed: int) -> dict[str, float]:
     return out
 
 
-def _landmark_error(names: Sequence[str], points: np.ndarray, truth: Any) -> list[float]:
-    errors = []
-    for k, name in enumerate(truth.landmark_names):
-        i = LANDMARKS.index(name)
-        errors.append(float(np.hypot(*(points[i] - truth.landmarks[0][k]))))
-    del names
-    return errors
+def _landmark_error(names: Sequence[str], points: np.ndarray, truth: Any, frame: int = 0) -> list[float]:
+    """Radial errors (pixels) of each true landmark; diameter ends compared in canonical order."""
+    own = canonical_pairs(tuple(truth.landmark_names), np.asarray(truth.landmarks[frame], np.float64))
+    return [
+        float(np.hypot(*(points[LANDMARKS.index(n)] - own[k]))) for k, n in enumerate(truth.landmark_names)
+    ]
 
 
 def _fetal(run: _Runner, ev: EvalRecipe, seed: int) -> dict[str, float]:
@@ -262,8 +261,7 @@ def _cardiac(run: _Runner, ev: EvalRecipe, seed: int) -> dict[str, float]:
             dice(f.mask == label, r.truth.masks[f.frame] == cavity) for f in res.tasks["segmentation"].frames
         ]
         for f in res.tasks["landmarks"].frames:
-            for k, name in enumerate(r.truth.landmark_names):
-                lm.append(float(np.hypot(*(f.points[LANDMARKS.index(name)] - r.truth.landmarks[f.frame][k]))))
+            lm += _landmark_error(LANDMARKS, f.points, r.truth, f.frame)
         consistent.append(report_consistent(res.tasks))
         run.predictor.cache.clear()
     return {

@@ -6,10 +6,16 @@ are mapped into these shared lists.
 
 from __future__ import annotations
 
+import numpy as np
+
 SEG_LABELS = ("lesion", "vessel", "lv_cavity", "lv_myocardium", "head")
 CLASSES = ("benign", "malignant")
 DETECTION = ("kidney", "cyst", "gallbladder", "mass")
 LANDMARKS = ("bpd_a", "bpd_b", "ofd_a", "ofd_b", "lv_apex", "lv_base")
+# the simulator names the two ends of a diameter in no fixed order; the model learns them
+# ordered along the diameter's main axis: "_a" is the left end of a mostly horizontal diameter,
+# the upper end of a mostly vertical one
+PAIRS = (("bpd_a", "bpd_b"), ("ofd_a", "ofd_b"))
 REGRESSION = ("hc_mm", "bpd_mm")
 REGRESSION_UNITS = ("mm", "mm")
 MEASUREMENTS = (
@@ -27,3 +33,15 @@ SCENE_HEADS: dict[str, tuple[str, ...]] = {
     "cardiac": ("segmentation", "landmarks", "report"),
     "enhance": ("enhancement",),
 }
+
+
+def canonical_pairs(names: tuple[str, ...], points: np.ndarray) -> np.ndarray:
+    """``points`` ``[K, 2]`` (x, y) in ``names`` order with each diameter's ends ordered (PAIRS)."""
+    out = points.copy()
+    for a, b in PAIRS:
+        if a in names and b in names:
+            i, j = names.index(a), names.index(b)
+            dx, dy = out[j] - out[i]
+            if (dx < 0) if abs(dx) >= abs(dy) else (dy < 0):
+                out[[i, j]] = out[[j, i]]
+    return out
