@@ -16,11 +16,27 @@ from engine.io.memory import ArrayCine
 MM_PER_PX = 0.25  # the calibrated fixture's tissue region scale
 
 
+BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "resources" / "models"
+
+
 @pytest.fixture(autouse=True)
 def _user_dirs(tmp_path, monkeypatch):
+    from engine import model_store
+
     monkeypatch.setenv("ECHOCARE_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("ECHOCARE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ECHOCARE_HOME", str(tmp_path / "home"))  # the user model store
+    # the model list holds what each test stores; ``bundled_models`` brings back the shipped ones
+    monkeypatch.setattr(model_store, "BUNDLED_ROOT", tmp_path / "bundled-models")
+
+
+@pytest.fixture
+def bundled_models(monkeypatch):
+    """The models shipped in resources/models (the demo model) are in the model list."""
+    from engine import model_store
+
+    monkeypatch.setattr(model_store, "BUNDLED_ROOT", BUNDLED_MODELS)
+    return BUNDLED_MODELS
 
 
 def make_frames(n: int = 12, h: int = 120, w: int = 160) -> np.ndarray:

@@ -168,3 +168,23 @@ def test_a_failing_run_shows_a_traceback_dialog_and_changes_nothing(window, qtbo
     assert dialog.isVisible() and "Traceback" in dialog.detailedText()
     dialog.close()
     assert not window.doc.annotations and not window.doc.history.can_undo
+
+
+def test_the_bundled_demo_model_is_the_default_and_says_it_is_simulated(bundled_models, make_window, qtbot,
+                                                                        cardiac_sample):  # fmt: skip
+    from engine.model_card import read_card
+
+    card = read_card(bundled_models / "echocare-demo")
+    window = make_window(reader=open_cine)
+    assert window.inference_panel.model_key == "echocare-demo@1"
+    label = window.model_card_label.text()
+    assert label.startswith("Model: echocare-demo v1 · ") and "simulated" in label
+    assert "not for clinical use" in label and "color" in window.model_card_label.styleSheet()
+    assert window.open_path(cardiac_sample)
+    with qtbot.waitSignal(window.inference.finished, timeout=RUN_TIMEOUT_MS):
+        window.actions["model.run"].trigger()  # the current frame
+    doc = window.doc
+    assert doc.annotations and doc.masks == {0: doc.masks[0]}
+    refs = {a.model for a in doc.annotations.values()} | {doc.mask_meta[0].model}
+    assert [(r.name, r.version, r.sha256) for r in refs] == [("echocare-demo", "1", card.weights_sha256)]
+    assert window.findings.full_report().startswith(label)
