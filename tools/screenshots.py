@@ -251,6 +251,7 @@ def lesion(s: Shooter, model: str) -> None:
 def fetal(s: Shooter, model: str) -> None:
     s.open("fetal_head.dcm")
     s.run_model(model, 0, 0)
+    s.window.doc.set_frame(0)
     s.shot("11_fetal_head")
 
 

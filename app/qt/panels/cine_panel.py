@@ -102,9 +102,11 @@ class CinePanel(QWidget):
         doc.annotations_changed.connect(self._on_annotations_changed)
         self.loop_box.setChecked(doc.view.loop)
         self.speed_box.setCurrentIndex(min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - doc.view.speed)))
+        self.strip.blockSignals(True)  # rebuilding the strip must not move the new study's frame
         self.strip.clear()
         for i in range(doc.n_frames):
             self.strip.addItem(QListWidgetItem(str(i)))
+        self.strip.blockSignals(False)
         self._next_thumb = 0
         self._thumb_timer.start()
         self._sync()

@@ -158,3 +158,13 @@ def test_dragging_a_mark_on_the_timeline_moves_it(window, qtbot):
     assert window.doc.frame_marks()["ED"] == [9] and window.doc.view.frame_index == 9
     window.undo()
     assert window.doc.frame_marks()["ED"] == [2]
+
+
+def test_opening_another_study_starts_at_its_first_frame(make_window, sample_file, tmp_path):
+    w = make_window()
+    assert w.open_path(sample_file)
+    w.doc.set_frame(7)
+    other = tmp_path / "clips" / "other.npy"
+    np.save(other, np.zeros((5, 120, 160), np.uint8))
+    assert w.open_path(other)
+    assert w.doc.view.frame_index == 0 and w.cine_panel.strip.currentRow() == 0
