@@ -57,8 +57,10 @@ def _landmarks(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -
 
 @OUTPUT_LOSSES.register("regression")
 def _regression(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
+    """MSE relative to each output's typical magnitude (values in mm must not swamp the rest)."""
     del temperature
-    return nnf.mse_loss(s["values"], t["values"])
+    scale = t["values"].abs().mean(0, keepdim=True).clamp_min(1.0)
+    return nnf.mse_loss(s["values"] / scale, t["values"] / scale)
 
 
 @OUTPUT_LOSSES.register("enhancement")
