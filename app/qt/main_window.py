@@ -96,6 +96,7 @@ class MainWindow(EditHandlers, QMainWindow):
         self._show_studies()
         self.inference.refresh_models()
         install_loop_panels(self)
+        self._share_report_place(("Training", "Model versions", "Correct next"))
         if recovered or warning:
             self.show_message(RECOVERED if recovered else warning)
 
@@ -144,6 +145,15 @@ class MainWindow(EditHandlers, QMainWindow):
         self.annotations.labels_edited.connect(self._on_labels_edited)
         self.results.review_requested.connect(self.review_ids)
         self._show_model_card("no model loaded")
+
+    def _share_report_place(self, titles: tuple[str, ...]) -> None:
+        """Put these docks in tabs beside the report, so the viewer keeps its room."""
+        report = self.docks["Findings and report"]
+        for title in titles:
+            dock = self.findChild(QDockWidget, title)
+            if dock is not None:
+                self.tabifyDockWidget(report, dock)
+        report.raise_()
 
     @property
     def _panels(self) -> tuple[QWidget, ...]:
