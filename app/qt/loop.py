@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QScrollArea
 
 from app.model import loop
 from app.qt.panels.queue_panel import QueuePanel
@@ -51,7 +51,11 @@ def install_loop_panels(window: Any) -> None:
     for title, widget in (("Training", training), ("Model versions", versions), ("Correct next", queue)):
         dock = QDockWidget(title, window)
         dock.setObjectName(title)
-        dock.setWidget(widget)
+        # scrolls rather than forcing its full height on the window (the viewer keeps its room)
+        scroll = QScrollArea(dock)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(widget)
+        dock.setWidget(scroll)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         docks[title] = dock
     window.tabifyDockWidget(docks["Training"], docks["Model versions"])
