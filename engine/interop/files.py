@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import ProjectError
+from engine.project.atomic import fsync_dir
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
@@ -48,19 +49,6 @@ def write_png(path: Path, image: np.ndarray) -> Path:
     return write_bytes(path, buf.tobytes())
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def check_output(out: Path) -> None:
     """Refuse an output folder that is a file or already holds files.
 
@@ -91,11 +79,11 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
         raise ProjectError(out, f"cannot write the output folder ({err.strerror or err})") from None
     try:
         yield staging
-        _fsync_dir(staging)
+        fsync_dir(staging)
         if out.is_dir():
             out.rmdir()  # empty (checked above); replaced by the finished export
         staging.replace(out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
