@@ -8,11 +8,11 @@ and say so.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.model.annotations import Annotation, Point
+from engine.calipers import FORMULAS
 from engine.io.calibration import Calibration
 
 
@@ -56,34 +56,6 @@ def scale_for(points: Sequence[Point], calibration: Calibration) -> tuple[float,
 def _scaled(points: Sequence[Point], scale: tuple[float, float] | None) -> list[Point]:
     sx, sy = scale or (1.0, 1.0)
     return [(x * sx, y * sy) for x, y in points]
-
-
-def _distance(p: list[Point]) -> float:
-    return math.hypot(p[1][0] - p[0][0], p[1][1] - p[0][1])
-
-
-def _ellipse(p: list[Point]) -> float:
-    return math.pi * abs(p[1][0] - p[0][0]) / 2 * abs(p[1][1] - p[0][1]) / 2
-
-
-def _polygon_area(p: list[Point]) -> float:
-    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(p, p[1:] + p[:1]))) / 2
-
-
-def _angle(p: list[Point]) -> float:
-    (ax, ay), (vx, vy), (bx, by) = p
-    a1, a2 = math.atan2(ay - vy, ax - vx), math.atan2(by - vy, bx - vx)
-    deg = abs(math.degrees(a1 - a2)) % 360
-    return 360 - deg if deg > 180 else deg
-
-
-# kind -> (formula on scaled points, unit when calibrated, unit when not)
-FORMULAS: dict[str, tuple[Callable[[list[Point]], float], str, str]] = {
-    "distance": (_distance, "mm", "px"),
-    "ellipse": (_ellipse, "mm²", "px²"),
-    "area": (_polygon_area, "mm²", "px²"),
-    "angle": (_angle, "deg", "deg"),
-}
 
 
 def measure(annotation: Annotation, calibration: Calibration) -> Measurement:
