@@ -67,3 +67,17 @@ class Worker(QRunnable):
             self.signals.returned.emit(result)
         finally:
             self.signals.finished.emit()
+
+
+def start_tracked(
+    workers: set[Worker], fn: Callable[..., Any], done: Callable[[Any], None], say: Callable[[str], Any]
+) -> Worker:
+    """Start ``fn`` in a Worker kept in ``workers`` until it finishes; errors go to ``say`` as one line."""
+    worker = Worker(fn)
+    worker.signals.returned.connect(done)
+    worker.signals.errored.connect(say)
+    worker.signals.crashed.connect(lambda text: say(text.strip().splitlines()[-1]))
+    worker.signals.finished.connect(lambda: workers.discard(worker))
+    workers.add(worker)
+    worker.start()
+    return worker

@@ -33,7 +33,7 @@ from app.model import loop
 from app.model.annotations import MaskMeta, Review
 from app.model.commands import mask_diff
 from app.model.history import Composite
-from app.qt.workers import Worker
+from app.qt.workers import Worker, start_tracked
 from engine.provenance import Origin
 
 if TYPE_CHECKING:
@@ -200,13 +200,7 @@ class QueuePanel(QWidget):
         self.message.emit(f"propagated to {len(planes)} frames and {len(tracks)} tracks (drafts to review)")
 
     def _run(self, fn: Callable[..., Any], done: Callable[[Any], None]) -> None:
-        worker = Worker(fn)
-        worker.signals.returned.connect(done)
-        worker.signals.errored.connect(self.message.emit)
-        worker.signals.crashed.connect(lambda text: self.message.emit(text.strip().splitlines()[-1]))
-        worker.signals.finished.connect(lambda: self.workers.discard(worker))
-        self.workers.add(worker)
-        worker.start()
+        start_tracked(self.workers, fn, done, self.message.emit)
 
     def busy(self) -> bool:
         """Ranking or propagation is still running."""

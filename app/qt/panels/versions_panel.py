@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.model import loop
-from app.qt.workers import Worker
+from app.qt.workers import Worker, start_tracked
 
 if TYPE_CHECKING:
     from app.model.document import Document
@@ -275,13 +275,7 @@ class VersionsPanel(QWidget):
         return tuple(self.metrics.item(r, c).text() for c in range(3))  # type: ignore[return-value]
 
     def _run(self, fn: Callable[..., Any], done: Callable[[Any], None]) -> None:
-        worker = Worker(fn)
-        worker.signals.returned.connect(done)
-        worker.signals.errored.connect(self.message.emit)
-        worker.signals.crashed.connect(lambda text: self.message.emit(text.strip().splitlines()[-1]))
-        worker.signals.finished.connect(lambda: self.workers.discard(worker))
-        self.workers.add(worker)
-        worker.start()
+        start_tracked(self.workers, fn, done, self.message.emit)
 
     def busy(self) -> bool:
         """Model work for a comparison is still running."""
