@@ -43,7 +43,9 @@ class PhaseRecipe:
 
     Attributes:
         steps: optimiser steps (fixed, so a rerun with the same seed does the same work).
-        batch_size: frames per step; one scene per step.
+        batch_size: frames per micro-batch; one scene per micro-batch.
+        grad_accum: micro-batches per optimiser step, so one step mixes that many scene
+            batches (every head's gradient in one update instead of one scene's at a time).
         lr: peak AdamW learning rate (linear warm-up, cosine decay).
         warmup_steps: warm-up steps.
         weight_decay: AdamW weight decay.
@@ -51,6 +53,7 @@ class PhaseRecipe:
 
     steps: int = 0
     batch_size: int = 8
+    grad_accum: int = 1
     lr: float = 1e-3
     warmup_steps: int = 0
     weight_decay: float = 0.01

@@ -101,7 +101,7 @@ def run_phase(
     deadline: float | None = None,
     progress: ProgressFn = no_progress,
 ) -> LoopResult:
-    """Train ``module`` for ``phase.steps`` scene batches (one epoch of a scene-grouped order).
+    """Train ``module`` for ``phase.steps`` optimiser steps of ``phase.grad_accum`` scene batches each.
 
     ``deadline`` (a ``time.monotonic()`` value) stops the phase early; the loop then reports
     ``cancelled`` and the weights trained so far stay in ``module``.
@@ -114,7 +114,8 @@ def run_phase(
         timer = threading.Timer(max(0.0, deadline - time.monotonic()), cancel.cancel)
         timer.daemon = True
         timer.start()
-    order = scene_order([s.scene for s in data.samples], scene_weights, phase.steps, phase.batch_size, seed)
+    batches = phase.steps * phase.grad_accum
+    order = scene_order([s.scene for s in data.samples], scene_weights, batches, phase.batch_size, seed)
     loop = TrainLoop(
         module,
         data,
@@ -123,6 +124,7 @@ def run_phase(
             weight_decay=phase.weight_decay,
             warmup_steps=phase.warmup_steps,
             batch_size=phase.batch_size,
+            grad_accum=phase.grad_accum,
             clip_grad=1.0,
             amp="off",
         ),
