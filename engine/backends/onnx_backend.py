@@ -48,9 +48,11 @@ class OnnxBackend:
         path: the ``.onnx`` file.
         device: ``auto|cpu|cuda``; CUDA needs onnxruntime-gpu.
         threads: intra-op threads; every core this process may use by default.
-        spin: let idle worker threads busy-wait for the next run. Off by default: spinning
-            shaves little off a 100-ms-plus encoder pass but steals the cores that frame
-            decoding (the prefetch thread) and the app need between runs.
+        spin: let worker threads busy-wait between the parallel sections of a run (ONNX
+            Runtime's own default). On by default: a Swin encoder runs hundreds of short
+            operators per frame, and waking sleeping threads for each one cost the full-size
+            encoder about a fifth of its time on 2 cores (docs/BENCHMARKS.md). Pass False
+            on a machine whose cores other heavy work needs more.
         cache_optimized: keep the optimised graph next to ``path`` and load it next time (the
             predictor does this in its export cache folder).
 
@@ -63,7 +65,7 @@ class OnnxBackend:
         path: str | Path,
         device: str = "auto",
         threads: int | None = None,
-        spin: bool = False,
+        spin: bool = True,
         cache_optimized: bool = False,
     ) -> None:
         import onnxruntime as ort
