@@ -51,7 +51,7 @@ class OnnxBackend:
         spin: let worker threads busy-wait between the parallel sections of a run (ONNX
             Runtime's own default). On by default: a Swin encoder runs hundreds of short
             operators per frame, and waking sleeping threads for each one costs time; on
-            2 cores the full-size encoder ran 2-20 % faster with it, depending on the run
+            2 cores it saved the full-size encoder 1.6-19 % of its time, depending on the run
             (docs/BENCHMARKS.md). Pass False on a machine whose cores other heavy work needs.
         cache_optimized: keep the optimised graph next to ``path`` and load it next time (the
             predictor does this in its export cache folder).
