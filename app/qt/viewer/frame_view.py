@@ -56,6 +56,7 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
         self.doc: Document | None = None
         self._tool: Tool | None = None
         self._lut: np.ndarray | None = None
+        self._lut_size = 0  # labels in the schema when the colour table was built
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
 
     # -- binding ------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
     def refresh_labels(self) -> None:
         """Rebuild the mask colour table after a label's colour or opacity changed."""
         if self.doc is not None:
-            self._lut = self.doc.labels.lut()
+            self._lut, self._lut_size = self.doc.labels.lut(), len(self.doc.labels)
             self._draw_mask()
 
     def fit(self) -> None:
@@ -158,6 +159,9 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
         if plane is None:
             self.mask_item.setVisible(False)
             return
+        # a model's results can add labels to the schema (by name): colour them as they come
+        if self._lut is None or len(doc.labels) != self._lut_size:
+            self._lut, self._lut_size = doc.labels.lut(), len(doc.labels)
         self.mask_item.setImage(plane, autoLevels=False, levels=(0, 255), lut=self._lut)
         self.mask_item.setVisible(True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engine.provenance import Origin
@@ -101,3 +102,20 @@ def test_zoom_actions_and_fit(window):
     assert width() > start
     window.actions["view.fit"].trigger()
     assert width() == pytest.approx(start, rel=0.05)
+
+
+def test_a_label_added_by_model_results_is_drawn_in_colour(window):
+    # model results name their labels; a name the schema lacks becomes a new label, and its
+    # pixels must show in the overlay at once, not stay transparent until a colour change
+    from app.model.inference import label_id
+
+    doc = window.doc
+    frame = doc.view.frame_index
+    new_id = label_id(doc.labels, "lv_cavity")
+    plane = doc.mask_plane(frame)
+    index = np.flatnonzero(np.ones(plane.size, bool))[:50]
+    doc.write_mask(frame, index, np.full(index.size, new_id, np.uint8), None)
+    lut = window.view.mask_item.lut
+    assert window.view.mask_item.isVisible()
+    assert lut is not None and lut[new_id][3] > 0
+    assert tuple(lut[new_id][:3]) == doc.labels.get(new_id).color
