@@ -68,7 +68,9 @@ def test_output_losses_vanish_only_when_student_matches_teacher():
             oa, ob = a.heads[h.name](fa, x, **kw), b.heads[h.name](fb, x, **kw)
             same = float(OUTPUT_LOSSES.get(h.kind)(oa, oa, 2.0))
             other = float(OUTPUT_LOSSES.get(h.kind)(ob, oa, 2.0))
-            if h.kind != "detection":  # soft BCE keeps the targets' entropy
+            # soft BCE (detection) keeps the targets' entropy; Dice against the teacher's
+            # argmax (segmentation) keeps the distance of soft masks from hard ones
+            if h.kind not in ("detection", "segmentation"):
                 assert same == pytest.approx(0.0, abs=1e-5), h.kind
             assert other > same, h.kind
     assert float(soft_kl(torch.zeros(3, 4), torch.zeros(3, 4), 2.0)) == pytest.approx(0.0, abs=1e-7)
@@ -125,3 +127,19 @@ def test_train_distill_command_stores_the_student(teacher, capsys):
     assert [h.name for h in load_model("teach-fast").cfg.heads] == [
         h.name for h in load_model(teacher).cfg.heads
     ]
+
+
+def test_segmentation_loss_does_not_reward_an_all_background_student():
+    # teacher: a 4 % lesion on background; a student that says "background" everywhere scores
+    # a small per-pixel KL, so the loss must still rank it below a student that finds the lesion
+    teacher = torch.full((1, 3, 50, 50), -4.0)
+    teacher[:, 0] = 4.0
+    teacher[:, 0, 20:30, 20:30], teacher[:, 1, 20:30, 20:30] = -4.0, 4.0
+    background = torch.full_like(teacher, -4.0)
+    background[:, 0] = 4.0
+    seg = OUTPUT_LOSSES.get("segmentation")
+    lesion_loss = float(seg({"logits": teacher.clone()}, {"logits": teacher}, 2.0))
+    background_loss = float(seg({"logits": background}, {"logits": teacher}, 2.0))
+    kl_only = float(soft_kl(background, teacher, 2.0))
+    assert background_loss > lesion_loss + 0.5
+    assert background_loss - kl_only > 0.9  # the missed lesion costs a whole Dice term

@@ -34,8 +34,18 @@ def _classification(s: dict[str, Tensor], t: dict[str, Tensor], temperature: flo
 
 @OUTPUT_LOSSES.register("segmentation")
 def _segmentation(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
-    """Soft masks: per-pixel KL over the class channel."""
-    return soft_kl(s["logits"], t["logits"], temperature)
+    """Soft masks: per-pixel KL over the class channel, plus Dice against the teacher's mask.
+
+    The KL is a mean over pixels, so on ultrasound frames (a lesion is a few percent of the
+    image) it is almost all background and a student can settle on predicting background
+    everywhere. The Dice term (MONAI ``DiceLoss`` on the teacher's argmax, foreground classes
+    only) weighs each structure by its own size, as the teacher's own training loss did.
+    """
+    from monai.losses import DiceLoss
+
+    teacher_mask = t["logits"].argmax(1, keepdim=True)
+    dice = DiceLoss(include_background=False, to_onehot_y=True, softmax=True)(s["logits"], teacher_mask)
+    return soft_kl(s["logits"], t["logits"], temperature) + dice
 
 
 @OUTPUT_LOSSES.register("detection")
