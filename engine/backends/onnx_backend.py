@@ -48,11 +48,12 @@ class OnnxBackend:
         path: the ``.onnx`` file.
         device: ``auto|cpu|cuda``; CUDA needs onnxruntime-gpu.
         threads: intra-op threads; every core this process may use by default.
-        spin: let worker threads busy-wait between the parallel sections of a run (ONNX
-            Runtime's own default). On by default: a Swin encoder runs hundreds of short
-            operators per frame, and waking sleeping threads for each one costs time; on
-            2 cores it saved the full-size encoder 1.6-19 % of its time, depending on the run
-            (docs/BENCHMARKS.md). Pass False on a machine whose cores other heavy work needs.
+        spin: let worker threads busy-wait between the parallel sections of a run. Off by
+            default: each session has its own threads, and a predictor holds one session per
+            graph (encoder and every head), so spinning threads of the sessions not running
+            take the cores from the one that is: with it on, the demo model's seven heads ran
+            at 12.4 instead of 29.3 frames/s on 2 cores. Alone, the full-size encoder gained
+            1.6-19 % from it, depending on the run (docs/BENCHMARKS.md).
         cache_optimized: keep the optimised graph next to ``path`` and load it next time (the
             predictor does this in its export cache folder).
 
@@ -65,7 +66,7 @@ class OnnxBackend:
         path: str | Path,
         device: str = "auto",
         threads: int | None = None,
-        spin: bool = True,
+        spin: bool = False,
         cache_optimized: bool = False,
     ) -> None:
         import onnxruntime as ort
