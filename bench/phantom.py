@@ -209,11 +209,6 @@ def render(seed: int) -> tuple[np.ndarray, Phantom, list[np.ndarray]]:
     return bmode(envelope(rf_lines(x, z, amp, rng))), ph, truth_masks(ph)
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum() + b.sum())
-    return 2.0 * float((a & b).sum()) / total if total else 1.0
-
-
 def _iou(a: np.ndarray, b: tuple[float, float, float, float]) -> float:
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[2], b[2]), min(a[3], b[3])
@@ -224,6 +219,8 @@ def _iou(a: np.ndarray, b: tuple[float, float, float, float]) -> float:
 
 def score_image(ph: Phantom, masks: list[np.ndarray], seg: Any, det: Any, cls: Any) -> dict[str, Any]:
     """Per-object and per-image figures for one phantom image."""
+    from training.recipes.evaluate import dice
+
     labels = ("background", *seg.labels)
     lesion = seg.mask == seg.labels.index("lesion") + 1
     n_comp, comp = cv2.connectedComponents(lesion.astype(np.uint8), connectivity=8)
@@ -233,7 +230,7 @@ def score_image(ph: Phantom, masks: list[np.ndarray], seg: Any, det: Any, cls: A
         pred = np.isin(comp, touching[touching > 0])
         ys, xs = np.nonzero(m)
         cy, cx = round(t.z_mm / SPACING - 0.5), round((t.x_mm + WIDTH_MM / 2) / SPACING - 0.5)
-        d = _dice(pred, m)
+        d = dice(pred, m)
         counts = np.bincount(seg.mask[m].ravel(), minlength=len(labels))
         box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
         ious = [_iou(b, box) for b in det.boxes]
