@@ -98,7 +98,7 @@ def main() -> None:
     from engine.backends.device import use_all_cores
     from engine.inference import Predictor
     from engine.io.open import open_cine
-    from engine.tasks.base import FrameContext
+    from engine.tasks.base import FrameContext, postprocess_frame
     from engine.tasks.runner import _crop, _with_dependencies, resolve_tasks, run_tasks
     from engine.transforms.preprocess import preprocess
 
@@ -146,8 +146,8 @@ def main() -> None:
         for k, s in enumerate(range(0, n, args.batch)):
             for b, i in enumerate(range(s, min(n, s + args.batch))):
                 ctx = FrameContext(i, frames[i], preps[i].geometry, cine.calibration_for(i))
-                for task in tasks:
-                    task.postprocess({o: v[b] for o, v in outs[k][task.info.head].items()}, ctx)
+                one = {h: {o: v[b] for o, v in got.items()} for h, got in outs[k].items()}
+                postprocess_frame(tasks, one, ctx)
         post_ms = (time.perf_counter() - t) * 1000 / n
     inference = (before + after) / 2
     print(

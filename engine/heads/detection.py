@@ -49,6 +49,7 @@ class FcosDetectionHead(nn.Module):
         width: tower width.
         convs: tower depth.
         prior: initial foreground probability of the class logits.
+        cross_label_iou: kept for the task (``engine.tasks.detect``), unused by forward.
     """
 
     def __init__(
@@ -59,8 +60,10 @@ class FcosDetectionHead(nn.Module):
         width: int = 64,
         convs: int = 2,
         prior: float = 0.01,
+        cross_label_iou: float | None = None,
     ) -> None:
         super().__init__()
+        del cross_label_iou
         self.levels = tuple(levels)
         self.proj = nn.ModuleList(nn.Conv2d(spec.channels[i], width, 1) for i in self.levels)
         self.tower = nn.Sequential(*(ConvNormAct(width, width) for _ in range(convs)))

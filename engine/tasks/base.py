@@ -9,12 +9,13 @@ cine-level results. Tasks never see tensors: outputs are numpy arrays.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Protocol
 
 import numpy as np
 
-from engine.config import HeadCfg, ModelCfg
+from engine.config import TASK_NAMES, HeadCfg, ModelCfg
 from engine.errors import TaskError
 from engine.io.calibration import Calibration
 from engine.provenance import ModelRef
@@ -31,8 +32,9 @@ class TaskInfo:
         name: the task name, one of ``engine.config.TASK_NAMES``.
         title: a human title for menus.
         head: the model head it runs.
-        uses: other tasks whose results ``summarize`` reads when they ran (e.g. regression reads
-            segmentation for the ejection fraction; report reads everything).
+        uses: other tasks whose results ``summarize`` (or ``postprocess``, through
+            ``FrameContext.results``) reads when they ran (e.g. regression reads segmentation for
+            the ejection fraction; landmarks may snap to a segmented ellipse; report reads everything).
         labels: the head's labels from the model card.
         model: the model version.
     """
@@ -54,12 +56,15 @@ class FrameContext:
         frame: the original pixels ``[H, W]`` or ``[H, W, 3]``.
         geometry: the mapping between the original frame and the model input.
         calibration: the frame's calibration (per region mm per pixel).
+        results: this frame's results of the tasks post-processed before this one (in
+            ``TASK_NAMES`` order; see :func:`postprocess_frame`).
     """
 
     index: int
     frame: np.ndarray
     geometry: Geometry
     calibration: Calibration
+    results: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,23 @@ def make_info(cfg: ModelCfg, ref: ModelRef, name: str, title: str, uses: tuple[s
     """TaskInfo for ``name`` from the model card (checks the model has the head)."""
     head = head_cfg(cfg, name)
     return TaskInfo(name, title, head.name, uses, head.labels, ref)
+
+
+def postprocess_frame(
+    tasks: Sequence[Task], outputs: Mapping[str, Mapping[str, np.ndarray]], ctx: FrameContext
+) -> dict[str, object]:
+    """Every task's result for one frame, run in ``TASK_NAMES`` order.
+
+    Args:
+        outputs: per head name, that head's outputs for this frame (no batch axis).
+        ctx: the frame; each task sees the results of the tasks before it in ``ctx.results``.
+    """
+    order = {n: i for i, n in enumerate(TASK_NAMES)}
+    done: dict[str, object] = {}
+    for t in sorted(tasks, key=lambda t: order.get(t.info.name, len(order))):
+        seen = replace(ctx, results=MappingProxyType(dict(done)))
+        done[t.info.name] = t.postprocess(outputs[t.info.head], seen)
+    return done
 
 
 def softmax(x: np.ndarray, axis: int = 0) -> np.ndarray:

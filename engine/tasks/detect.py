@@ -1,4 +1,9 @@
-"""Detection: boxes with label and score after NMS, in original-frame pixels and mm."""
+"""Detection: boxes with label and score after NMS, in original-frame pixels and mm.
+
+NMS runs per label. A detection head whose card sets ``cross_label_iou`` also keeps only the
+best-scored label where boxes of different labels overlap by at least that IoU: one object
+then gets one box, not a kidney box and a weaker mass box on the same outline.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from engine.config import ModelCfg
 from engine.provenance import ModelRef
 from engine.tasks import units
 from engine.tasks.base import CineContext, FrameContext, make_info, register_task, sigmoid
-from engine.tasks.nms import batched_nms
+from engine.tasks.nms import batched_nms, nms
 from engine.types import Detections, Quantity, TaskResult
 
 
@@ -22,6 +27,8 @@ class DetectTask:
         cfg, ref: the model card and version.
         score_threshold: lowest score kept.
         iou: NMS overlap threshold.
+        cross_label_iou: overlap at which a box yields to a better box of another label; None
+            takes the head's ``cross_label_iou`` parameter (off when the card has none).
         pre_nms: candidates kept before NMS, best first.
         max_boxes: boxes kept per frame.
     """
@@ -34,8 +41,12 @@ class DetectTask:
         iou: float = 0.5,
         pre_nms: int = 500,
         max_boxes: int = 50,
+        cross_label_iou: float | None = None,
     ) -> None:
         self.info = make_info(cfg, ref, "detection", "Detect")
+        if cross_label_iou is None:
+            cross_label_iou = cfg.heads_by_name["detection"].params.get("cross_label_iou")
+        self.cross_label_iou = None if cross_label_iou is None else float(cross_label_iou)
         self.score_threshold, self.iou, self.pre_nms, self.max_boxes = (
             score_threshold,
             iou,
@@ -50,7 +61,11 @@ class DetectTask:
         cand = scores[point, label]
         order = np.argsort(-cand, kind="stable")[: self.pre_nms]
         point, label, cand = point[order], label[order], cand[order]
-        keep = batched_nms(boxes[point].astype(np.float64), cand, label, self.iou)[: self.max_boxes]
+        keep = batched_nms(boxes[point].astype(np.float64), cand, label, self.iou)
+        if self.cross_label_iou is not None and keep.size:
+            keep = keep[np.argsort(-cand[keep], kind="stable")]
+            keep = keep[nms(boxes[point[keep]].astype(np.float64), cand[keep], self.cross_label_iou)]
+        keep = keep[: self.max_boxes]
         model_boxes = boxes[point[keep]].astype(np.float64)
         return self.result(ctx, ctx.geometry.boxes_to_original(model_boxes), cand[keep], label[keep])
 

@@ -1,4 +1,13 @@
-"""Landmarks: sub-pixel heatmap peaks in original-frame pixels, and the card's named measurements."""
+"""Landmarks: sub-pixel heatmap peaks in original-frame pixels, and the card's named measurements.
+
+Measurement kinds (``ModelCfg.measurements``): ``distance`` (2 points), ``angle`` (3 points,
+the vertex second) and ``ellipse`` (4 points: the minor axis's ends, then the major axis's,
+e.g. BPD then OFD ends). An ellipse measurement with a ``structure`` of the segmentation
+head places its four points at the axis ends of the ellipse fitted to that structure's
+outline in the same frame (``engine.tasks.ellipse``), each end given the name of the nearer
+heatmap peak; its value is the circumference (e.g. HC) of the ellipse with those axes, so it
+follows the points when a person moves them.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +21,10 @@ from engine.errors import ConfigError
 from engine.provenance import ModelRef
 from engine.tasks import units
 from engine.tasks.base import CineContext, FrameContext, make_info, register_task
-from engine.types import Landmarks, Quantity, TaskResult
+from engine.tasks.ellipse import FittedEllipse, fit_ellipse, match_ends
+from engine.types import Landmarks, Quantity, SegmentationResult, TaskResult
 
-POINTS_PER_KIND = {"distance": 2, "angle": 3}
+POINTS_PER_KIND = {"distance": 2, "angle": 3, "ellipse": 4}
 
 
 def subpixel_peak(heatmap: np.ndarray) -> tuple[float, float, float]:
@@ -39,19 +49,42 @@ def subpixel_peak(heatmap: np.ndarray) -> tuple[float, float, float]:
     return x + dx, y + dy, peak
 
 
+def ellipse_through(
+    minor_a: np.ndarray, minor_b: np.ndarray, major_a: np.ndarray, major_b: np.ndarray
+) -> FittedEllipse:
+    """The ellipse whose axes are the two diameters (centred on the major one's midpoint)."""
+    centre = (np.asarray(major_a) + np.asarray(major_b)) / 2
+    d = np.asarray(major_b, np.float64) - np.asarray(major_a, np.float64)
+    half_major = float(np.hypot(*d)) / 2
+    half_minor = float(np.hypot(*(np.asarray(minor_b, np.float64) - minor_a))) / 2
+    return FittedEllipse(
+        float(centre[0]), float(centre[1]), half_major, half_minor, float(math.atan2(d[1], d[0]))
+    )
+
+
 @register_task("landmarks")
 class LandmarkTask:
     """Peaks of ``heatmaps`` ``[L, h, w]``; distances (mm) and angles (deg) from ``ModelCfg.measurements``."""
 
     def __init__(self, cfg: ModelCfg, ref: ModelRef) -> None:
-        self.info = make_info(cfg, ref, "landmarks", "Landmarks")
-        self.measurements = tuple(m for m in cfg.measurements if m.get("kind") in POINTS_PER_KIND)
+        measurements = tuple(m for m in cfg.measurements if m.get("kind") in POINTS_PER_KIND)
+        self.fitted = tuple(m for m in measurements if m["kind"] == "ellipse" and m.get("structure"))
+        self.info = make_info(
+            cfg, ref, "landmarks", "Landmarks", uses=("segmentation",) if self.fitted else ()
+        )
+        self.measurements = measurements
         names = set(self.info.labels)
         for m in self.measurements:
             points = list(m.get("points", ()))
             if len(points) != POINTS_PER_KIND[m["kind"]] or not set(points) <= names:
                 raise ConfigError(
                     cfg.name, f"measurement {m.get('name')!r} needs landmarks among {sorted(names)}"
+                )
+        seg = cfg.heads_by_name.get("segmentation")
+        for m in self.fitted:
+            if seg is None or m["structure"] not in seg.labels:
+                raise ConfigError(
+                    cfg.name, f"measurement {m.get('name')!r} needs a segmented structure {m['structure']!r}"
                 )
 
     def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> Landmarks:
@@ -63,7 +96,25 @@ class LandmarkTask:
             [peaks[:, 0] * stride_x + (stride_x - 1) / 2, peaks[:, 1] * stride_y + (stride_y - 1) / 2], 1
         )
         points = ctx.geometry.clip_to_crop(ctx.geometry.points_to_original(model_pts))
+        seg = ctx.results.get("segmentation")
+        if isinstance(seg, SegmentationResult):
+            points = self.snap_to_ellipses(points, seg)
         return self.result(ctx, points, np.clip(peaks[:, 2], 0.0, 1.0))
+
+    def snap_to_ellipses(self, points: np.ndarray, seg: SegmentationResult) -> np.ndarray:
+        """``points`` with each fitted measurement's four moved to its structure's ellipse axis ends
+        (unchanged where the structure is missing from the frame or too small to fit)."""
+        out = points.copy()
+        for m in self.fitted:
+            if m["structure"] not in seg.labels:
+                continue
+            ellipse = fit_ellipse(seg.mask == seg.labels.index(m["structure"]) + 1)
+            if ellipse is None:
+                continue
+            idx = [self.info.labels.index(p) for p in m["points"]]
+            out[idx[:2]] = match_ends(ellipse.minor_ends(), points[idx[:2]])
+            out[idx[2:]] = match_ends(ellipse.major_ends(), points[idx[2:]])
+        return out
 
     def result(self, ctx: FrameContext, points: np.ndarray, scores: np.ndarray) -> Landmarks:
         """Landmarks at original-frame ``points`` ``[L, 2]`` with the declared measurements."""
@@ -73,6 +124,9 @@ class LandmarkTask:
             pts = [where[p] for p in m["points"]]
             if m["kind"] == "distance":
                 values.append(units.distance(m["name"], pts[0], pts[1], ctx.calibration, ctx.index))
+            elif m["kind"] == "ellipse":
+                outline = ellipse_through(*pts).outline()
+                values.append(units.perimeter(m["name"], outline, ctx.calibration, ctx.index))
             else:
                 values.append(units.angle(m["name"], pts[0], pts[1], pts[2], ctx.calibration, ctx.index))
         return Landmarks(

@@ -26,7 +26,7 @@ from engine.errors import TaskError
 from engine.io.cine import Cine
 from engine.progress import NEVER, CancelToken, Progress, ProgressFn, no_progress
 from engine.provenance import ModelRef
-from engine.tasks.base import TASKS, CineContext, FrameContext, Task
+from engine.tasks.base import TASKS, CineContext, FrameContext, Task, postprocess_frame
 from engine.transforms.preprocess import Prepared, preprocess
 from engine.transforms.sector import detect_sector
 from engine.types import TaskResult
@@ -177,9 +177,9 @@ def run_tasks(
     ) -> None:
         for b, (i, frame, prep) in enumerate(ready):
             ctx = FrameContext(i, frame, prep.geometry, cine.calibration_for(i))
-            for t in running:
-                one = {name: value[b] for name, value in outputs[t.info.head].items()}
-                per_frame[t.info.name].append(t.postprocess(one, ctx))
+            one = {h: {name: value[b] for name, value in outputs[h].items()} for h in heads}
+            for name, result in postprocess_frame(running, one, ctx).items():
+                per_frame[name].append(result)
 
     batches = list(_batches(picked, batch_size))
     depth = max(1, int(depth))

@@ -71,6 +71,17 @@ def distance(name: str, p: np.ndarray, q: np.ndarray, cal: Calibration, frame: i
     return Quantity(name, float(math.hypot(d[0] * scale[0], d[1] * scale[1])), "mm", True, frame)
 
 
+def perimeter(name: str, outline: np.ndarray, cal: Calibration, frame: int | None = None) -> Quantity:
+    """Length of the closed polyline ``outline`` ``[N, 2]``: mm when it lies in one calibrated
+    region, else px."""
+    pts = np.asarray(outline, dtype=np.float64)
+    d = np.diff(np.concatenate([pts, pts[:1]]), axis=0)
+    scale = _scale_between(pts, cal)
+    sx, sy = scale if scale is not None else (1.0, 1.0)
+    length = float(np.hypot(d[:, 0] * sx, d[:, 1] * sy).sum())
+    return Quantity(name, length, "mm" if scale is not None else "px", scale is not None, frame)
+
+
 def angle(
     name: str, a: np.ndarray, vertex: np.ndarray, b: np.ndarray, cal: Calibration, frame: int | None = None
 ) -> Quantity:

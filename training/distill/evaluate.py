@@ -36,7 +36,7 @@ def _simulate(scenes: Sequence[str], per_scene: int, seed: int, size: tuple[int,
 def _outputs(predictor: Any, results: Sequence[Any], batch: int = 8) -> list[dict[str, Any]]:
     """Per simulation (first frame): the post-processed segmentation and classification."""
     from engine.tasks import TASKS
-    from engine.tasks.base import FrameContext
+    from engine.tasks.base import FrameContext, postprocess_frame
     from engine.transforms.preprocess import preprocess
 
     loaded = predictor.loaded
@@ -50,7 +50,8 @@ def _outputs(predictor: Any, results: Sequence[Any], batch: int = 8) -> list[dic
         got = predictor.run_heads(keys, np.stack([p.image for p in preps]), heads)
         for b, (r, p) in enumerate(zip(chunk, preps, strict=True)):
             ctx = FrameContext(0, r.frames[0], p.geometry, r.calibration())
-            out.append({h: tasks[h].postprocess({k: v[b] for k, v in got[h].items()}, ctx) for h in heads})
+            one = {h: {k: v[b] for k, v in got[h].items()} for h in heads}
+            out.append(postprocess_frame(list(tasks.values()), one, ctx))
     predictor.cache.clear()
     return out
 

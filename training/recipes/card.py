@@ -33,12 +33,13 @@ def model_cfg(recipe: DemoRecipe, vocab: tuple[str, ...]) -> ModelCfg:
         HeadCfg("classification", "classification", CLASSES, {"num_classes": len(CLASSES), "hidden": 128}),
         HeadCfg("segmentation", "segmentation", SEG_LABELS, {"num_classes": len(SEG_LABELS), "width": w}),
         # strides 4, 8 and 16: at 128 px a cyst or a small mass is an 8-20 px box, too small
-        # for the default stride-8 start to place more than a point or two inside it
+        # for the default stride-8 start to place more than a point or two inside it; organs
+        # never overlap, so a box yields to a better one of another label on the same outline
         HeadCfg(
             "detection",
             "detection",
             DETECTION,
-            {"num_classes": len(DETECTION), "width": 2 * w, "levels": [1, 2, 3]},
+            {"num_classes": len(DETECTION), "width": 2 * w, "levels": [1, 2, 3], "cross_label_iou": 0.6},
         ),
         HeadCfg("landmarks", "landmarks", LANDMARKS, {"num_landmarks": len(LANDMARKS), "width": 2 * w}),
         HeadCfg(

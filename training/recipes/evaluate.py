@@ -124,7 +124,7 @@ class _Runner:
 
     def frames(self, results: Sequence[Any], heads: Sequence[str]) -> list[dict[str, Any]]:
         """Per simulation (first frame), the post-processed result of each head."""
-        from engine.tasks.base import FrameContext
+        from engine.tasks.base import FrameContext, postprocess_frame
         from engine.transforms.preprocess import preprocess
 
         out: list[dict[str, Any]] = []
@@ -135,12 +135,8 @@ class _Runner:
             outputs = self.predictor.run_heads(keys, np.stack([p.image for p in preps]), heads)
             for b, (r, p) in enumerate(zip(chunk, preps)):
                 ctx = FrameContext(0, r.frames[0], p.geometry, r.calibration())
-                out.append(
-                    {
-                        h: self.tasks[h].postprocess({k: v[b] for k, v in outputs[h].items()}, ctx)
-                        for h in heads
-                    }
-                )
+                one = {h: {k: v[b] for k, v in outputs[h].items()} for h in heads}
+                out.append(postprocess_frame([self.tasks[h] for h in heads], one, ctx))
         self.predictor.cache.clear()
         return out
 

@@ -21,6 +21,9 @@ REGRESSION_UNITS = ("mm", "mm")
 MEASUREMENTS = (
     {"name": "BPD", "kind": "distance", "points": ["bpd_a", "bpd_b"]},
     {"name": "OFD", "kind": "distance", "points": ["ofd_a", "ofd_b"]},
+    # the four biometry points sit on the axis ends of the ellipse fitted to the segmented head;
+    # HC is that ellipse's circumference (engine.tasks.landmarks)
+    {"name": "HC", "kind": "ellipse", "structure": "head", "points": ["bpd_a", "bpd_b", "ofd_a", "ofd_b"]},
     {"name": "LV length", "kind": "distance", "points": ["lv_apex", "lv_base"]},
     {"name": "EF", "kind": "ejection_fraction", "structure": "lv_cavity"},
 )

@@ -2,6 +2,7 @@
 
 import math
 import re
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -64,6 +65,31 @@ def test_detection_boxes_map_back_with_mm_sizes():
     np.testing.assert_allclose(out.boxes[0], [20.5, 24.5, 60.5, 64.5])
     np.testing.assert_allclose(out.sizes_mm[0], [40 * 0.25, 40 * 0.5])
     assert out.calibrated
+
+
+def test_cross_label_suppression_keeps_one_label_per_outline():
+    cfg = all_heads_cfg()
+    geom = Geometry.letterbox((64, 64), (64, 64))
+    n = 10
+    cls, ctr = np.full((n, 2), -10.0), np.full(n, 10.0)
+    boxes = np.tile([10.0, 10.0, 40.0, 40.0], (n, 1))
+    cls[0, 0], cls[1, 1] = 4.0, 1.0  # one outline: a strong label-0 box and a weak label-1 box
+    boxes[1] += [1.0, 0.0, 1.0, 0.0]  # IoU 0.94
+    cls[2, 1], boxes[2] = 2.0, [20.0, 20.0, 30.0, 30.0]  # a small label-1 box inside (IoU 0.11)
+    outputs = {"cls_logits": cls, "ctr_logits": ctr, "boxes": boxes}
+    ctx = FrameContext(0, np.zeros((64, 64), np.uint8), geom, UNCALIBRATED)
+    plain = DetectTask(cfg, REF, score_threshold=0.3).postprocess(outputs, ctx)
+    assert sorted(plain.label_ids.tolist()) == [0, 1, 1]
+    crossed = DetectTask(cfg, REF, score_threshold=0.3, cross_label_iou=0.6).postprocess(outputs, ctx)
+    assert crossed.label_ids.tolist() == [0, 1]
+    np.testing.assert_allclose(crossed.boxes[1], [20.0, 20.0, 30.0, 30.0])
+    # the model card's detection head can ask for it
+    heads = tuple(
+        replace(h, params={**h.params, "cross_label_iou": 0.6}) if h.name == "detection" else h
+        for h in cfg.heads
+    )
+    from_card = DetectTask(replace(cfg, heads=heads), REF, score_threshold=0.3).postprocess(outputs, ctx)
+    assert from_card.label_ids.tolist() == [0, 1]
 
 
 def test_find_beats_on_a_known_curve():
