@@ -48,6 +48,7 @@ def test_smoke_model_loads_through_the_store(smoke_run):
     notes = json.loads(card.notes)
     assert notes["seed"] == recipe.seed
     assert notes["ran"]["full"]["steps"] == recipe.full.steps
+    assert notes["ran"]["polish"]["steps"] == recipe.polish.steps > 0
     assert notes["ran"]["frames"] == {s: recipe.data.per_scene[s] for s in SCENES}
     # the report task never prints a number that is not a structured output
     assert card.metrics["test.report.numbers_consistent"] == 1.0
@@ -83,6 +84,25 @@ def test_same_seed_gives_the_same_weights(smoke_run, tmp_path):
         assert torch.equal(value, own[key].to(value.dtype)), key
 
 
+def test_polish_phase_trains_the_heads_on_the_frozen_final_encoder(smoke_run, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from training.recipes.config import PhaseRecipe
+    from training.recipes.demo import train
+
+    recipe, folder = smoke_run
+    unpolished, ran = train(replace(recipe, polish=PhaseRecipe()), tmp_path, lambda msg: None)
+    assert "polish" not in ran
+    polished = load_file(str(folder / "model.safetensors"))
+    before = unpolished.state_dict()
+    encoder = [k for k in polished if k.startswith("encoder.")]
+    assert encoder and all(torch.equal(polished[k], before[k].to(polished[k].dtype)) for k in encoder)
+    changed = {k.split(".")[1] for k in polished if k.startswith("heads.") and not torch.equal(
+        polished[k], before[k].to(polished[k].dtype))}  # fmt: skip
+    assert "detection" in changed
+
+
 def test_recipe_rejects_unknown_keys_and_shared_seeds(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(SMOKE.read_text() + "learning_rate: 0.1\n")
@@ -90,6 +110,8 @@ def test_recipe_rejects_unknown_keys_and_shared_seeds(tmp_path):
         load_recipe(bad)
     with pytest.raises(ConfigError, match="test_seed"):
         load_recipe(SMOKE, {"seed": load_recipe(SMOKE).test_seed})
+    with pytest.raises(ConfigError, match="unknown scene 'liver'"):
+        load_recipe(SMOKE, {"polish": {"steps": 1, "scene_weights": {"liver": 1}}})
 
 
 def test_scene_order_gives_one_scene_per_batch():

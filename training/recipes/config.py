@@ -2,8 +2,9 @@
 
 The recipe pretrains an encoder with masked image modelling on simulated frames, then trains
 all seven heads on simulated scenes with exact labels: first with the encoder frozen, then the
-whole model. Every random choice derives from ``seed``; the held-out test set uses
-``test_seed``, whose simulator seeds never meet the training ones.
+whole model, then (``polish``) the heads again on the final, frozen encoder. Every random
+choice derives from ``seed``; the held-out test set uses ``test_seed``, whose simulator seeds
+never meet the training ones.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class PhaseRecipe:
         lr: peak AdamW learning rate (linear warm-up, cosine decay).
         warmup_steps: warm-up steps.
         weight_decay: AdamW weight decay.
+        scene_weights: how often each scene's batch comes up in this phase; empty: the
+            recipe's ``scene_weights``.
     """
 
     steps: int = 0
@@ -57,6 +60,7 @@ class PhaseRecipe:
     lr: float = 1e-3
     warmup_steps: int = 0
     weight_decay: float = 0.01
+    scene_weights: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class DemoRecipe:
         loss_weights: weight of each head's loss.
         report_len: longest report sentence in words.
         data, pretrain, heads, full, eval: the parts above.
+        polish: a last heads-only phase (encoder frozen again) after ``full``: the heads that
+            get few batches in the shared phases (detection) converge on the final features.
     """
 
     name: str = "echocare-demo"
@@ -122,11 +128,13 @@ class DemoRecipe:
     pretrain: MimRecipe = MimRecipe()
     heads: PhaseRecipe = PhaseRecipe()
     full: PhaseRecipe = PhaseRecipe()
+    polish: PhaseRecipe = PhaseRecipe()
     eval: EvalRecipe = EvalRecipe()
 
 
 def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
-    for key in (*cfg.data.per_scene, *cfg.scene_weights):
+    phases = (cfg.heads, cfg.full, cfg.polish)
+    for key in (*cfg.data.per_scene, *cfg.scene_weights, *(k for p in phases for k in p.scene_weights)):
         if key not in SCENES:
             raise ConfigError(src, f"unknown scene {key!r} (known: {', '.join(SCENES)})")
     if any(s % 32 or s < 32 for s in cfg.input_size):

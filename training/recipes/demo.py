@@ -2,8 +2,9 @@
 
 Stages: render the simulated training scenes once; pretrain the encoder with masked image
 modelling (``training.ssl``); train all seven heads with the encoder frozen, then the whole
-model; write ``DIR/<name>/{model.safetensors, card.json}``; score it on the held-out simulated
-test set and record the figures, the recipe, the seed and what was actually run in the card.
+model, then the heads once more on the final encoder (``polish``); write
+``DIR/<name>/{model.safetensors, card.json}``; score it on the held-out simulated test set
+and record the figures, the recipe, the seed and what was actually run in the card.
 ``--install resources/models/echocare-demo`` copies the finished model folder there.
 """
 
@@ -104,7 +105,8 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
     params = {h.name: dict(h.params) for h in model.cfg.heads}
     data = RecipeSet(samples, model.cfg.mean, model.cfg.std)
     deadline = time.monotonic() + recipe.max_minutes * 60 if recipe.max_minutes else None
-    for phase_name, phase, frozen in (("heads", recipe.heads, True), ("full", recipe.full, False)):
+    phases = (("heads", recipe.heads, True), ("full", recipe.full, False), ("polish", recipe.polish, True))
+    for phase_name, phase, frozen in phases:
         if phase.steps <= 0:
             continue
         t = time.monotonic()
@@ -116,7 +118,7 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
             phase,
             out_dir=str(out / phase_name),
             seed=recipe.seed,
-            scene_weights=recipe.scene_weights,
+            scene_weights=phase.scene_weights or recipe.scene_weights,
             deadline=deadline,
             progress=_progress(log, phase_name),
         )
