@@ -100,7 +100,7 @@ def test_polish_phase_trains_the_heads_on_the_frozen_final_encoder(smoke_run, tm
     assert encoder and all(torch.equal(polished[k], before[k].to(polished[k].dtype)) for k in encoder)
     changed = {k.split(".")[1] for k in polished if k.startswith("heads.") and not torch.equal(
         polished[k], before[k].to(polished[k].dtype))}  # fmt: skip
-    assert "detection" in changed
+    assert "detection" in changed and changed <= set(recipe.polish.heads)
 
 
 def test_recipe_rejects_unknown_keys_and_shared_seeds(tmp_path):
@@ -110,6 +110,8 @@ def test_recipe_rejects_unknown_keys_and_shared_seeds(tmp_path):
         load_recipe(bad)
     with pytest.raises(ConfigError, match="test_seed"):
         load_recipe(SMOKE, {"seed": load_recipe(SMOKE).test_seed})
+    with pytest.raises(ConfigError, match="unknown head 'liver'"):
+        load_recipe(SMOKE, {"polish": {"steps": 1, "heads": ["liver"]}})
     with pytest.raises(ConfigError, match="unknown scene 'liver'"):
         load_recipe(SMOKE, {"polish": {"steps": 1, "scene_weights": {"liver": 1}}})
 

@@ -54,7 +54,7 @@ def model_cfg(recipe: DemoRecipe, vocab: tuple[str, ...]) -> ModelCfg:
     return ModelCfg(
         name=recipe.name,
         arch=recipe.arch,
-        version="1",
+        version=recipe.version,
         input_size=recipe.input_size,
         heads=heads,
         measurements=MEASUREMENTS,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.config import TASK_NAMES
 from engine.errors import ConfigError
 from training.config import from_dict, read_mapping
 
@@ -52,6 +53,7 @@ class PhaseRecipe:
         weight_decay: AdamW weight decay.
         scene_weights: how often each scene's batch comes up in this phase; empty: the
             recipe's ``scene_weights``.
+        heads: the heads this phase trains (the others keep their weights); empty: all.
     """
 
     steps: int = 0
@@ -61,6 +63,7 @@ class PhaseRecipe:
     warmup_steps: int = 0
     weight_decay: float = 0.01
     scene_weights: Mapping[str, float] = field(default_factory=dict)
+    heads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class DemoRecipe:
 
     Attributes:
         name: store name of the produced model.
+        version: its version in the store (a new release of the recipe gets a new one).
         arch: encoder variant (``engine.models.echocare.ENCODERS``).
         input_size: (H, W) every head runs at.
         seed: seed of data order, initialisation and masks; training scenes use simulator
@@ -114,6 +118,7 @@ class DemoRecipe:
     """
 
     name: str = "echocare-demo"
+    version: str = "1"
     arch: str = "echocare_small"
     input_size: tuple[int, int] = (128, 128)
     seed: int = 0
@@ -137,6 +142,9 @@ def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
     for key in (*cfg.data.per_scene, *cfg.scene_weights, *(k for p in phases for k in p.scene_weights)):
         if key not in SCENES:
             raise ConfigError(src, f"unknown scene {key!r} (known: {', '.join(SCENES)})")
+    unknown = [h for p in phases for h in p.heads if h not in TASK_NAMES]
+    if unknown:
+        raise ConfigError(src, f"unknown head {unknown[0]!r} (known: {', '.join(TASK_NAMES)})")
     if any(s % 32 or s < 32 for s in cfg.input_size):
         raise ConfigError(src, f"input_size {list(cfg.input_size)} must be multiples of 32")
     if any(s % cfg.pretrain.mask_unit for s in cfg.input_size):

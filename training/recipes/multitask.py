@@ -33,6 +33,8 @@ class WeightedHeads(nn.Module):
         params: every head's constructor params (for the losses).
         weights: loss weight per head (1 when absent).
         frozen_encoder: run the encoder without gradients (heads-only phase).
+        only: the heads trained (their losses only; the other heads' weights stay as they are);
+            empty: every head.
     """
 
     def __init__(
@@ -41,15 +43,23 @@ class WeightedHeads(nn.Module):
         params: Mapping[str, Mapping[str, Any]],
         weights: Mapping[str, float],
         frozen_encoder: bool = False,
+        only: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.model = model
         self.losses = build_losses(model.spec, params)
         self.weights = {h: float(weights.get(h, 1.0)) for h in params}
         self.frozen_encoder = frozen_encoder
+        self.only = frozenset(only)
+        if self.only:
+            for name, head in model.heads.items():
+                if name not in self.only:
+                    head.requires_grad_(False)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         image, targets = batch["image"], batch["targets"]
+        if self.only:
+            targets = {name: t for name, t in targets.items() if name in self.only}
         if self.frozen_encoder:
             with torch.no_grad():
                 feats = self.model.encoder(image)

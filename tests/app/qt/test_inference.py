@@ -183,9 +183,9 @@ def test_the_bundled_demo_model_is_the_default_and_says_it_is_simulated(bundled_
 
     card = read_card(bundled_models / "echocare-demo")
     window = make_window(reader=open_cine)
-    assert window.inference_panel.model_key == "echocare-demo@1"
+    assert window.inference_panel.model_key == f"echocare-demo@{card.version}"
     label = window.model_card_label.text()
-    assert label.startswith("Model: echocare-demo v1 · ") and "simulated" in label
+    assert label.startswith(f"Model: echocare-demo v{card.version} · ") and "simulated" in label
     assert "not for clinical use" in label and "color" in window.model_card_label.styleSheet()
     assert window.open_path(cardiac_sample)
     with qtbot.waitSignal(window.inference.finished, timeout=RUN_TIMEOUT_MS):
@@ -193,5 +193,6 @@ def test_the_bundled_demo_model_is_the_default_and_says_it_is_simulated(bundled_
     doc = window.doc
     assert doc.annotations and doc.masks == {0: doc.masks[0]}
     refs = {a.model for a in doc.annotations.values()} | {doc.mask_meta[0].model}
-    assert [(r.name, r.version, r.sha256) for r in refs] == [("echocare-demo", "1", card.weights_sha256)]
+    expect = [("echocare-demo", card.version, card.weights_sha256)]
+    assert [(r.name, r.version, r.sha256) for r in refs] == expect
     assert window.findings.full_report().startswith(label)
