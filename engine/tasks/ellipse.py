@@ -44,7 +44,10 @@ class FittedEllipse:
 
     def outline(self, n: int = 180) -> np.ndarray:
         """``[n, 2]`` points around the ellipse (closed implicitly)."""
-        return np.stack([self.point(t) for t in np.linspace(0.0, 2 * math.pi, n, endpoint=False)])
+        t = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        x, y = self.a * np.cos(t), self.b * np.sin(t)
+        return np.stack([self.cx + x * c - y * s, self.cy + x * s + y * c], axis=1)
 
 
 def fit_ellipse(mask: np.ndarray) -> FittedEllipse | None:

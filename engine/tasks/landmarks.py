@@ -125,7 +125,7 @@ class LandmarkTask:
             if m["kind"] == "distance":
                 values.append(units.distance(m["name"], pts[0], pts[1], ctx.calibration, ctx.index))
             elif m["kind"] == "ellipse":
-                outline = ellipse_through(*pts).outline()
+                outline = ellipse_through(*pts).outline(120)
                 values.append(units.perimeter(m["name"], outline, ctx.calibration, ctx.index))
             else:
                 values.append(units.angle(m["name"], pts[0], pts[1], pts[2], ctx.calibration, ctx.index))
