@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from types import SimpleNamespace
 
 import pytest
-from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt, QThreadPool
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
@@ -28,10 +29,17 @@ def make_window(qtbot, tmp_path, opener):
         return w
 
     yield make
+    # Destroy the windows now, with no worker thread running: a QObject destroyed later by the
+    # garbage collector on the main thread (holding the GIL) can wait on a Qt mutex that a
+    # worker thread of a later test holds while it waits for the GIL.
+    QThreadPool.globalInstance().waitForDone(60_000)
     for w in made:
         w.close()
         w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QApplication.processEvents()
+    made.clear()
+    gc.collect()
 
 
 @pytest.fixture
