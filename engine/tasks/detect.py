@@ -63,7 +63,6 @@ class DetectTask:
         point, label, cand = point[order], label[order], cand[order]
         keep = batched_nms(boxes[point].astype(np.float64), cand, label, self.iou)
         if self.cross_label_iou is not None and keep.size:
-            keep = keep[np.argsort(-cand[keep], kind="stable")]
             keep = keep[nms(boxes[point[keep]].astype(np.float64), cand[keep], self.cross_label_iou)]
         keep = keep[: self.max_boxes]
         model_boxes = boxes[point[keep]].astype(np.float64)

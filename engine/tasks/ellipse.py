@@ -28,26 +28,24 @@ class FittedEllipse:
     b: float
     angle: float
 
-    def point(self, t: float) -> np.ndarray:
-        """The point at parameter ``t`` (0: a major-axis end; pi/2: a minor-axis end)."""
-        c, s = math.cos(self.angle), math.sin(self.angle)
-        x, y = self.a * math.cos(t), self.b * math.sin(t)
-        return np.array([self.cx + x * c - y * s, self.cy + x * s + y * c])
-
-    def minor_ends(self) -> np.ndarray:
-        """``[2, 2]`` the two ends of the minor axis."""
-        return np.stack([self.point(math.pi / 2), self.point(-math.pi / 2)])
-
-    def major_ends(self) -> np.ndarray:
-        """``[2, 2]`` the two ends of the major axis."""
-        return np.stack([self.point(0.0), self.point(math.pi)])
-
-    def outline(self, n: int = 180) -> np.ndarray:
-        """``[n, 2]`` points around the ellipse (closed implicitly)."""
-        t = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
+    def points(self, t: np.ndarray) -> np.ndarray:
+        """``[N, 2]`` points at parameters ``t`` (0: a major-axis end; pi/2: a minor-axis end)."""
+        t = np.asarray(t, dtype=np.float64)
         c, s = math.cos(self.angle), math.sin(self.angle)
         x, y = self.a * np.cos(t), self.b * np.sin(t)
         return np.stack([self.cx + x * c - y * s, self.cy + x * s + y * c], axis=1)
+
+    def minor_ends(self) -> np.ndarray:
+        """``[2, 2]`` the two ends of the minor axis."""
+        return self.points([math.pi / 2, -math.pi / 2])
+
+    def major_ends(self) -> np.ndarray:
+        """``[2, 2]`` the two ends of the major axis."""
+        return self.points([0.0, math.pi])
+
+    def outline(self, n: int = 180) -> np.ndarray:
+        """``[n, 2]`` points around the ellipse (closed implicitly)."""
+        return self.points(np.linspace(0.0, 2 * math.pi, n, endpoint=False))
 
 
 def fit_ellipse(mask: np.ndarray) -> FittedEllipse | None:

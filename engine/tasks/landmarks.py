@@ -106,8 +106,6 @@ class LandmarkTask:
         (unchanged where the structure is missing from the frame or too small to fit)."""
         out = points.copy()
         for m in self.fitted:
-            if m["structure"] not in seg.labels:
-                continue
             ellipse = fit_ellipse(seg.mask == seg.labels.index(m["structure"]) + 1)
             if ellipse is None:
                 continue

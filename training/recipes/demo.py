@@ -111,7 +111,6 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
             continue
         t = time.monotonic()
         model.encoder.requires_grad_(not frozen)
-        model.heads.requires_grad_(True)
         module = WeightedHeads(model, params, recipe.loss_weights, frozen_encoder=frozen, only=phase.heads)
         result = run_phase(
             module,

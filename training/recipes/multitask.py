@@ -51,10 +51,8 @@ class WeightedHeads(nn.Module):
         self.weights = {h: float(weights.get(h, 1.0)) for h in params}
         self.frozen_encoder = frozen_encoder
         self.only = frozenset(only)
-        if self.only:
-            for name, head in model.heads.items():
-                if name not in self.only:
-                    head.requires_grad_(False)
+        for name, head in model.heads.items():
+            head.requires_grad_(not self.only or name in self.only)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         image, targets = batch["image"], batch["targets"]
