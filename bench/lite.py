@@ -1,12 +1,13 @@
 """EchoCare-Lite benchmark: a distilled student against its teacher, speed and held-out accuracy.
 
-    python bench/lite.py [--teacher NAME|FOLDER] [--steps 400] [--per-scene 24]
+    python bench/lite.py [--teacher NAME|FOLDER] [--student VARIANT] [--steps 300] [--per-scene 24]
 
 The teacher is the bundled demo model (``resources/models/echocare-demo``) when it is there,
 else a quickly trained stand-in (``echocare_small`` at 128x128 with the demo's seven heads and
 label space, trained for ``--teacher-steps`` on simulator labels for segmentation and
-classification only) kept in ``bench/out/lite-home``. The student (``echocare_test`` encoder,
-dense heads at ``--head-scale`` of the teacher's widths) is distilled with
+classification only) kept in ``bench/out/lite-home``. The student (``echocare_mini`` encoder:
+the teacher's ``echocare_small`` with one block per stage instead of two, started from the
+teacher's weights; dense heads at ``--head-scale`` of the teacher's widths) is distilled with
 ``training.distill`` and cached in the same store, keyed by the teacher's sha256 and the run
 settings. The last line printed is one JSON object:
 
@@ -159,10 +160,11 @@ def main() -> None:
     parser.add_argument(
         "--teacher", default="", help="store name or model folder (default: demo or stand-in)"
     )
-    parser.add_argument("--student", default="echocare_test")
-    parser.add_argument("--head-scale", type=float, default=0.5)
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--frames", type=int, default=128)
+    parser.add_argument("--student", default="echocare_mini")
+    parser.add_argument("--head-scale", type=float, default=1.0)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--frames", type=int, default=384)
+    parser.add_argument("--no-teacher-init", action="store_true", help="student from random weights")
     parser.add_argument("--teacher-steps", type=int, default=150)
     parser.add_argument("--per-scene", type=int, default=24)
     parser.add_argument("--size", type=int, default=256, help="frame size for the speed figure")
@@ -193,6 +195,7 @@ def main() -> None:
         head_scale=args.head_scale,
         steps=args.steps,
         frames=args.frames,
+        teacher_init=not args.no_teacher_init,
     )
     student = student_for(cfg)
     t_loaded, s_loaded = load_model(teacher, device="cpu"), load_model(student, device="cpu")

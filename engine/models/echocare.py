@@ -91,6 +91,11 @@ ENCODERS.register("echocare_lite")(
 ENCODERS.register("echocare_small")(
     EncoderArch(embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), window_size=8)
 )
+# The demo model's distilled student: echocare_small with one block per stage, so a student
+# can start from the teacher's weights (training.distill.student.init_from_teacher).
+ENCODERS.register("echocare_mini")(
+    EncoderArch(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 4, 8), window_size=8)
+)
 # A tiny variant for tests: about 0.5 M parameters, still five levels.
 ENCODERS.register("echocare_test")(
     EncoderArch(embed_dim=12, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2), window_size=4)

@@ -19,7 +19,7 @@ from engine.tasks.presets import all_heads_cfg
 from training.distill.config import DistillCfg
 from training.distill.losses import OUTPUT_LOSSES, FeatureProjector, soft_kl
 from training.distill.register import register
-from training.distill.student import student_cfg
+from training.distill.student import init_from_teacher, student_cfg, teacher_key
 from training.distill.trainer import distill
 
 TINY = {"frames": 4, "steps": 2, "batch_size": 2, "sizes": ((64, 64),), "threads": 1}
@@ -75,13 +75,42 @@ def test_output_losses_vanish_only_when_student_matches_teacher():
             assert other > same, h.kind
     assert float(soft_kl(torch.zeros(3, 4), torch.zeros(3, 4), 2.0)) == pytest.approx(0.0, abs=1e-7)
     channels = [f.shape[1] for f in fa]
-    proj = FeatureProjector(channels, channels)
+    proj = FeatureProjector(channels, channels)  # matching channels start as the identity
     with torch.no_grad():
-        for conv in proj.proj:  # identity projections: matching features cost nothing
-            conv.weight.copy_(torch.eye(conv.weight.shape[0])[..., None, None])
-            conv.bias.zero_()
         assert float(proj(fa, fa)) == pytest.approx(0.0, abs=1e-10)
         assert float(proj(fb, fa)) > 0
+        narrow = FeatureProjector([c // 2 for c in channels], channels)
+        assert float(narrow([f[:, ::2] for f in fa], fa)) > 0
+
+
+def test_stage_blocks_map_evenly_onto_the_teachers():
+    key = "encoder.layers3.0.blocks.{}.attn.qkv.weight"
+    depths = {"layers3": 2}
+    assert [teacher_key(key.format(j), depths, {"layers3": 4}) for j in (0, 1)] == [
+        key.format(0),
+        key.format(2),
+    ]
+    assert teacher_key(key.format(0), {"layers3": 1}, {"layers3": 2}) == key.format(0)
+    assert teacher_key("heads.segmentation.out.weight", depths, depths) == "heads.segmentation.out.weight"
+
+
+def test_a_shallower_student_starts_from_the_teachers_weights():
+    cfg = all_heads_cfg(arch="echocare_small", input_size=(64, 64), width=4)
+    torch.manual_seed(0)
+    t = create_model(cfg).eval()
+    s = create_model(student_cfg(cfg, "echocare_mini", 1.0)).eval()
+    copied, total = init_from_teacher(s, t)
+    assert copied == total
+    t_state, s_state = t.state_dict(), s.state_dict()
+    assert all(torch.equal(v, t_state[k]) for k, v in s_state.items())  # block 0 <- block 0
+    assert "encoder.layers2.0.blocks.1.mlp.linear1.weight" in set(t_state) - set(s_state)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():  # the same first block, the teacher's second block dropped
+        assert not torch.allclose(s.encoder(x)[2], t.encoder(x)[2])
+        assert torch.allclose(s.encoder(x)[0], t.encoder(x)[0])
+    narrow = create_model(student_cfg(cfg, "echocare_test", 1.0))
+    copied, total = init_from_teacher(narrow, t)
+    assert 0 < copied < total  # only the heads' inner layers have the teacher's shapes
 
 
 def test_distilled_student_is_stored_with_teacher_as_parent_and_runs_like_it(teacher):
@@ -93,6 +122,7 @@ def test_distilled_student_is_stored_with_teacher_as_parent_and_runs_like_it(tea
     assert (card.name, card.version, card.parent) == ("teach-lite", "1", "teach@1")
     lineage = json.loads(card.notes)["lineage"]
     assert lineage["teacher_sha256"] == load_model(teacher).ref.sha256 and lineage["steps"] == 2
+    assert lineage["initialised_from_teacher"] == result.initialised > 0
     student, parent = load_model("teach-lite"), load_model(teacher)
     assert student.cfg.heads_by_name["segmentation"].params["width"] == 4
     images = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)

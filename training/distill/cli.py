@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--lr", type=float, default=d.lr)
     parser.add_argument("--label-weight", type=float, default=d.label_weight, help="0: teacher signals only")
+    parser.add_argument(
+        "--no-teacher-init", action="store_true", help="start the student from random weights only"
+    )
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--eval-per-scene", type=int, default=16, help="held-out frames per scene (0: skip)")
     parser.add_argument("--no-activate", action="store_true", help="store the student without activating it")
@@ -40,6 +43,7 @@ def cfg_from_args(args: argparse.Namespace) -> DistillCfg:
         batch_size=args.batch_size,
         lr=args.lr,
         label_weight=args.label_weight,
+        teacher_init=not args.no_teacher_init,
         seed=args.seed,
     )
 

@@ -24,6 +24,8 @@ class DistillCfg:
             (segmentation masks, scene class); 0 distils from the teacher alone.
         scenes: simulator scenes the frames come from.
         sizes: frame sizes (H, W) rendered in turn.
+        teacher_init: start the student from the teacher's weights wherever names and shapes
+            match (``training.distill.student.init_from_teacher``); the rest starts random.
         seed: seed of the simulated frames, the order and the initialisation.
         threads: torch CPU threads; 0 keeps torch's default.
     """
@@ -43,5 +45,6 @@ class DistillCfg:
         default=("lesion", "organs", "vessels", "fetal_head", "cardiac", "enhance")
     )
     sizes: tuple[tuple[int, int], ...] = ((256, 256), (240, 320))
+    teacher_init: bool = True
     seed: int = 0
     threads: int = 0

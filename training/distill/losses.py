@@ -88,6 +88,9 @@ def _report(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> T
 class FeatureProjector(nn.Module):
     """1x1 convolutions mapping each student level to the teacher's channels.
 
+    A level whose channels match the teacher's starts as the identity, so a student initialised
+    from the teacher starts with no feature-matching loss.
+
     Args:
         student_channels: channels of the student's five levels.
         teacher_channels: channels of the teacher's five levels.
@@ -98,6 +101,11 @@ class FeatureProjector(nn.Module):
         self.proj = nn.ModuleList(
             nn.Conv2d(s, t, 1) for s, t in zip(student_channels, teacher_channels, strict=True)
         )
+        with torch.no_grad():
+            for conv in self.proj:
+                if conv.in_channels == conv.out_channels:
+                    conv.weight.copy_(torch.eye(conv.in_channels).reshape(conv.weight.shape))
+                    conv.bias.zero_()
 
     def forward(self, student: Sequence[Tensor], teacher: Sequence[Tensor]) -> Tensor:
         """Mean over levels of the MSE between projected student and teacher maps."""

@@ -32,6 +32,7 @@ def register(
         "config": asdict(cfg),
         "frames_sha256": hashlib.sha256("\n".join(result.frames).encode()).hexdigest(),
         "steps": result.steps,
+        "initialised_from_teacher": result.initialised,
         "final_loss": result.final_loss,
         "losses": result.losses,
         "minutes": round(result.seconds / 60, 2),

@@ -30,7 +30,7 @@ from engine.progress import NEVER, CancelToken, Progress, ProgressFn, no_progres
 from training.distill.config import DistillCfg
 from training.distill.data import DistillFrame, simulated_frames
 from training.distill.losses import OUTPUT_LOSSES, FeatureProjector
-from training.distill.student import student_cfg
+from training.distill.student import init_from_teacher, student_cfg
 
 WARMUP_SHARE = 0.05
 
@@ -47,6 +47,7 @@ class DistillResult:
         losses: mean of each loss term over the last tenth of the steps.
         seconds: wall-clock training time.
         frames: keys of the training frames.
+        initialised: student tensors copied from the teacher before training.
     """
 
     student: FoundationModel
@@ -56,6 +57,7 @@ class DistillResult:
     losses: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     frames: tuple[str, ...] = ()
+    initialised: int = 0
 
 
 def _outputs(model: FoundationModel, feats: list[Tensor], x: Tensor, tokens: Tensor | None) -> dict[str, Any]:
@@ -121,6 +123,7 @@ def distill(
     t_model = teacher.module.eval().requires_grad_(False)
     torch.manual_seed(cfg.seed)
     student = create_model(student_cfg(teacher.cfg, cfg.student, cfg.head_scale, cfg.name)).train()
+    initialised = init_from_teacher(student, t_model)[0] if cfg.teacher_init else 0
     proj = FeatureProjector(student.spec.channels, t_model.spec.channels)
     frames = simulated_frames(teacher.cfg, cfg.frames, cfg.scenes, cfg.sizes, cfg.seed)
     images, masks, labels = _stack(frames)
@@ -173,4 +176,5 @@ def distill(
         means,
         time.monotonic() - start,
         tuple(f.key for f in frames),
+        initialised,
     )

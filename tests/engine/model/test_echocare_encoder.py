@@ -27,7 +27,7 @@ def test_official_variant_has_the_released_hyper_parameters():
     assert ENCODERS.get("echocare_swin_b").channels == (128, 256, 512, 1024, 2048)
 
 
-@pytest.mark.parametrize("name", ["echocare_test", "echocare_small"])
+@pytest.mark.parametrize("name", ["echocare_test", "echocare_mini", "echocare_small"])
 def test_variant_outputs_match_its_feature_spec(name):
     enc = create_encoder(name).eval()
     spec = enc.feature_spec((64, 96))
