@@ -6,9 +6,9 @@ Prints progress lines, then one JSON object as the last line:
 * ``torch_sdpa_ms``: the same with MONAI's fused scaled-dot-product attention switched on;
 * ``torch_bf16_ms``: PyTorch with bf16 autocast (``torch_fp16_ms`` too on CUDA);
 * ``onnx_ms``: ONNX Runtime fp32 with the predictor's session setting (every core, no
-  spinning; ``onnx_ms_by_setting`` lists it with the others tried), timed in alternation with torch fp32
-  (``torch_ms_interleaved``) so both see the same machine load; ``onnx_speedup`` is
-  torch_ms_interleaved / onnx_ms;
+  spinning, subnormals as zero; ``onnx_ms_by_setting`` lists it with the others tried), timed
+  in alternation with torch fp32 (``torch_ms_interleaved``) so both see the same machine load;
+  ``onnx_speedup`` is torch_ms_interleaved / onnx_ms;
 * ``max_abs_diff``: torch fp32 vs ONNX Runtime over the five feature levels;
 * ``onnx_int8_ms``: the encoder quantised to dynamic int8 (MatMul/Gemm,
   ``engine.export.quantize``), timed in the same alternation; ``onnx_int8_speedup`` over torch;
@@ -234,7 +234,7 @@ def main() -> None:
     parser.add_argument("--arch", default="echocare_swin_b")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--fps-batch", type=int, default=0)
     parser.add_argument("--skip-onnx", action="store_true")
     args = parser.parse_args()

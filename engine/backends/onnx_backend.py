@@ -1,9 +1,17 @@
 """ONNX Runtime backend: CUDA provider when installed, else the CPU with every optimisation.
 
-Sessions use ``ORT_ENABLE_ALL``. The optimised graph is written next to the source file
-(``<name>.opt-<provider>-ort<version>.onnx``) the first time, and later sessions load that file
-with optimisation switched off, which skips the graph rewriting at start-up. On CUDA, inputs and
-outputs go through I/O binding (one host-to-device copy per input, outputs fetched together).
+Sessions use ``ORT_ENABLE_ALL`` and treat subnormal floats as zero. The -100 that MONAI's
+shifted-window attention adds to masked pairs leaves subnormal weights (e**-100) after the
+softmax, which x86 cores multiply in microcode: without this, each shifted block's
+attention-times-values product ran 5 to 40 times slower than the unshifted block's (about 130 ms of
+the full-size encoder's 1.4 s on 2 cores), with no change in any output. onnxruntime sets the
+flag on each session's pool threads and, once per process, on the thread that creates the first
+session; numbers below about 1.2e-38 become zero in that thread's float arithmetic from then on.
+
+The optimised graph is written next to the source file (``<name>.opt-<provider>-ort<version>.onnx``)
+the first time, and later sessions load that file with optimisation switched off, which skips the
+graph rewriting at start-up. On CUDA, inputs and outputs go through I/O binding (one host-to-device
+copy per input, outputs fetched together).
 """
 
 from __future__ import annotations
@@ -53,7 +61,10 @@ class OnnxBackend:
             graph (encoder and every head), so spinning threads of the sessions not running
             take the cores from the one that is: with it on, the demo model's seven heads ran
             at 12.4 instead of 29.3 frames/s on 2 cores. Alone, the full-size encoder gained
-            1.6-19 % from it, depending on the run (docs/BENCHMARKS.md).
+            1.6-19 % from it, depending on the run (docs/BENCHMARKS.md). One pool shared by all
+            sessions (``onnxruntime.set_global_thread_pool_sizes``) spins without that cost and
+            ran the seven heads as fast, but its spinning workers then starve the cine
+            pipeline's decode and post-processing threads (end to end 27.1 against 30.7 frames/s).
         cache_optimized: keep the optimised graph next to ``path`` and load it next time (the
             predictor does this in its export cache folder).
 
@@ -79,6 +90,7 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
+        options.add_session_config_entry("session.set_denormal_as_zero", "1")
         spinning = "1" if spin else "0"
         options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
         options.add_session_config_entry("session.inter_op.allow_spinning", spinning)

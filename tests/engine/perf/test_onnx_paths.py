@@ -57,3 +57,38 @@ def test_backend_choice_for_reduced_precision():
     if not onnxruntime_cuda():
         with pytest.raises(ConfigError):
             choose_backend("onnx", "cpu", "fp16")
+
+
+SUBNORMAL_SCRIPT = """
+import sys
+import numpy as np
+from onnx import TensorProto, helper, save
+from engine.backends.onnx_backend import OnnxBackend
+
+graph = helper.make_graph(
+    [helper.make_node("Mul", ["x", "one"], ["y"])],
+    "scale",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+    [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])],
+)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+model.ir_version = 8
+save(model, sys.argv[1])
+x = np.array([[1.0, 1e-40, -1e-39, 2.0]], dtype=np.float32)
+print(OnnxBackend(sys.argv[1], device="cpu").run({"x": x})["y"].tolist())
+"""
+
+
+def test_sessions_treat_subnormal_floats_as_zero(tmp_path):
+    # a fresh interpreter: the flag lives in the threads' floating-point state
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run(
+        [sys.executable, "-c", SUBNORMAL_SCRIPT, str(tmp_path / "scale.onnx")],
+        capture_output=True, text=True, check=True, cwd=root,
+    )  # fmt: skip
+    assert out.stdout.strip() == "[[1.0, 0.0, -0.0, 2.0]]"
