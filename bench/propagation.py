@@ -7,10 +7,11 @@ other of the first ``--frames`` + 1 frames is propagated from it (``engine.tasks
 scored against the simulator's exact mask. ``propagated_dice`` is the mean over frames, labels
 and seeds of the per-label Dice (target >= 0.85).
 
-``--features`` picks the path: ``auto`` uses the bundled demo model's 1/4-level encoder features
-plus optical flow when the demo model is installed, else optical flow alone; ``flow`` is optical
-flow alone; ``untrained`` adds features of an untrained ``echocare_test`` encoder (a check that
-the feature path does no harm). The JSON line says which path produced the figure.
+``--features`` picks the path: ``flow`` (the default) is optical flow alone, the path the app's
+review queue uses; ``demo`` adds the bundled demo model's 1/4-level encoder features;
+``untrained`` adds features of an untrained ``echocare_test`` encoder. The JSON line says which
+path produced ``propagated_dice``; with the default, the demo-feature path is scored on the same
+cines as well (``with_demo_features``), to show whether the model's features would help.
 """
 
 from __future__ import annotations
@@ -72,27 +73,16 @@ def demo_installed() -> bool:
     return True
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--features", choices=("auto", "flow", "untrained"), default="auto")
-    parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--size", type=int, default=256)
-    args = parser.parse_args()
-    source = args.features
-    if source == "auto":
-        source = "demo" if demo_installed() else "flow"
+def score(source: str, frames_n: int, seeds: int, size: int) -> dict:
+    """Propagation figures of one path over ``seeds`` simulated cines."""
     path, feats_of = "optical flow (Farneback), no encoder features", None
     if source != "flow":
-        path, feats_of = encoder_features(source, args.size)
+        path, feats_of = encoder_features(source, size)
     scores, per_label, elapsed = [], {}, 0.0
-    for seed in range(args.seeds):
-        sim = simulate("cardiac", seed=seed, cfg=SimConfig(height=args.size, width=args.size))
-        frames, truth = sim.frames[: args.frames + 1], sim.truth.masks
-        features = None
-        if feats_of is not None:
-            cached = feats_of(frames)
-            features = cached.__getitem__
+    for seed in range(seeds):
+        sim = simulate("cardiac", seed=seed, cfg=SimConfig(height=size, width=size))
+        frames, truth = sim.frames[: frames_n + 1], sim.truth.masks
+        features = feats_of(frames).__getitem__ if feats_of is not None else None
         t0 = time.perf_counter()
         out = propagate_masks(list(frames), {0: truth[0]}, features=features)
         elapsed += time.perf_counter() - t0
@@ -100,17 +90,27 @@ def main() -> int:
             d = [dice(out[f] == value, truth[f] == value) for f in range(1, len(frames))]
             per_label.setdefault(name, []).extend(d)
             scores.extend(d)
-    result = {
+    return {
         "propagated_dice": round(float(np.mean(scores)), 4),
-        "target": TARGET,
         "per_label": {k: round(float(np.mean(v)), 4) for k, v in per_label.items()},
         "min_frame_dice": round(float(np.min(scores)), 4),
-        "frames": args.frames,
-        "seeds": args.seeds,
-        "size": args.size,
         "path": path,
-        "ms_per_frame": round(1000 * elapsed / (args.frames * args.seeds), 1),
+        "ms_per_frame": round(1000 * elapsed / (frames_n * seeds), 1),
     }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", choices=("flow", "demo", "untrained"), default="flow")
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--size", type=int, default=256)
+    args = parser.parse_args()
+    result = score(args.features, args.frames, args.seeds, args.size)
+    result |= {"target": TARGET, "frames": args.frames, "seeds": args.seeds, "size": args.size}
+    if args.features == "flow" and demo_installed():
+        demo = score("demo", args.frames, args.seeds, args.size)
+        result["with_demo_features"] = {k: demo[k] for k in ("propagated_dice", "per_label", "path")}
     print(json.dumps(result))
     return 0
 

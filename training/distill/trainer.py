@@ -1,5 +1,7 @@
 """The distillation loop: the student learns the teacher's features and outputs on simulated frames.
 
+The student starts from the teacher's weights wherever names and shapes match
+(``training.distill.student.init_from_teacher``) unless ``DistillCfg.teacher_init`` is off.
 Per step, on a batch of frames (randomly mirrored), the frozen teacher gives its five feature
 maps and every head's raw outputs; the student is trained on
 
