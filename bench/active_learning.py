@@ -39,7 +39,7 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.active import mutual_information, pool_features, rank, softmax_entropy  # noqa: E402
+from training.active import DIVERSITY, mutual_information, pool_features, rank, softmax_entropy  # noqa: E402
 from training.sim import SimConfig, simulate  # noqa: E402
 
 TARGET = 0.6
@@ -146,7 +146,7 @@ def main() -> int:
     parser.add_argument("--step", type=int, default=10)
     parser.add_argument("--steps", type=int, default=300, help="optimiser steps per training")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--diversity", type=float, default=0.3)
+    parser.add_argument("--diversity", type=float, default=DIVERSITY, help="the app's default")
     args = parser.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
