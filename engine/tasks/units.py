@@ -17,9 +17,15 @@ from engine.types import Quantity
 
 def area(name: str, mask: np.ndarray, cal: Calibration, frame: int | None = None) -> Quantity:
     """Area of a boolean ``[H, W]`` mask: mm2 when every pixel is calibrated, else px2 (flagged)."""
+    if not cal.calibrated or not cal.regions:  # one scale or none: the pixel count is enough
+        count = int(np.count_nonzero(mask))
+        if not cal.calibrated:
+            return Quantity(name, float(count), "px2", False, frame)
+        dx, dy = cal.mm_per_pixel_at(0, 0)  # type: ignore[misc]
+        return Quantity(name, float(count * dx * dy), "mm2", True, frame)
     ys, xs = np.nonzero(mask)
     if xs.size == 0:
-        return Quantity(name, 0.0, "mm2" if cal.calibrated else "px2", cal.calibrated, frame)
+        return Quantity(name, 0.0, "mm2", True, frame)
     total = _area_mm2(xs, ys, cal)
     if total is None:
         return Quantity(name, float(xs.size), "px2", False, frame)
@@ -27,11 +33,6 @@ def area(name: str, mask: np.ndarray, cal: Calibration, frame: int | None = None
 
 
 def _area_mm2(xs: np.ndarray, ys: np.ndarray, cal: Calibration) -> float | None:
-    if not cal.calibrated:
-        return None
-    if not cal.regions:
-        dx, dy = cal.mm_per_pixel_at(0, 0)  # type: ignore[misc]
-        return float(xs.size * dx * dy)
     # pixels grouped by the region they fall in (smallest region where regions overlap)
     spatial = sorted(
         (r for r in cal.regions if r.is_spatial), key=lambda r: (r.x1 - r.x0 + 1) * (r.y1 - r.y0 + 1)
