@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 # Units of PhysicalUnitsXDirection / YDirection (DICOM PS3.3 C.8.5.5.1.15) after conversion:
 # centimetres become millimetres; everything else keeps its unit.
 UNITS = ("none", "%", "dB", "mm", "s", "Hz", "dB/s", "cm/s", "cm2", "cm2/s", "cm3", "cm3/s", "deg")
@@ -63,6 +65,11 @@ class Region:
         return self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1
 
     @property
+    def n_pixels(self) -> int:
+        """How many pixels the region covers."""
+        return (self.x1 - self.x0 + 1) * (self.y1 - self.y0 + 1)
+
+    @property
     def is_spatial(self) -> bool:
         """Both axes are in mm, so distances and areas are meaningful."""
         return self.unit_x == "mm" and self.unit_y == "mm" and bool(self.spacing_x) and bool(self.spacing_y)
@@ -108,12 +115,32 @@ class Calibration:
         hits = [r for r in self.regions if r.contains(x, y)]
         if not hits:
             return None
-        return min(hits, key=lambda r: (r.x1 - r.x0 + 1) * (r.y1 - r.y0 + 1))
+        return min(hits, key=lambda r: r.n_pixels)
 
     def mm_per_pixel_at(self, x: float, y: float) -> tuple[float, float] | None:
         """(mm per pixel along x, along y) at a point, or None where no spatial scale applies."""
+        return self.scale_in(self.region_at(x, y))
+
+    def mm_per_pixel_of(self, points: np.ndarray) -> np.ndarray:
+        """``mm_per_pixel_at`` of each of ``[N, 2]`` (x, y) points as ``[N, 2]``, NaN where None;
+        computed region by region rather than point by point."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        xs, ys = pts[:, 0], pts[:, 1]
+        inside = np.full(len(pts), -1, dtype=np.intp)  # index into regions, -1 outside all
+        for i in sorted(range(len(self.regions)), key=lambda i: self.regions[i].n_pixels):
+            r = self.regions[i]
+            inside[(inside < 0) & (xs >= r.x0) & (xs <= r.x1) & (ys >= r.y0) & (ys <= r.y1)] = i
+        out = np.full((len(pts), 2), np.nan)
+        for i in np.unique(inside):
+            scale = self.scale_in(self.regions[i] if i >= 0 else None)
+            if scale is not None:
+                out[inside == i] = scale
+        return out
+
+    def scale_in(self, region: Region | None) -> tuple[float, float] | None:
+        """The (mm per pixel x, y) of a point whose smallest enclosing region is ``region`` (None:
+        in no region), or None where no spatial scale applies."""
         if self.regions:
-            region = self.region_at(x, y)
             if region is not None and region.is_spatial:
                 return float(region.spacing_x), float(region.spacing_y)  # type: ignore[arg-type]
             if self.source == "regions":

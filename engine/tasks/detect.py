@@ -72,9 +72,7 @@ class DetectTask:
         self, ctx: FrameContext, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray
     ) -> Detections:
         """Detections of original-frame ``boxes`` ``[N, 4]`` with their sizes in mm."""
-        sizes = np.array([units.box_size_mm(b, ctx.calibration) for b in boxes], dtype=np.float64).reshape(
-            -1, 2
-        )
+        sizes = units.box_sizes_mm(boxes, ctx.calibration)
         return Detections(
             ctx.index,
             self.info.labels,

@@ -23,43 +23,47 @@ def area(name: str, mask: np.ndarray, cal: Calibration, frame: int | None = None
             return Quantity(name, float(count), "px2", False, frame)
         dx, dy = cal.mm_per_pixel_at(0, 0)  # type: ignore[misc]
         return Quantity(name, float(count * dx * dy), "mm2", True, frame)
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return Quantity(name, 0.0, "mm2", True, frame)
-    total = _area_mm2(xs, ys, cal)
+    total = _area_mm2(mask, cal)
     if total is None:
-        return Quantity(name, float(xs.size), "px2", False, frame)
+        return Quantity(name, float(np.count_nonzero(mask)), "px2", False, frame)
     return Quantity(name, total, "mm2", True, frame)
 
 
-def _area_mm2(xs: np.ndarray, ys: np.ndarray, cal: Calibration) -> float | None:
-    # pixels grouped by the region they fall in (smallest region where regions overlap)
-    spatial = sorted(
-        (r for r in cal.regions if r.is_spatial), key=lambda r: (r.x1 - r.x0 + 1) * (r.y1 - r.y0 + 1)
-    )
-    left = np.ones(xs.size, dtype=bool)
+def _area_mm2(mask: np.ndarray, cal: Calibration) -> float | None:
+    """Each pixel at the scale ``cal.mm_per_pixel_at`` gives it, counted region by region (the
+    smallest region first, as there); None when a pixel of the mask has no spatial scale."""
+    counted = np.zeros(mask.shape, dtype=bool)
     total = 0.0
-    for r in spatial:
-        inside = left & (xs >= r.x0) & (xs <= r.x1) & (ys >= r.y0) & (ys <= r.y1)
-        total += float(inside.sum()) * float(r.spacing_x) * float(r.spacing_y)  # type: ignore[arg-type]
-        left &= ~inside
-    if left.any():
-        if cal.pixel_spacing is None or cal.source == "regions":
+    for r in sorted(cal.regions, key=lambda r: r.n_pixels):
+        window = (slice(r.y0, r.y1 + 1), slice(r.x0, r.x1 + 1))
+        inside = np.count_nonzero(mask[window] & ~counted[window])
+        counted[window] = True
+        if inside:
+            scale = cal.scale_in(r)
+            if scale is None:
+                return None
+            total += float(inside) * scale[0] * scale[1]
+    left = np.count_nonzero(mask & ~counted)
+    if left:
+        scale = cal.scale_in(None)
+        if scale is None:
             return None
-        row, col = cal.pixel_spacing
-        total += float(left.sum()) * row * col
+        total += float(left) * scale[0] * scale[1]
     return total
 
 
 def _scale_between(points: np.ndarray, cal: Calibration) -> tuple[float, float] | None:
     """The common (mm/px x, mm/px y) of all points, or None if they do not share one scale."""
+    scales = cal.mm_per_pixel_of(_pixels(points))
+    if np.isnan(scales).any() or not (scales == scales[0]).all():
+        return None
+    return float(scales[0, 0]), float(scales[0, 1])
+
+
+def _pixels(points: np.ndarray) -> np.ndarray:
     # the pixel each point lies in; a point on a pixel's edge belongs to the pixel before it,
     # so the outer edge of the last row/column of a region is still inside the region
-    pixels = np.ceil(np.asarray(points, dtype=np.float64) - 0.5)
-    scales = {cal.mm_per_pixel_at(float(x), float(y)) for x, y in pixels}
-    if len(scales) != 1 or None in scales:
-        return None
-    return next(iter(scales))  # type: ignore[return-value]
+    return np.ceil(np.asarray(points, dtype=np.float64).reshape(-1, 2) - 0.5)
 
 
 def distance(name: str, p: np.ndarray, q: np.ndarray, cal: Calibration, frame: int | None = None) -> Quantity:
@@ -99,8 +103,13 @@ def angle(
 
 def box_size_mm(box: np.ndarray, cal: Calibration) -> tuple[float, float]:
     """(width, height) of an (x0, y0, x1, y1) box in mm, NaN when not in one calibrated region."""
-    corners = np.asarray([box[:2], box[2:]], dtype=np.float64)
-    scale = _scale_between(corners, cal)
-    if scale is None:
-        return math.nan, math.nan
-    return float((box[2] - box[0]) * scale[0]), float((box[3] - box[1]) * scale[1])
+    w, h = box_sizes_mm(np.asarray(box)[None], cal)[0]
+    return float(w), float(h)
+
+
+def box_sizes_mm(boxes: np.ndarray, cal: Calibration) -> np.ndarray:
+    """``box_size_mm`` of each of ``[N, 4]`` boxes as ``[N, 2]``, all corners looked up at once."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scales = cal.mm_per_pixel_of(_pixels(b)).reshape(-1, 2, 2)  # [box, corner, (x, y)]
+    same = (scales[:, 0] == scales[:, 1]).all(axis=1)  # False where either corner is NaN
+    return np.where(same[:, None], (b[:, 2:] - b[:, :2]) * scales[:, 0], np.nan)

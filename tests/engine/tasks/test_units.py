@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.io.calibration import UNCALIBRATED, Calibration, Region
-from engine.tasks.units import angle, area, box_size_mm, distance
+from engine.tasks.units import angle, area, box_size_mm, box_sizes_mm, distance
 
 
 def two_regions():
@@ -57,3 +57,62 @@ def test_box_size():
     w, h = box_size_mm(np.array([10.0, 10.0, 30.0, 60.0]), two_regions())
     assert (w, h) == pytest.approx((6.0, 10.0))
     assert math.isnan(box_size_mm(np.array([10.0, 10.0, 130.0, 60.0]), two_regions())[0])
+
+
+def nested_regions(source: str = "regions", pixel_spacing=None):
+    # a large B-mode region, a smaller zoom box inside it with another scale, and a Doppler
+    # strip (not spatial) overlapping the zoom box
+    outer = Region(0, 0, 79, 59, 0.3, 0.2, "mm", "mm", "tissue")
+    zoom = Region(20, 10, 49, 39, 0.1, 0.1, "mm", "mm", "tissue")
+    strip = Region(40, 30, 69, 49, 0.01, 2.0, "s", "cm/s", "pw_doppler")
+    return Calibration(regions=(outer, zoom, strip), pixel_spacing=pixel_spacing, source=source)
+
+
+@pytest.mark.parametrize(
+    "cal",
+    [nested_regions(), nested_regions("pixel_spacing", (0.5, 0.4)), two_regions()],
+    ids=["regions", "regions-and-pixel-spacing", "side-by-side"],
+)
+def test_area_equals_the_sum_of_each_pixels_own_scale(cal):
+    rng = np.random.default_rng(3)
+    h, w = (120, 160)
+    left_part = np.zeros((h, w), bool)
+    left_part[:60, :40] = True  # the outer region and the zoom box, clear of the strip
+    for mask in [rng.random((h, w)) < 0.3 for _ in range(3)] + [(rng.random((h, w)) < 0.3) & left_part]:
+        per_pixel = [cal.mm_per_pixel_at(x, y) for y, x in zip(*np.nonzero(mask))]
+        q = area("a", mask, cal)
+        if None in per_pixel:
+            assert (q.value, q.unit, q.calibrated) == (float(mask.sum()), "px2", False)
+        else:
+            assert q.calibrated and q.value == pytest.approx(sum(sx * sy for sx, sy in per_pixel), rel=1e-12)
+    # inside the zoom box alone, the zoom box's scale
+    inner = np.zeros((h, w), bool)
+    inner[12:20, 22:30] = True
+    assert area("a", inner, nested_regions()).value == pytest.approx(64 * 0.01)
+
+
+def test_mm_per_pixel_of_many_points_is_that_of_each_point():
+    rng = np.random.default_rng(4)
+    for cal in (nested_regions(), nested_regions("pixel_spacing", (0.5, 0.4)), two_regions(), UNCALIBRATED):
+        for n in (0, 1, 2, 7, 40):
+            pts = rng.integers(-5, 170, (n, 2)).astype(np.float64)
+            each = [cal.mm_per_pixel_at(x, y) or (math.nan, math.nan) for x, y in pts]
+            np.testing.assert_array_equal(cal.mm_per_pixel_of(pts), np.reshape(each, (n, 2)))
+
+
+def test_box_sizes_use_the_scale_both_corners_share():
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(-5, 150, (60, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(0, 60, (60, 2))], 1)
+    for cal in (nested_regions(), two_regions(), UNCALIBRATED):
+        expected = []
+        for x0, y0, x1, y1 in boxes:
+            # the pixel holding each corner (an edge belongs to the pixel before it)
+            a = cal.mm_per_pixel_at(math.ceil(x0 - 0.5), math.ceil(y0 - 0.5))
+            b = cal.mm_per_pixel_at(math.ceil(x1 - 0.5), math.ceil(y1 - 0.5))
+            same = a is not None and a == b
+            expected.append(((x1 - x0) * a[0], (y1 - y0) * a[1]) if same else (math.nan, math.nan))
+        sizes = box_sizes_mm(boxes, cal)
+        np.testing.assert_allclose(sizes, expected, rtol=1e-12)
+        np.testing.assert_array_equal([box_size_mm(b, cal) for b in boxes], sizes)
+        assert np.isfinite(sizes).any() == (cal is not UNCALIBRATED)
