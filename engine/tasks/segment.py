@@ -25,7 +25,7 @@ class SegmentTask:
 
     def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> SegmentationResult:
         probs = softmax(outputs["logits"], axis=0)
-        mask = ctx.geometry.scores_to_original(probs).argmax(axis=0).astype(np.uint8)
+        mask = ctx.geometry.argmax_to_original(probs)
         return self.result_from_mask(mask, ctx.index, ctx.calibration)
 
     def result_from_mask(self, mask: np.ndarray, index: int, cal: units.Calibration) -> SegmentationResult:

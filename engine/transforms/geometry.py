@@ -14,6 +14,7 @@ areas aligned (OpenCV's convention), so a model pixel centre ``j`` samples the o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -162,26 +163,37 @@ class Geometry:
 
         Bilinear resampling of the unpadded part; pixels outside the crop get 0 for every class.
         """
-        k, sh, sw = scores.shape
-        ih, iw = self.input_size
-        fy, fx = sh / ih, sw / iw
-        rh, rw = self.resized_size
-        py0, px0 = self.pad[1] * fy, self.pad[0] * fx
         x0, y0, x1, y1 = self.crop
-        # sample model-space score maps at the model coordinates of each original pixel centre
-        xs = np.arange(x0, x1, dtype=np.float64)
-        ys = np.arange(y0, y1, dtype=np.float64)
-        mx = (self.points_to_model(np.stack([xs, np.zeros_like(xs)], 1))[:, 0] + 0.5) * fx - 0.5
-        my = (self.points_to_model(np.stack([np.zeros_like(ys), ys], 1))[:, 1] + 0.5) * fy - 0.5
-        mx = np.clip(mx, px0, px0 + rw * fx - 1)
-        my = np.clip(my, py0, py0 + rh * fy - 1)
-        map_x, map_y = np.meshgrid(mx.astype(np.float32), my.astype(np.float32))
-        h, w = self.original_size
-        out = np.zeros((k, h, w), dtype=np.float32)
-        for i in range(k):
-            out[i, y0:y1, x0:x1] = cv2.remap(
-                np.ascontiguousarray(scores[i], dtype=np.float32), map_x, map_y, cv2.INTER_LINEAR
-            )
+        out = np.zeros((scores.shape[0], *self.original_size), dtype=np.float32)
+        for i, channel in enumerate(scores):
+            out[i, y0:y1, x0:x1] = self._resample_to_crop(channel)
+        return out
+
+    def argmax_to_original(self, scores: np.ndarray) -> np.ndarray:
+        """``scores_to_original(scores).argmax(axis=0)`` as ``uint8`` (K <= 256), one class at a time.
+
+        Neither the ``[K, H, W]`` stack nor a strided argmax over it is built: each class is
+        resampled and compared with the best so far (ties keep the lower class, as argmax
+        does). Pixels outside the crop get class 0.
+        """
+        if scores.shape[0] > 256:
+            raise ValueError(f"{scores.shape[0]} classes do not fit a uint8 label map")
+        x0, y0, x1, y1 = self.crop
+        best = self._resample_to_crop(scores[0])
+        labels = np.zeros(best.shape, dtype=np.uint8)
+        higher = np.empty(best.shape, dtype=bool)
+        step = np.empty(best.shape, dtype=np.uint8)
+        for i in range(1, scores.shape[0]):
+            channel = self._resample_to_crop(scores[i])
+            np.greater(channel, best, out=higher)
+            # labels += higher * (i - labels), in wrapping uint8: branch-free, unlike a masked
+            # assignment, which costs 30x more on a ragged mask
+            np.subtract(np.uint8(i), labels, out=step)
+            np.multiply(step, higher, out=step)
+            np.add(labels, step, out=labels)
+            np.maximum(best, channel, out=best)
+        out = np.zeros(self.original_size, dtype=np.uint8)
+        out[y0:y1, x0:x1] = labels
         return out
 
     def image_to_original(self, image: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -190,11 +202,41 @@ class Geometry:
         The crop region is replaced by the bilinear resampling of the model image; the rest of
         the frame keeps the background pixels, so the result has the original geometry.
         """
-        mapped = self.scores_to_original(image[None].astype(np.float32))[0]
-        out = background.astype(np.float32).copy()
+        out = background.astype(np.float32)  # a new array, even for float32 input
         x0, y0, x1, y1 = self.crop
-        out[y0:y1, x0:x1] = mapped[y0:y1, x0:x1]
+        out[y0:y1, x0:x1] = self._resample_to_crop(image)
         return out
+
+    def _resample_to_crop(self, channel: np.ndarray) -> np.ndarray:
+        """Bilinear samples ``[y1 - y0, x1 - x0]`` of one model-space map at the crop's pixel centres.
+
+        Where the map's unpadded part lies on whole pixels (any map at model input resolution),
+        resizing that part samples the same points: both use pixel centres and clamp at the
+        edges. ``cv2.resize`` does so with exact weights and no maps, several times faster than
+        ``cv2.remap``, which serves the other maps (e.g. a padded quarter-resolution heatmap).
+        """
+        channel = np.ascontiguousarray(channel, dtype=np.float32)
+        x0, y0, x1, y1 = self.crop
+        unpadded = self._unpadded_window(channel.shape)
+        if unpadded is not None:
+            return cv2.resize(channel[unpadded], (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        map_x, map_y = _sample_maps(self, channel.shape)
+        return cv2.remap(channel, map_x, map_y, cv2.INTER_LINEAR)
+
+    def _unpadded_window(self, shape: tuple[int, ...]) -> tuple[slice, slice] | None:
+        """The rows and columns of a ``shape`` map that hold the resized crop, None where they do
+        not fall on whole pixels."""
+        (sh, sw), (ih, iw), (rh, rw) = shape[-2:], self.input_size, self.resized_size
+        bounds = [
+            self.pad[1] * sh / ih,
+            (self.pad[1] + rh) * sh / ih,
+            self.pad[0] * sw / iw,
+            (self.pad[0] + rw) * sw / iw,
+        ]
+        if any(b != round(b) for b in bounds):
+            return None
+        top, bottom, left, right = (round(b) for b in bounds)
+        return slice(top, bottom), slice(left, right)
 
     @staticmethod
     def _nearest(crop: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) -> np.ndarray:
@@ -212,3 +254,28 @@ class Geometry:
             "pad": list(self.pad),
             "input_size": list(self.input_size),
         }
+
+
+@lru_cache(maxsize=16)
+def _sample_maps(geometry: Geometry, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``cv2.remap`` maps sampling a model-space map of ``shape`` at each crop pixel centre.
+
+    A cine's frames share one geometry, so the maps are built once per cine and head
+    resolution, not once per frame. The arrays are read-only.
+    """
+    sh, sw = shape
+    ih, iw = geometry.input_size
+    fy, fx = sh / ih, sw / iw
+    rh, rw = geometry.resized_size
+    py0, px0 = geometry.pad[1] * fy, geometry.pad[0] * fx
+    x0, y0, x1, y1 = geometry.crop
+    xs = np.arange(x0, x1, dtype=np.float64)
+    ys = np.arange(y0, y1, dtype=np.float64)
+    mx = (geometry.points_to_model(np.stack([xs, np.zeros_like(xs)], 1))[:, 0] + 0.5) * fx - 0.5
+    my = (geometry.points_to_model(np.stack([np.zeros_like(ys), ys], 1))[:, 1] + 0.5) * fy - 0.5
+    mx = np.clip(mx, px0, px0 + rw * fx - 1)
+    my = np.clip(my, py0, py0 + rh * fy - 1)
+    map_x, map_y = np.meshgrid(mx.astype(np.float32), my.astype(np.float32))
+    map_x.flags.writeable = False
+    map_y.flags.writeable = False
+    return map_x, map_y

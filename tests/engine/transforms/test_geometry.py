@@ -107,6 +107,21 @@ def test_scores_to_original_keeps_constant_maps_and_zero_outside_crop():
     assert not out[:, :10].any() and not out[:, :, 55:].any()
 
 
+@pytest.mark.parametrize(
+    ("size", "crop", "scores_size"),
+    [((100, 60), (5, 10, 55, 90), (64, 64)), ((256, 256), None, (128, 128)), ((90, 140), None, (16, 16))],
+)
+def test_argmax_to_original_equals_the_argmax_of_the_resampled_scores(size, crop, scores_size):
+    g = Geometry.letterbox(size, (64, 64) if crop else (128, 128), crop)
+    rng = np.random.default_rng(1)
+    scores = rng.random((6, *scores_size)).astype(np.float32)
+    scores[4] = scores[2]  # exact ties wherever either is best: the lower class wins, as in argmax
+    labels = g.argmax_to_original(scores)
+    assert labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, g.scores_to_original(scores).argmax(axis=0))
+    assert (labels == 2).any() and not (labels == 4).any()
+
+
 def test_image_to_original_keeps_geometry_and_background():
     g = Geometry.letterbox((90, 70), (64, 64), (10, 5, 60, 85))
     bg = np.random.default_rng(0).integers(0, 255, (90, 70)).astype(np.uint8)
