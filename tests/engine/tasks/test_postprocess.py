@@ -43,6 +43,27 @@ def test_nms_keeps_the_best_of_overlapping_boxes_per_label():
     assert box_iou(boxes[:1], boxes[1:2])[0, 0] == pytest.approx(81 / 119)
 
 
+def greedy_nms(boxes, scores, iou):
+    # the textbook loop: keep the best remaining box, drop what overlaps it by more than iou
+    order, keep = list(np.argsort(-scores, kind="stable")), []
+    while order:
+        best = order.pop(0)
+        keep.append(best)
+        order = [j for j in order if box_iou(boxes[best : best + 1], boxes[j : j + 1])[0, 0] <= iou]
+    return keep
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64])
+def test_chunked_nms_keeps_what_one_box_at_a_time_keeps(chunk):
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 5, 40, 150):
+        xy = rng.uniform(0, 60, (n, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(4, 30, (n, 2))], 1)
+        scores = rng.choice([0.2, 0.5, 0.9], n) if n > 100 else rng.random(n)  # ties on the big set
+        for iou in (0.3, 0.5):
+            assert nms(boxes, scores, iou, chunk=chunk).tolist() == greedy_nms(boxes, scores, iou)
+
+
 def test_detection_boxes_map_back_with_mm_sizes():
     cfg = all_heads_cfg()
     task = DetectTask(cfg, REF, score_threshold=0.5)
