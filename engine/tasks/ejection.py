@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from engine.io.calibration import Calibration
@@ -18,20 +19,26 @@ def area_length_volume(mask: np.ndarray, cal: Calibration) -> tuple[float, bool]
     """Volume of a boolean ``[H, W]`` ventricle mask: (ml, True) when calibrated, else (px3, False).
 
     The long axis is the extent of the mask along its principal axis, in mm where calibrated
-    (the spacing at the mask centroid) or pixels.
+    (the spacing at the mask centroid) or pixels. The principal axis comes from the mask's
+    second moments and the extent from its outer outline (a linear function of the pixels is
+    largest and smallest on the outline), so no list of every pixel is built.
     """
-    ys, xs = np.nonzero(mask)
-    if xs.size < 3:
+    binary = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
+    m = cv2.moments(binary, binaryImage=True)
+    count = m["m00"]
+    if count < 3:
         return 0.0, cal.calibrated
-    cx, cy = float(xs.mean()), float(ys.mean())
+    cx, cy = m["m10"] / count, m["m01"] / count
     scale = cal.mm_per_pixel_at(cx, cy)
     sx, sy = scale if scale is not None else (1.0, 1.0)
-    pts = np.stack([(xs - cx) * sx, (ys - cy) * sy], 1)
-    _, vecs = np.linalg.eigh(np.cov(pts.T))
-    proj = pts @ vecs[:, -1]
+    cov = np.array([[m["mu20"] * sx * sx, m["mu11"] * sx * sy], [m["mu11"] * sx * sy, m["mu02"] * sy * sy]])
+    _, vecs = np.linalg.eigh(cov)
+    outlines, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    xy = np.concatenate(outlines).reshape(-1, 2).astype(np.float64)
+    proj = ((xy[:, 0] - cx) * sx) * vecs[0, -1] + ((xy[:, 1] - cy) * sy) * vecs[1, -1]
     pixel = math.hypot(sx * vecs[0, -1], sy * vecs[1, -1])
     length = float(proj.max() - proj.min()) + pixel
-    area = xs.size * sx * sy
+    area = count * sx * sy
     volume = 8.0 * area**2 / (3.0 * math.pi * length)
     return (volume / 1000.0, True) if scale is not None else (volume, False)
 
