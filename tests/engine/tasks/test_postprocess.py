@@ -13,7 +13,7 @@ from engine.io.memory import ArrayCine
 from engine.provenance import ModelRef
 from engine.tasks.base import CineContext, FrameContext
 from engine.tasks.detect import DetectTask
-from engine.tasks.ejection import ejection_fraction, find_beats
+from engine.tasks.ejection import area_length_volume, ejection_fraction, find_beats
 from engine.tasks.enhance import EnhanceTask
 from engine.tasks.landmarks import subpixel_peak
 from engine.tasks.measure import MeasureTask
@@ -147,6 +147,29 @@ def test_ejection_fraction_from_segmented_disks():
     expected = 100 * (1 - (np.round(radii[7]) / 50) ** 3)
     assert ef.ef_percent == pytest.approx(expected, abs=2.0)
     assert ef.volumes[0] == pytest.approx(4 / 3 * math.pi * (50 * 0.2) ** 3 / 1000, rel=0.03)
+
+
+def test_area_length_volume_matches_the_pixel_list_computation():
+    """Moments and outline give the volume a list of every pixel gives: principal axis from the
+    covariance of the (scaled) pixel centres, length from their extent along it plus a pixel."""
+    rng = np.random.default_rng(2)
+    cal = Calibration(regions=(Region(0, 0, 127, 127, 0.8, 0.5, "mm", "mm", "tissue"),), source="regions")
+    for k in range(20):
+        mask = np.zeros((128, 128), np.uint8)
+        centre = tuple(int(c) for c in rng.integers(30, 98, 2))
+        axes = tuple(int(a) for a in rng.integers(2, 30, 2))
+        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        mask[rng.random(mask.shape) < 0.003 * (k % 2)] = 1  # stray pixels on every other mask
+        for c in (cal, UNCALIBRATED):
+            ys, xs = np.nonzero(mask)
+            sx, sy = c.mm_per_pixel_at(xs.mean(), ys.mean()) or (1.0, 1.0)
+            pts = np.stack([(xs - xs.mean()) * sx, (ys - ys.mean()) * sy], 1)
+            axis = np.linalg.eigh(np.cov(pts.T))[1][:, -1]
+            length = np.ptp(pts @ axis) + math.hypot(sx * axis[0], sy * axis[1])
+            expected = 8 * (xs.size * sx * sy) ** 2 / (3 * math.pi * length) / (1000 if c.calibrated else 1)
+            volume, calibrated = area_length_volume(mask.astype(bool), c)
+            assert calibrated == c.calibrated and volume == pytest.approx(expected, rel=1e-9)
+    assert area_length_volume(np.zeros((8, 8), bool), cal) == (0.0, True)
 
 
 def test_enhancement_keeps_geometry_and_pixels_outside_the_crop():
