@@ -49,8 +49,8 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def pick_model(name: str):
-    """The loaded model and a note of which one it is."""
+def pick_model(name: str, device: str = "cpu"):
+    """The loaded model on ``device`` and a note of which one it is."""
     import torch
 
     from engine.factory import LoadedModel, create_model, load_model
@@ -58,9 +58,9 @@ def pick_model(name: str):
     from engine.provenance import ModelRef
 
     if name:
-        return load_model(name, device="cpu"), name
+        return load_model(name, device=device), name
     if (DEMO / "card.json").is_file():
-        return load_model(DEMO, device="cpu"), "demo model (resources/models/echocare-demo)"
+        return load_model(DEMO, device=device), "demo model (resources/models/echocare-demo)"
     os.environ.setdefault("ECHOCARE_HOME", str(LITE_HOME))
     from engine import model_store
 
@@ -70,12 +70,12 @@ def pick_model(name: str):
     cfg = stand_in_cfg(128)
     if model_store.active_version(cfg.name):
         return load_model(
-            cfg.name, device="cpu"
+            cfg.name, device=device
         ), "lite benchmark's stand-in teacher (demo model not in the tree)"
     torch.manual_seed(0)
-    model = create_model(replace_version(cfg)).eval()
+    model = create_model(replace_version(cfg)).eval().to(device)
     card = ModelCard.from_cfg(model.cfg)
-    loaded = LoadedModel(card, model, ModelRef(cfg.name, "bench", "random"), torch.device("cpu"), ROOT)
+    loaded = LoadedModel(card, model, ModelRef(cfg.name, "bench", "random"), torch.device(device), ROOT)
     return loaded, "random-weight echocare_small 128x128, demo heads (demo model not in the tree)"
 
 
@@ -111,7 +111,7 @@ def main() -> None:
     from engine.transforms.preprocess import preprocess
 
     threads = use_all_cores()
-    loaded, which = pick_model(args.model)
+    loaded, which = pick_model(args.model, args.device)
     cfg, ref = loaded.cfg, loaded.ref
     log(f"model: {which}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +126,7 @@ def main() -> None:
         decode_ms = (time.perf_counter() - t) * 1000 / n
         images = np.stack([p.image for p in preps])
         pred = Predictor(
-            loaded, backend="auto", device="cpu", onnx_dir=Path(tmp) / "onnx", batch_size=args.batch
+            loaded, backend="auto", device=args.device, onnx_dir=Path(tmp) / "onnx", batch_size=args.batch
         )
         tasks = _with_dependencies(resolve_tasks(cfg, "all", ref), cfg, ref)
         heads = tuple(dict.fromkeys(t.info.head for t in tasks))
