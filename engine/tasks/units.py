@@ -17,13 +17,7 @@ from engine.types import Quantity
 
 def area(name: str, mask: np.ndarray, cal: Calibration, frame: int | None = None) -> Quantity:
     """Area of a boolean ``[H, W]`` mask: mm2 when every pixel is calibrated, else px2 (flagged)."""
-    if not cal.calibrated or not cal.regions:  # one scale or none: the pixel count is enough
-        count = int(np.count_nonzero(mask))
-        if not cal.calibrated:
-            return Quantity(name, float(count), "px2", False, frame)
-        dx, dy = cal.mm_per_pixel_at(0, 0)  # type: ignore[misc]
-        return Quantity(name, float(count * dx * dy), "mm2", True, frame)
-    total = _area_mm2(mask, cal)
+    total = _area_mm2(mask, cal) if cal.calibrated else None
     if total is None:
         return Quantity(name, float(np.count_nonzero(mask)), "px2", False, frame)
     return Quantity(name, total, "mm2", True, frame)
@@ -32,23 +26,26 @@ def area(name: str, mask: np.ndarray, cal: Calibration, frame: int | None = None
 def _area_mm2(mask: np.ndarray, cal: Calibration) -> float | None:
     """Each pixel at the scale ``cal.mm_per_pixel_at`` gives it, counted region by region (the
     smallest region first, as there); None when a pixel of the mask has no spatial scale."""
-    counted = np.zeros(mask.shape, dtype=bool)
     total = 0.0
-    for r in sorted(cal.regions, key=lambda r: r.n_pixels):
-        window = (slice(r.y0, r.y1 + 1), slice(r.x0, r.x1 + 1))
-        inside = np.count_nonzero(mask[window] & ~counted[window])
-        counted[window] = True
-        if inside:
-            scale = cal.scale_in(r)
-            if scale is None:
-                return None
-            total += float(inside) * scale[0] * scale[1]
-    left = np.count_nonzero(mask & ~counted)
-    if left:
+    left = mask
+    if cal.regions:
+        counted = np.zeros(mask.shape, dtype=bool)
+        for r in sorted(cal.regions, key=lambda r: r.n_pixels):
+            window = (slice(r.y0, r.y1 + 1), slice(r.x0, r.x1 + 1))
+            inside = np.count_nonzero(mask[window] & ~counted[window])
+            counted[window] = True
+            if inside:
+                scale = cal.scale_in(r)
+                if scale is None:
+                    return None
+                total += float(inside) * scale[0] * scale[1]
+        left = mask & ~counted
+    outside = np.count_nonzero(left)  # pixels in no region: the frame-wide scale, if any
+    if outside:
         scale = cal.scale_in(None)
         if scale is None:
             return None
-        total += float(left) * scale[0] * scale[1]
+        total += float(outside) * scale[0] * scale[1]
     return total
 
 
