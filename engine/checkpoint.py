@@ -16,6 +16,7 @@ the layouts found in the wild (echocare.md section 4) onto the official key name
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,11 +85,13 @@ class LoadReport:
         return f"not a {arch} checkpoint: {len(self.missing)} of {total} tensors missing{hint}"
 
 
-def read_state_dict(path: str | Path) -> Mapping[str, object]:
+def read_state_dict(path: str | Path, mmap: bool = True) -> Mapping[str, object]:
     """Read a checkpoint without executing anything it contains.
 
     Args:
         path: a ``.safetensors`` file or a ``torch.save`` file (zip or legacy pickle).
+        mmap: map a zip ``torch.save`` file's tensors from disk instead of reading them (the file
+            then stays open while they live).
 
     Returns:
         the stored mapping (possibly nested; see ``echocare_filter``), tensors on the CPU.
@@ -106,7 +109,7 @@ def read_state_dict(path: str | Path) -> Mapping[str, object]:
     if len(head) >= 9 and head[8:9] == b"{":
         return _read_safetensors(path)
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
-        return _read_torch(path, mmap=head[:4] == b"PK\x03\x04")
+        return _read_torch(path, mmap=mmap and head[:4] == b"PK\x03\x04")
     raise ModelError(path, "not a checkpoint (expected safetensors or a torch.save file)")
 
 
@@ -122,7 +125,9 @@ def _read_safetensors(path: Path) -> Mapping[str, object]:
 
 def _read_torch(path: Path, mmap: bool) -> Mapping[str, object]:
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        with warnings.catch_warnings():  # torch's note on a legacy pickle's protocol, not the user's concern
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         if "weights only" in first.lower() or "weights_only" in str(err):

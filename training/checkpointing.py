@@ -128,18 +128,19 @@ class Checkpointer:
         """Load weights into ``module`` (strict) and return the training state.
 
         Raises:
+            ModelError: a truncated or corrupt file, or a state file that would run code
+                (refused; nothing in it runs).
             ConfigError: the checkpoint does not match the module built from the config.
         """
-        import torch
-        from safetensors.torch import load_file
+        from engine.checkpoint import read_state_dict
 
-        tensors = load_file(str(path / WEIGHTS))
+        tensors = read_state_dict(path / WEIGHTS)
         try:
             module.load_state_dict(tensors, strict=True)
         except RuntimeError as err:
             first = str(err).splitlines()[0]
             raise ConfigError(path, f"checkpoint does not match this config ({first})") from None
-        return torch.load(path / STATE, map_location="cpu", weights_only=True)
+        return dict(read_state_dict(path / STATE, mmap=False))
 
 
 def load_weights(path: str | Path, module: nn.Module, strict: bool = True) -> None:

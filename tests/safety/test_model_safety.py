@@ -1,5 +1,6 @@
 """Model files from strangers: a swapped weights file, a file changed after a good load, and a
-code-executing pickle in a training checkpoint are all refused, and the pickle's code never runs.
+code-executing pickle in a training checkpoint are all refused, and the pickle's code never runs;
+a truncated training checkpoint gets a one-line error naming the file.
 
 (The tampered-byte case and code-executing pickles given to ``models import`` are covered in
 tests/engine/model; these are the cases they leave out.)
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
+import warnings
 from dataclasses import replace
 
 import pytest
@@ -91,6 +93,26 @@ def test_code_executing_pickle_in_a_training_checkpoint_never_runs(tmp_path):
         pickle.dumps(RunsCode(tmp_path / "control"))
     )  # the payload does run when allowed
     assert pickle_ok is None and (tmp_path / "control").exists()
-    with pytest.raises(pickle.UnpicklingError):
-        saver.load(folder, nn.Linear(4, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one line for the user, no torch warning beside it
+        with pytest.raises(ModelError, match="refused") as raised:
+            saver.load(folder, nn.Linear(4, 4))
     assert not marker.exists()
+    assert str(folder / STATE) in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "state.pt"])
+def test_truncated_training_checkpoint_names_the_file(tmp_path, name):
+    from torch import nn
+
+    from training.checkpointing import Checkpointer
+
+    saver = Checkpointer(tmp_path / "run")
+    module = nn.Linear(4, 4)
+    folder = saver.save(1, module, {"step": 1, "moments": torch.ones(64)})
+    assert saver.load(folder, nn.Linear(4, 4))["step"] == 1
+    target = folder / name
+    target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    with pytest.raises(ModelError, match="truncated or corrupt") as raised:
+        saver.load(folder, nn.Linear(4, 4))
+    assert str(raised.value).startswith(f"{target}: ") and "\n" not in str(raised.value)
