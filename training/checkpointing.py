@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, ModelError
 from training.distributed import unwrap
 
 if TYPE_CHECKING:
@@ -38,6 +38,10 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def _complete(folder: Path) -> bool:
+    return (folder / WEIGHTS).is_file() and (folder / STATE).is_file()
+
+
 def weights_of(module: nn.Module) -> dict[str, torch.Tensor]:
     """A CPU copy of a module's state_dict with no shared storage (safetensors refuses sharing)."""
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
@@ -46,15 +50,26 @@ def weights_of(module: nn.Module) -> dict[str, torch.Tensor]:
 def save_weights_atomic(
     tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None
 ) -> None:
-    """Write a safetensors file through a temporary name, fsync and rename."""
+    """Write a safetensors file through a temporary name, fsync and rename.
+
+    Raises:
+        ModelError: the file cannot be written (e.g. a full disk); an older ``path`` is kept
+            and the temporary file removed.
+    """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    _fsync_path(tmp)
-    tmp.replace(path)
-    _fsync_path(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(tmp), metadata=metadata)
+        _fsync_path(tmp)
+        tmp.replace(path)
+        _fsync_path(path.parent)
+    except (OSError, SafetensorError) as err:
+        tmp.unlink(missing_ok=True)
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ModelError(path, f"cannot write the weights ({reason})") from None
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -81,32 +96,47 @@ class Checkpointer:
         self.keep = max(1, keep)
 
     def save(self, step: int, module: nn.Module, state: dict[str, Any]) -> Path:
-        """Write one checkpoint atomically and prune old ones; returns its folder."""
+        """Write one checkpoint atomically and prune old ones; returns its folder.
+
+        A checkpoint of a step already saved (e.g. at an epoch end that is also a checkpoint
+        step, then on cancel) replaces the old one only once it is complete: the old folder is
+        moved aside first, so a kill at any moment leaves one of the two under ``latest``.
+
+        Raises:
+            ModelError: the checkpoint cannot be written (e.g. a full disk); the previous
+                checkpoints are kept and nothing half-written is left.
+        """
         import torch
+        from safetensors import SafetensorError
+        from safetensors.torch import save_file
 
         self.root.mkdir(parents=True, exist_ok=True)
         name = f"step_{step:08d}"
         final = self.root / name
         tmp = self.root / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        from safetensors.torch import save_file
-
         try:
+            tmp.mkdir()
             save_file(weights_of(module), str(tmp / WEIGHTS))
             torch.save(state, tmp / STATE)
             for f in (tmp / WEIGHTS, tmp / STATE):
                 _fsync_path(f)
             _fsync_path(tmp)
-        except BaseException:
+        except BaseException as err:
             # a half-written checkpoint (full disk, interrupt) must not keep its space
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(err, OSError | SafetensorError):
+                reason = getattr(err, "strerror", None) or str(err)
+                raise ModelError(final, f"cannot write the checkpoint ({reason})") from None
             raise
+        old = self.root / f".{name}.old"
         if final.exists():
-            shutil.rmtree(final)
+            shutil.rmtree(old, ignore_errors=True)
+            final.replace(old)
         tmp.replace(final)
         _fsync_path(self.root)
         write_text_atomic(self.root / LATEST, name + "\n")
+        shutil.rmtree(old, ignore_errors=True)
         self._prune(keep=name)
         return final
 
@@ -117,12 +147,23 @@ class Checkpointer:
                 shutil.rmtree(old, ignore_errors=True)
 
     def latest(self) -> Path | None:
-        """The newest complete checkpoint, or None."""
+        """The checkpoint ``latest`` names, else the newest complete one, else None.
+
+        ``latest`` is written only after its folder is in place, so it can name a missing
+        folder only after a kill between moving a same-step checkpoint aside and renaming its
+        replacement in; the moved-aside copy is then the newest complete checkpoint.
+        """
         pointer = self.root / LATEST
-        if not pointer.is_file():
-            return None
-        path = self.root / pointer.read_text(encoding="utf-8").strip()
-        return path if (path / WEIGHTS).is_file() and (path / STATE).is_file() else None
+        if pointer.is_file():
+            path = self.root / pointer.read_text(encoding="utf-8").strip()
+            if _complete(path):
+                return path
+        for old in self.root.glob(".step_*.old"):
+            target = self.root / old.name.removeprefix(".").removesuffix(".old")
+            if _complete(old) and not target.exists():
+                old.replace(target)
+        done = sorted((p for p in self.root.glob("step_*") if _complete(p)), reverse=True)
+        return done[0] if done else None
 
     def load(self, path: Path, module: nn.Module) -> dict[str, Any]:
         """Load weights into ``module`` (strict) and return the training state.

@@ -158,8 +158,9 @@ def test_training_checkpoint_on_a_full_disk_keeps_the_last_checkpoint(small_disk
     saver.save(1, module, {"step": 1})
     fill(small_disk)
     big = nn.Linear(1024, 1024)
-    with pytest.raises(Exception, match="No space left on device"):
+    with pytest.raises(ModelError, match=r"cannot write the checkpoint .*No space left on device") as raised:
         saver.save(2, big, {"step": 2})
+    assert "step_00000002" in str(raised.value) and "\n" not in str(raised.value)
     latest = saver.latest()
     assert latest is not None and latest.name == "step_00000001"
     loaded = nn.Linear(8, 8)
@@ -176,7 +177,7 @@ def test_training_checkpoint_on_a_full_disk_leaves_no_temporary_folder(small_dis
     saver = Checkpointer(small_disk / "run", keep=5)
     saver.save(1, nn.Linear(8, 8), {"step": 1})
     fill(small_disk)
-    with pytest.raises(Exception, match="No space left on device"):
+    with pytest.raises(ModelError, match="No space left on device"):
         saver.save(2, nn.Linear(1024, 1024), {"step": 2})
     assert sorted(p.name for p in (small_disk / "run" / "checkpoints").iterdir()) == [
         "latest",
