@@ -136,9 +136,10 @@ class Session:
         self._dirty_masks.clear()
         return True
 
-    def close(self) -> None:
-        """Save and close the project cleanly."""
-        self.save()
+    def close(self, save: bool = True) -> None:
+        """Save (unless ``save`` is False: the user chose to discard) and close the project cleanly."""
+        if save:
+            self.save()
         if self.document is not None:
             self.document.cine.close()
         self.store.close()

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from app.paths import config_dir
+from engine.errors import ProjectError
 from engine.project.atomic import write_atomic
 
 SETTINGS_FILE = "settings.json"
@@ -73,7 +74,16 @@ def load_settings(path: Path | None = None) -> tuple[AppSettings, str]:
 
 
 def save_settings(settings: AppSettings, path: Path | None = None) -> None:
-    """Write settings atomically."""
+    """Write settings atomically.
+
+    Raises:
+        ProjectError: the file cannot be written (a full disk, a folder without write access);
+            the previous file is kept.
+    """
     data = asdict(settings)
     data["recent_files"] = list(settings.recent_files)
-    write_atomic(path or settings_path(), json.dumps(data, indent=2).encode("utf-8"))
+    target = path or settings_path()
+    try:
+        write_atomic(target, json.dumps(data, indent=2).encode("utf-8"))
+    except OSError as err:
+        raise ProjectError(target, f"cannot save the settings ({err.strerror or err})") from None

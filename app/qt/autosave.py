@@ -55,10 +55,14 @@ class AutosaveController(QObject):
     def pending(self) -> bool:
         return self._quiet.isActive() or self._deadline.isActive()
 
-    def save_now(self) -> None:
-        """Save at once (also what Ctrl+S does)."""
+    def stop(self) -> None:
+        """Cancel a pending save (the caller saves itself)."""
         self._quiet.stop()
         self._deadline.stop()
+
+    def save_now(self) -> None:
+        """Save at once (also what Ctrl+S does)."""
+        self.stop()
         try:
             if self.session.save():
                 self.saved.emit()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
 
 from app.model.document import NO_MODEL, Document
 from app.model.session import Opener, Session, open_cine
@@ -235,9 +235,9 @@ class MainWindow(EditHandlers, QMainWindow):
         except EchoCareError as err:
             self.show_error(err.one_line())
             return False
-        self._remember(str(Path(path).resolve()))
         self._set_document(doc)
         self.show_message(f"opened {Path(path).name}")
+        self._remember(str(Path(path).resolve()))
         return True
 
     def open_study(self, study_id: int) -> bool:
@@ -300,8 +300,15 @@ class MainWindow(EditHandlers, QMainWindow):
 
     def _remember(self, path: str) -> None:
         self.settings = self.settings.with_recent(path)
-        save_settings(self.settings)
+        self._save_settings()
         self._fill_recent_menu()
+
+    def _save_settings(self) -> None:
+        """Save the preferences; a failure is shown and never interrupts what the user is doing."""
+        try:
+            save_settings(self.settings)
+        except EchoCareError as err:
+            self.show_error(err.one_line())
 
     # -- file actions ------------------------------------------------------------------------
     def open_file_dialog(self) -> None:
@@ -327,13 +334,15 @@ class MainWindow(EditHandlers, QMainWindow):
             self.show_error(err.one_line())
             return False
         self.playback.stop()
-        self.autosave.save_now()
-        self.session.close()
+        if not self._saved_or_discarded():
+            store.close()
+            return False
+        self.session.close(save=False)
         store.mark_open()
         self.session = Session(store, self.session.opener)
         self.autosave.session = self.session
         self.settings = replace(self.settings, last_project=str(store.folder))
-        save_settings(self.settings)
+        self._save_settings()
         self._clear_document()
         self._show_studies()
         self.show_message(RECOVERED if store.recovered else f"project {store.folder}")
@@ -377,7 +386,7 @@ class MainWindow(EditHandlers, QMainWindow):
         self.settings = settings
         self.tool_ctx.brush_radius = settings.brush_radius
         self.autosave.set_delay(settings.autosave_delay_ms)
-        save_settings(settings)
+        self._save_settings()
 
     def show_cheat_sheet(self) -> None:
         if self._cheat_sheet is None:
@@ -398,9 +407,29 @@ class MainWindow(EditHandlers, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
+            self.playback.stop()
+            if not self._saved_or_discarded():
+                event.ignore()
+                return
             self._closed = True
             self.inference.shutdown()
-            self.playback.stop()
-            self.autosave.save_now()
-            self.session.close()
+            self.session.close(save=False)
         event.accept()
+
+    def _saved_or_discarded(self) -> bool:
+        """Save the current study; when that fails, ask whether to go on without the changes."""
+        self.autosave.stop()
+        try:
+            self.session.save()
+        except EchoCareError as err:
+            self.show_error(err.one_line())
+            return self.confirm_discard(err.one_line())
+        return True
+
+    def confirm_discard(self, error: str) -> bool:
+        """Ask whether to drop edits that could not be saved; False keeps the window as it is."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Changes not saved", error, parent=self)
+        box.setInformativeText("Go on without them, or cancel, free space or fix the folder, and save?")
+        box.setStandardButtons(QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Discard

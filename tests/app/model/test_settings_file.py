@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app.model.settings import AppSettings, load_settings, save_settings, settings_path
 
 
@@ -21,3 +23,14 @@ def test_a_bad_settings_file_falls_back_to_defaults_with_a_one_line_warning():
     assert warning.startswith(str(settings_path())) and "colour_scheme" in warning and "\n" not in warning
     settings_path().write_text(json.dumps({"autosave_delay_ms": 60000}))
     assert "autosave_delay_ms" in load_settings()[1]
+
+
+def test_settings_that_cannot_be_written_raise_one_line_naming_the_file(tmp_path):
+    from engine.errors import ProjectError
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the settings folder should be")
+    target = blocker / "settings.json"
+    with pytest.raises(ProjectError, match="cannot save the settings") as raised:
+        save_settings(AppSettings(brush_radius=9), target)
+    assert str(raised.value).startswith(f"{target}: ") and "\n" not in str(raised.value)

@@ -186,3 +186,61 @@ def test_a_folder_of_frames_opens_as_one_uncalibrated_study(make_window, tmp_pat
     w.tool.press(0, 0)
     w.tool.release(30, 40)
     assert w.last_message == "distance: 50.0 px (uncalibrated)"
+
+
+def _failing_saves(window, monkeypatch):
+    from engine.errors import ProjectError
+
+    def refuse(*_args, **_kwargs):
+        raise ProjectError(window.session.store.db_path, "cannot save (No space left on device)")
+
+    monkeypatch.setattr(window.session.store, "save_study", refuse)
+    window.doc.apply(commands.add(Annotation("landmark", 0, 1, ((7, 7),))))
+    assert window.session.dirty
+
+
+def test_closing_after_a_failed_save_asks_and_keeps_the_edits_on_cancel(window, monkeypatch):
+    _failing_saves(window, monkeypatch)
+    asked = []
+    monkeypatch.setattr(window, "confirm_discard", lambda error: asked.append(error) or False)
+    assert not window.close()
+    assert window.isVisible() and window.session.dirty
+    assert len(asked) == 1 and "No space left on device" in asked[0]
+    assert "No space left on device" in window.last_message
+    monkeypatch.undo()  # the disk has room again: closing saves the edit
+    store = window.session.store.db_path
+    assert window.close()
+    con = sqlite3.connect(store)
+    assert con.execute("SELECT kind FROM annotations").fetchall() == [("landmark",)]
+    con.close()
+
+
+def test_closing_after_a_failed_save_closes_when_the_user_discards(window, monkeypatch):
+    _failing_saves(window, monkeypatch)
+    monkeypatch.setattr(window, "confirm_discard", lambda error: True)
+    assert window.close()
+    assert not window.isVisible()
+
+
+def test_switching_projects_after_a_failed_save_stays_on_cancel(window, monkeypatch, tmp_path):
+    _failing_saves(window, monkeypatch)
+    monkeypatch.setattr(window, "confirm_discard", lambda error: False)
+    before = window.session
+    assert not window.open_project(tmp_path / "other")
+    assert window.session is before and window.doc is not None and window.session.dirty
+
+
+def test_settings_that_cannot_be_written_do_not_stop_a_file_from_opening(
+    make_window, monkeypatch, sample_file
+):
+    from app.qt import main_window
+    from engine.errors import ProjectError
+
+    def refuse(settings, path=None):
+        raise ProjectError("settings.json", "cannot save the settings (Permission denied)")
+
+    monkeypatch.setattr(main_window, "save_settings", refuse)
+    window = make_window()
+    assert window.open_path(sample_file)
+    assert window.doc is not None and window.doc.cine.path.name == sample_file.name
+    assert "cannot save the settings" in window.last_message
