@@ -113,7 +113,17 @@ class ScannerMasks:
         return found
 
     def save(self) -> None:
-        """Write the store if it changed (atomically)."""
+        """Write the store if it changed (atomically).
+
+        Raises:
+            ProjectError: the file cannot be written; the previous store is kept.
+        """
         if self._dirty:
-            write_atomic(self.path, json.dumps({"version": 1, "masks": self._entries}, indent=1).encode())
+            data = json.dumps({"version": 1, "masks": self._entries}, indent=1).encode()
+            try:
+                write_atomic(self.path, data)
+            except OSError as err:
+                raise ProjectError(
+                    self.path, f"cannot save the scanner masks ({err.strerror or err})"
+                ) from None
             self._dirty = False

@@ -22,7 +22,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 from engine.deid import fan as fanlib
 from engine.deid.profile import Policy, add_method_code, deidentify_dataset
 from engine.deid.scanner_masks import USER, ScannerKey, ScannerMasks, scanner_key
-from engine.errors import ReadError
+from engine.errors import ProjectError, ReadError
 from engine.interop.files import write_json, write_text
 from engine.io.cine import Cine
 from engine.project.atomic import write_atomic
@@ -68,9 +68,14 @@ class Deidentifier:
     # -- keys ----------------------------------------------------------------------------
     def _load_secret(self) -> bytes:
         path = self.folder / SECRET_FILE
-        if not path.exists():
-            write_atomic(path, secrets.token_hex(32).encode())
-        return path.read_bytes().strip()
+        try:
+            if not path.exists():
+                write_atomic(path, secrets.token_hex(32).encode())
+            return path.read_bytes().strip()
+        except OSError as err:
+            raise ProjectError(
+                path, f"cannot keep the de-identification key ({err.strerror or err})"
+            ) from None
 
     def _hash(self, *parts: str) -> str:
         return hashlib.sha256(b"\0".join([self._secret, *(p.encode() for p in parts)])).hexdigest()

@@ -14,6 +14,18 @@ from engine.interop.project_data import ProjectData, StudyData
 from engine.interop.registry import ExportContext, ExportSummary, register_exporter
 
 DICOM_DIR = "dicom"
+REFERENCED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
+PATIENT_STUDY_TYPE2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "AccessionNumber",
+    "StudyID",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+)
 
 
 def is_dicom(path: Path) -> bool:
@@ -31,17 +43,29 @@ def source_dataset(study: StudyData, ctx: ExportContext) -> tuple[Dataset, str |
     With de-identification this is the de-identified copy, written to ``dicom/<name>.dcm``
     (its relative path is returned); otherwise the original, read without its pixels.
 
+    The patient and study attributes a SEG or SR copies from its source are Type 2 (present,
+    possibly empty); anonymised and secondary-capture files often drop them, so missing ones
+    are added empty to the returned dataset (never to the user's file).
+
     Raises:
-        ReadError: the study is not a DICOM file.
+        ReadError: the study is not a DICOM file, or it lacks a UID the export must reference.
     """
     if not is_dicom(study.path):
         raise ReadError(study.path, "not a DICOM file; DICOM SEG and SR need a DICOM source")
+    rel = None
     if ctx.deidentifier is None:
-        return pydicom.dcmread(study.path, stop_before_pixels=True), None
-    name = ctx.study_name(study)
-    ds = ctx.deidentifier.dataset(study.path, f"{DICOM_DIR}/{name}.dcm")
-    rel = f"{DICOM_DIR}/{name}.dcm"
-    write_dataset(ctx.staging / rel, ds)
+        ds = pydicom.dcmread(study.path, stop_before_pixels=True)
+    else:
+        rel = f"{DICOM_DIR}/{ctx.study_name(study)}.dcm"
+        ds = ctx.deidentifier.dataset(study.path, rel)
+    missing = [k for k in REFERENCED_UIDS if not ds.get(k)]
+    if missing:
+        raise ReadError(study.path, f"missing {', '.join(missing)}, which a DICOM SEG or SR must reference")
+    for keyword in PATIENT_STUDY_TYPE2:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    if rel is not None:
+        write_dataset(ctx.staging / rel, ds)
     return ds, rel
 
 

@@ -68,7 +68,8 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
     On any error the staging folder is deleted, so ``out`` is either complete or untouched.
 
     Raises:
-        ProjectError: ``out`` is unusable or its parent folder cannot be written.
+        ProjectError: ``out`` is unusable, or it or a file in it cannot be written (e.g. a full
+            disk).
     """
     out = Path(out).absolute()
     check_output(out)
@@ -84,6 +85,8 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
             out.rmdir()  # empty (checked above); replaced by the finished export
         staging.replace(out)
         fsync_dir(out.parent)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise ProjectError(out, f"cannot write the export ({err.strerror or err})") from None
         raise

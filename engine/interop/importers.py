@@ -163,6 +163,23 @@ def _foreign(entry: dict[str, Any], label_id: int, frame: int) -> list[Annotatio
     return out
 
 
+def _check_geometry(coco_json: Path, entry: dict, image: dict, target: _Pending, frame: int) -> None:
+    """Refuse an annotation whose image size or frame does not match the study it points to
+    (frame -1 is a study-wide annotation)."""
+    name = target.path.name
+    if not -1 <= frame < target.frames:
+        raise ReadError(
+            coco_json, f"annotation {entry.get('id')}: frame {frame} outside {name}'s {target.frames} frames"
+        )
+    size = (int(image.get("width", target.columns)), int(image.get("height", target.rows)))
+    if size != (target.columns, target.rows):
+        raise ReadError(
+            coco_json,
+            f"image {image.get('id')} is {size[0]}x{size[1]} in the COCO file, "
+            f"but {name} is {target.columns}x{target.rows}",
+        )
+
+
 def import_coco(
     project: str | Path, coco_json: str | Path, media_root: str | Path | None = None
 ) -> ImportResult:
@@ -201,8 +218,15 @@ def import_coco(
                     label_id = labels.id_for(str(cat["name"]), color, int(cat["id"]))
                 ext = entry.get("echocare") or {}
                 if entry.get("segmentation"):
-                    h, w = int(image["height"]), int(image["width"])
+                    h, w = target.rows, target.columns
+                    _check_geometry(coco_json, entry, image, target, frame)
                     binary = _segmentation_mask(entry["segmentation"], h, w)
+                    if binary.shape != (h, w):
+                        raise ReadError(
+                            coco_json,
+                            f"annotation {entry.get('id')}: mask is {binary.shape[1]}x{binary.shape[0]}, "
+                            f"but {path.name} is {w}x{h}",
+                        )
                     plane = target.masks.setdefault(frame, np.zeros((h, w), np.uint8))
                     plane[binary] = label_id
                 elif ext.get("kind"):
@@ -210,10 +234,10 @@ def import_coco(
                         k: ext[k] for k in ("value", "name") if k in ext
                     }
                     ann_id = str(ext.get("id") or uuid.uuid4().hex)
+                    ann_frame = int(ext.get("frame", frame))
+                    _check_geometry(coco_json, entry, image, target, ann_frame)
                     target.annotations.append(
-                        AnnotationRecord(
-                            ann_id, str(ext["kind"]), int(ext.get("frame", frame)), label_id, data
-                        )
+                        AnnotationRecord(ann_id, str(ext["kind"]), ann_frame, label_id, data)
                     )
                 else:
                     target.annotations.extend(_foreign(entry, label_id, frame))

@@ -107,9 +107,13 @@ class ExportDialog(QDialog):
 
         maker, model, size = item.text().rsplit("|", 2)
         rows, columns = (int(v) for v in size.split("x"))
-        store = ScannerMasks(self.project)
-        store.remove(ScannerKey(maker, model, rows, columns))
-        store.save()
+        try:
+            store = ScannerMasks(self.project)
+            store.remove(ScannerKey(maker, model, rows, columns))
+            store.save()
+        except EchoCareError as err:
+            self.status.setText(err.one_line())
+            return
         self._load_masks()
 
     def _choose_mask_image(self) -> None:

@@ -72,6 +72,19 @@ def test_scanner_masks_persist_and_can_be_replaced(tmp_path):
     assert again.remove(key) and again.keys() == []
 
 
+def test_mask_store_and_key_that_cannot_be_written_are_one_line_errors(tmp_path):
+    store = ScannerMasks(tmp_path)
+    store.set(ScannerKey("ACME", "Sono 1", H, W), _sector(), "motion")
+    store.path.mkdir()  # a folder where the store's file goes: the write fails
+    with pytest.raises(ProjectError, match="cannot save the scanner masks") as raised:
+        store.save()
+    assert str(raised.value).startswith(str(store.path)) and "\n" not in str(raised.value)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where a project folder should be")
+    with pytest.raises(ProjectError, match="cannot keep the de-identification key"):
+        Deidentifier(blocked)
+
+
 def test_damaged_mask_store_is_a_one_line_error(tmp_path):
     (tmp_path / "scanner_masks.json").write_text("{nope")
     with pytest.raises(ProjectError) as err:

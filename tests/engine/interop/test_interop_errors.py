@@ -71,6 +71,24 @@ def test_failure_half_way_leaves_nothing(project, tmp_path, monkeypatch):
     assert EXPORTERS["coco"] is broken
 
 
+def test_a_full_disk_half_way_is_one_line_and_leaves_nothing(project, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from engine.interop.files import write_bytes
+
+    def fills_the_disk(data, ctx):
+        write_bytes(ctx.staging / "annotations.json", b"{}")
+        target = ctx.staging / "masks" / "0001.png"
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
+
+    monkeypatch.setitem(EXPORTERS, "coco", fills_the_disk)
+    with pytest.raises(ProjectError) as err:
+        export_project(project.folder, "coco", tmp_path / "out")
+    assert "cannot write the export (No space left on device)" in _one_line(err.value, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not _leftovers(tmp_path)
+
+
 def test_not_a_project(tmp_path):
     with pytest.raises(ProjectError) as err:
         export_project(tmp_path / "nothing", "csv", tmp_path / "out")

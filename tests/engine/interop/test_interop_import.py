@@ -64,3 +64,30 @@ def test_png_mask_without_its_image_is_refused(tmp_path):
     store = ProjectStore(tmp_path / "p")
     assert store.studies() == [] and store.labels() == []
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("image", "annotation", "message"),
+    [
+        ({"height": 80, "width": 60}, {"segmentation": [[1, 1, 9, 1, 9, 9]]}, "is 60x80 in the COCO file"),
+        ({}, {"segmentation": {"size": [20, 30], "counts": [5, 10, 585]}}, "mask is 30x20"),
+        ({}, {"echocare": {"kind": "landmark", "frame": 4, "points": [[3, 3]]}}, "frame 4 outside"),
+        ({}, {"echocare": {"kind": "landmark", "frame": -2, "points": [[3, 3]]}}, "frame -2 outside"),
+    ],
+)
+def test_coco_geometry_that_does_not_match_the_study_is_refused(tmp_path, image, annotation, message):
+    (tmp_path / "imgs").mkdir()
+    _image(tmp_path / "imgs" / "a.png")
+    doc = {
+        "images": [{"id": 5, "file_name": "a.png", "height": 40, "width": 60} | image],
+        "categories": [{"id": 3, "name": "nodule"}],
+        "annotations": [{"id": 1, "image_id": 5, "category_id": 3} | annotation],
+    }
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    ProjectStore(tmp_path / "p").close()
+    with pytest.raises(ReadError, match=message) as raised:
+        import_coco(tmp_path / "p", tmp_path / "c.json", tmp_path / "imgs")
+    assert str(raised.value).startswith(str(tmp_path / "c.json")) and "\n" not in str(raised.value)
+    store = ProjectStore(tmp_path / "p")
+    assert store.studies() == [] and store.labels() == []
+    store.close()
