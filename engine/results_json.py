@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ReadError
+from engine.project.atomic import write_atomic
 from engine.provenance import ModelRef
 from engine.types import (
     ClassScores,
@@ -178,9 +179,9 @@ def results_document(
 
 
 def write_results(path: str | Path, document: Mapping[str, Any]) -> Path:
-    """Write the document as indented UTF-8 JSON; returns the path."""
+    """Write the document as indented UTF-8 JSON, replacing any older file atomically."""
     p = Path(path)
-    p.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomic(p, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return p
 
 

@@ -50,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
     from engine.factory import load_model
     from engine.inference import Predictor
     from engine.io import open_cine
-    from engine.tasks.outputs import write_outputs
+    from engine.tasks.outputs import check_output_folder, write_outputs
     from engine.tasks.runner import parse_frames, resolve_tasks, run_tasks
 
+    check_output_folder(args.out)  # a bad --out fails before the model runs
     cine = open_cine(args.path)
     with cine:
         frames = parse_frames(args.frames, cine.n_frames, str(cine.path))

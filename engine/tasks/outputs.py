@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from engine.config import ModelCfg
-from engine.errors import EchoCareError
+from engine.errors import EchoCareError, ProjectError
 from engine.io.cine import DEFAULT_FPS, Cine
 from engine.provenance import ModelRef
 from engine.results_json import SCHEMA, results_document, write_results
@@ -48,12 +48,43 @@ def _write_video(out: Path, frames: list[np.ndarray], fps: float) -> str | None:
     return None
 
 
+def check_output_folder(out: str | Path) -> Path:
+    """``out`` as a folder the run's files can go to (called before a run, so it fails early).
+
+    Raises:
+        ProjectError: ``out`` is a file, or the folder cannot be created.
+    """
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ProjectError(folder, "the output path is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ProjectError(folder, f"cannot create the output folder ({err.strerror or err})") from None
+    return folder
+
+
 def write_outputs(
     run: RunResult, cine: Cine, cfg: ModelCfg, ref: ModelRef, out: str | Path, overlays: bool = True
 ) -> Path:
-    """Write every file of a run into ``out`` (created if needed); returns results.json's path."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write every file of a run into ``out`` (created if needed); returns results.json's path.
+
+    results.json is written last and atomically, so a folder whose results.json is complete
+    holds every file it lists.
+
+    Raises:
+        ProjectError: ``out`` is a file, or a file cannot be written (e.g. a full disk).
+    """
+    folder = check_output_folder(out)
+    try:
+        return _write_outputs(run, cine, cfg, ref, folder, overlays)
+    except OSError as err:
+        raise ProjectError(folder, f"cannot write the run's files ({err.strerror or err})") from None
+
+
+def _write_outputs(
+    run: RunResult, cine: Cine, cfg: ModelCfg, ref: ModelRef, folder: Path, overlays: bool
+) -> Path:
     files: dict[str, dict[int, str]] = {"masks": {}, "enhanced": {}, "overlays": {}}
     by_frame: dict[int, dict[str, object]] = {i: {} for i in run.frames}
     for name, result in run.tasks.items():

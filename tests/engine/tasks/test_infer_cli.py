@@ -110,3 +110,37 @@ def test_model_lacking_a_head(tmp_path, monkeypatch, tiny, beating, us_dicom, ca
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no report head" in err
+
+
+def test_an_out_path_that_is_a_file_fails_before_the_model_runs(
+    tmp_path, stored_model, beating, us_dicom, capsys, monkeypatch
+):
+    from engine.tasks import runner
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the model ran")
+
+    monkeypatch.setattr(runner, "run_tasks", never)
+    path = us_dicom(tmp_path / "x.dcm", beating(n=2))
+    taken = tmp_path / "taken"
+    taken.write_text("the user's file")
+    assert main(["infer", str(path), "--model", stored_model.name, "--out", str(taken), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{taken}: the output path is a file" in err
+    assert taken.read_text() == "the user's file"
+
+
+def test_an_output_file_that_cannot_be_written_is_one_line_and_keeps_older_results(
+    tmp_path, stored_model, beating, us_dicom, capsys
+):
+    path = us_dicom(tmp_path / "x.dcm", beating(n=2))
+    out = tmp_path / "o"
+    argv = ["infer", str(path), "--model", stored_model.name, "--out", str(out), "--quiet"]
+    assert main([*argv, "--tasks", "classification"]) == 0
+    before = (out / "results.json").read_bytes()
+    (out / "masks").write_text("a file where the masks folder goes")
+    assert main([*argv, "--tasks", "segmentation"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out}: cannot write the run's files" in err
+    assert (out / "results.json").read_bytes() == before
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
