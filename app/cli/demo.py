@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from engine.frames import HELP as FRAMES_HELP
+
 DEMO_MODEL = "echocare-demo"
 TRAIN_HINT = (
     "python -m training.recipes.demo --config configs/demo.yaml --out runs/demo "
@@ -28,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", default="resources/samples/cardiac_lv_cine.dcm", help="study to analyse")
     p.add_argument("--out", default="out/demo", help="output folder")
     p.add_argument("--model", default=DEMO_MODEL, help="model name or folder (default: the demo model)")
-    p.add_argument("--frames", default="all", help="all, N, A:B, A:B:STEP or A,B,C (end exclusive)")
+    p.add_argument("--frames", default="all", help=FRAMES_HELP)
     return p
 
 

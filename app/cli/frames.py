@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ConfigError, EchoCareError
+from engine.errors import EchoCareError
+from engine.frames import HELP as FRAMES_HELP
+from engine.frames import parse_frames
 from engine.io import open_cine
 
 
@@ -21,36 +23,9 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("frames", help="write frames of a cine as PNG files")
     parser.add_argument("path", help="DICOM file, video, image or folder")
     parser.add_argument("--out", required=True, type=Path, help="folder to write frame_NNNNN.png into")
-    parser.add_argument(
-        "--frames", default=None, help="indices and inclusive ranges, e.g. 0,5,10-20 (default: all)"
-    )
+    parser.add_argument("--frames", default="all", help=FRAMES_HELP)
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
-
-
-def parse_frames(spec: str | None, count: int, path: str) -> list[int]:
-    """Frame indices named by ``spec`` ("0,5,10-20", inclusive ranges), in order, without repeats.
-
-    Raises:
-        ConfigError: the spec is malformed or names a frame the cine does not have.
-    """
-    if spec is None:
-        return list(range(count))
-    out: list[int] = []
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        try:
-            lo, _, hi = part.partition("-")
-            first, last = int(lo), int(hi) if hi else int(lo)
-        except ValueError:
-            raise ConfigError(path, f"--frames: {part!r} is not an index or a range like 10-20") from None
-        if first > last:
-            raise ConfigError(path, f"--frames: range {part} runs backwards")
-        if first < 0 or last >= count:
-            raise ConfigError(path, f"--frames: {part} is out of range (the cine has frames 0-{count - 1})")
-        out.extend(i for i in range(first, last + 1) if i not in out)
-    if not out:
-        raise ConfigError(path, "--frames names no frame")
-    return out
 
 
 def write_png(path: Path, frame: np.ndarray) -> None:

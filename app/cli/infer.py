@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from engine.frames import HELP as FRAMES_HELP
 from engine.progress import Progress, ProgressFn, no_progress
 
 
@@ -20,7 +21,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model", required=True, help="model name, name@version or a model folder")
     p.add_argument("--tasks", default="all", help="all, or a comma list such as segmentation,landmarks")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--frames", default="all", help="all, N, A:B, A:B:STEP or A,B,C (end exclusive)")
+    p.add_argument("--frames", default="all", help=FRAMES_HELP)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"))
     p.add_argument("--batch-size", type=int, default=4, help="frames per model pass")
@@ -48,15 +49,16 @@ def _progress_bar(quiet: bool) -> tuple[ProgressFn, Any]:
 def run(args: argparse.Namespace) -> int:
     """Load the model and the cine, run the tasks, write the outputs; returns the exit status."""
     from engine.factory import load_model
+    from engine.frames import parse_frames
     from engine.inference import Predictor
     from engine.io import open_cine
     from engine.tasks.outputs import check_output_folder, write_outputs
-    from engine.tasks.runner import parse_frames, resolve_tasks, run_tasks
+    from engine.tasks.runner import resolve_tasks, run_tasks
 
     check_output_folder(args.out)  # a bad --out fails before the model runs
     cine = open_cine(args.path)
     with cine:
-        frames = parse_frames(args.frames, cine.n_frames, str(cine.path))
+        frames = parse_frames(args.frames, cine.n_frames, cine.path)
         loaded = load_model(args.model, device=args.device)
         resolve_tasks(loaded.cfg, args.tasks, loaded.ref, str(args.model))  # fail before any work
         predictor = Predictor(loaded, backend=args.backend, device=args.device, batch_size=args.batch_size)

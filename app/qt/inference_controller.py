@@ -125,7 +125,11 @@ class InferenceController(QObject):
         if not self.panel.model_key or not tasks:
             self.error.emit("pick a model and at least one task first")
             return False
-        frames = self.panel.frames(doc.n_frames, doc.view.frame_index)
+        try:
+            frames = self.panel.frames(doc.n_frames, doc.view.frame_index)
+        except EchoCareError as err:
+            self.error.emit(err.one_line())
+            return False
         request = RunRequest(self.panel.model_key, tasks, frames, path)
         worker = Worker(partial(self.runner.run, request))
         worker.signals.progressed.connect(self._on_progressed)

@@ -60,29 +60,6 @@ class RunResult:
     crop: tuple[int, int, int, int]
 
 
-def parse_frames(spec: str | None, n_frames: int, source: str = "") -> tuple[int, ...]:
-    """Frame indices from ``all``, ``5``, ``0:10``, ``0:100:2`` or ``3,5,7`` (end exclusive).
-
-    Raises:
-        TaskError: the spec is malformed or names frames outside ``0..n_frames-1``.
-    """
-    text = (spec or "all").strip()
-    try:
-        if text == "all":
-            picked = list(range(n_frames))
-        elif ":" in text:
-            parts = [int(p) if p else None for p in text.split(":")]
-            picked = list(range(n_frames))[slice(*parts)]
-        else:
-            picked = [int(p) for p in text.split(",")]
-    except ValueError:
-        raise TaskError(source, f"bad frame spec {text!r} (use all, N, A:B, A:B:STEP or A,B,C)") from None
-    bad = [i for i in picked if not 0 <= i < n_frames]
-    if bad or not picked:
-        raise TaskError(source, f"frame spec {text!r} selects no frames or frames outside 0..{n_frames - 1}")
-    return tuple(sorted(set(picked)))
-
-
 def resolve_tasks(cfg: ModelCfg, names: str | Sequence[str], ref: ModelRef, source: str = "") -> list[Task]:
     """Build the tasks asked for: ``"all"`` (every task the model has a head for) or a list.
 

@@ -97,7 +97,7 @@ def test_frames_bad_selection_is_bad_input(tmp_path, capsys, spec):
     path = write_dicom(tmp_path / "g.dcm", ramp(n=3))
     assert main(["frames", str(path), "--out", str(tmp_path / "o"), "--frames", spec]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {path}: --frames") and err.count("\n") == 1
+    assert err.startswith(f"error: {path}: frames '{spec}'") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(

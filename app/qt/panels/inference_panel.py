@@ -15,16 +15,18 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from app.model.model_run import ModelChoice
+from engine.frames import HELP as FRAMES_HELP
+from engine.frames import parse_frames
 
 SCOPES = ("Current frame", "Frame range", "Whole cine")
 WARN_STYLE = "color: #ff9f1a; font-weight: bold"
@@ -47,7 +49,9 @@ class InferencePanel(QWidget):
         self.task_list.setMaximumHeight(150)
         self.scope_box = QComboBox()
         self.scope_box.addItems(SCOPES)
-        self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
+        self.range_edit = QLineEdit()
+        self.range_edit.setPlaceholderText("e.g. 0,5,10-20")
+        self.range_edit.setToolTip(f"Frames: {FRAMES_HELP}")
         self.run_button, self.cancel_button = QPushButton("Run"), QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
@@ -68,12 +72,7 @@ class InferencePanel(QWidget):
         form.addRow(self.notice)
         form.addRow("Tasks", self.task_list)
         form.addRow("Frames", self.scope_box)
-        span = QHBoxLayout()
-        span.addWidget(QLabel("from"))
-        span.addWidget(self.first_spin)
-        span.addWidget(QLabel("to"))
-        span.addWidget(self.last_spin)
-        form.addRow("", span)
+        form.addRow("", self.range_edit)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -112,11 +111,9 @@ class InferencePanel(QWidget):
             self.task_list.addItem(item)
 
     def set_frame_count(self, n_frames: int, current: int) -> None:
-        """Limit the range to the study's frames; the range starts at the current frame."""
-        for spin in (self.first_spin, self.last_spin):
-            spin.setRange(0, max(0, n_frames - 1))
-        self.first_spin.setValue(current)
-        self.last_spin.setValue(n_frames - 1)
+        """Propose the range from the current frame to the study's last frame."""
+        last = max(0, n_frames - 1)
+        self.range_edit.setText(f"{min(current, last)}-{last}")
 
     def set_notice(self, text: str, warn: bool) -> None:
         """Show the model's training-data statement, in orange when ``warn``."""
@@ -142,13 +139,16 @@ class InferencePanel(QWidget):
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
 
     def frames(self, n_frames: int, current: int) -> tuple[int, ...]:
-        """The frame indices the scope selects."""
+        """The frame indices the scope selects.
+
+        Raises:
+            ConfigError: the range field does not follow the frame grammar (``engine.frames``).
+        """
         scope = SCOPES[self.scope_box.currentIndex()]
         if scope == "Current frame":
             return (current,)
         if scope == "Frame range":
-            lo, hi = sorted((self.first_spin.value(), self.last_spin.value()))
-            return tuple(range(lo, min(hi, n_frames - 1) + 1))
+            return parse_frames(self.range_edit.text(), n_frames)
         return tuple(range(n_frames))
 
     def set_scope(self, scope: str) -> None:
@@ -183,6 +183,4 @@ class InferencePanel(QWidget):
             self.model_changed.emit(self.model_key)
 
     def _on_scope_changed(self, index: int) -> None:
-        ranged = SCOPES[index] == "Frame range"
-        self.first_spin.setEnabled(ranged)
-        self.last_spin.setEnabled(ranged)
+        self.range_edit.setEnabled(SCOPES[index] == "Frame range")

@@ -47,8 +47,7 @@ def run_and_wait(window, qtbot, frames=(0, 2)):
     """
     panel = window.inference_panel
     panel.set_scope("Frame range")
-    panel.first_spin.setValue(frames[0])
-    panel.last_spin.setValue(frames[1])
+    panel.range_edit.setText(f"{frames[0]}-{frames[1]}")
     ticks = []
     timer = QTimer(interval=20)
     timer.timeout.connect(lambda: ticks.append(1))
@@ -129,6 +128,11 @@ def test_cancel_changes_nothing_and_errors_are_shown(make_window, qtbot, cardiac
     assert window.inference_panel.run_button.isEnabled()
     window.inference_panel.set_checked([])
     assert not window.inference.run() and window.last_message == "pick a model and at least one task first"
+    window.inference_panel.set_checked(["classification"])
+    window.inference_panel.set_scope("Frame range")
+    window.inference_panel.range_edit.setText("0-999")
+    assert not window.inference.run() and not window.inference.running
+    assert window.last_message == "frames '0-999': out of range (the cine has frames 0-59)"
 
 
 def test_the_models_training_data_statement_is_always_shown(make_window, cardiac_sample, stored_model):

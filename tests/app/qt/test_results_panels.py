@@ -9,6 +9,7 @@ import pytest
 from app.model import commands
 from app.model.annotations import Annotation, Review
 from app.model.inference import prediction_command
+from engine.errors import ConfigError
 from engine.provenance import ModelRef, Origin
 from engine.types import ClassScores, EjectionFraction, EnhancedFrame, Report, TaskResult
 
@@ -173,9 +174,13 @@ def test_the_frame_scope_of_a_run(window):
     panel.set_frame_count(12, 4)
     assert panel.frames(12, 4) == (4,)
     panel.set_scope("Frame range")
-    panel.first_spin.setValue(9)
-    panel.last_spin.setValue(6)
-    assert panel.frames(12, 4) == (6, 7, 8, 9)
+    assert panel.range_edit.text() == "4-11"
+    assert panel.frames(12, 4) == tuple(range(4, 12))
+    panel.range_edit.setText("6-9, 0, 10:12")
+    assert panel.frames(12, 4) == (0, 6, 7, 8, 9, 10, 11)
+    panel.range_edit.setText("9-6")
+    with pytest.raises(ConfigError, match="runs backwards"):
+        panel.frames(12, 4)
     panel.set_scope("Whole cine")
     assert panel.frames(12, 4) == tuple(range(12))
 

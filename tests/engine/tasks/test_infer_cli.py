@@ -73,11 +73,26 @@ def test_model_folder_and_frames_and_quiet(tmp_path, stored_model, beating, us_d
 
 
 @pytest.mark.parametrize(
+    ("spec", "frames"),
+    [("0-3", [0, 1, 2, 3]), ("0,5,10-20", [0, 5, *range(10, 21)]), ("20, 3:6, 4", [3, 4, 5, 20])],
+)
+def test_frames_take_indices_inclusive_ranges_and_slices(tmp_path, stored_model, beating, us_dicom, spec, frames):
+    path = us_dicom(tmp_path / "long.dcm", beating(n=24, h=32, w=40))
+    out = tmp_path / "o"
+    argv = ["infer", str(path), "--model", stored_model.name, "--tasks", "classification", "--out", str(out)]
+    assert main([*argv, "--frames", spec, "--quiet", "--no-overlays"]) == 0
+    doc = read_results(out / "results.json")
+    assert doc["frames"] == frames
+    assert [f["frame"] for f in doc["tasks"]["classification"]["frames"]] == frames
+
+
+@pytest.mark.parametrize(
     ("args", "pattern"),
     [
         (["--tasks", "tumour"], r"unknown task tumour"),
         (["--model", "no-such-model"], r"no-such-model: no such model"),
-        (["--frames", "99"], r"frames outside 0\.\.2"),
+        (["--frames", "99"], r"frames '99': out of range \(the cine has frames 0-2\)"),
+        (["--frames", "2-1"], r"frames '2-1': range 2-1 runs backwards"),
     ],
 )
 def test_bad_task_model_or_frames_give_one_line_errors(

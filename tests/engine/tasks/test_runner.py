@@ -7,7 +7,7 @@ from engine.errors import TaskError
 from engine.io.calibration import Calibration, Region
 from engine.io.memory import ArrayCine
 from engine.progress import Cancelled, CancelToken
-from engine.tasks.runner import parse_frames, run_tasks
+from engine.tasks.runner import run_tasks
 from engine.types import ClassScores, Detections, EnhancedFrame, Landmarks, Report, SegmentationResult
 
 CAL = Calibration(regions=(Region(0, 0, 127, 95, 0.2, 0.3, "mm", "mm", "tissue"),), source="regions")
@@ -80,15 +80,6 @@ def test_cancel_between_batches(tiny, predictor, beating):
     token.cancel()
     with pytest.raises(Cancelled):
         run_tasks(ArrayCine(beating(n=2)), predictor, cfg, ref, "classification", cancel=token)
-
-
-def test_parse_frames():
-    assert parse_frames("all", 4) == (0, 1, 2, 3)
-    assert parse_frames("1:7:2", 10) == (1, 3, 5)
-    assert parse_frames("5,1,1", 10) == (1, 5)
-    for bad in ("x", "12", "3:3"):
-        with pytest.raises(TaskError):
-            parse_frames(bad, 10, "a.dcm")
 
 
 def test_crop_to_fan_maps_results_back_inside_the_fan(tiny, predictor):
