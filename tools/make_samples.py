@@ -2,10 +2,15 @@
 
     python tools/make_samples.py                 # (re)write resources/samples/
     python tools/make_samples.py --check         # regenerate in a temp folder, compare bytes
+    python tools/make_samples.py --keep-pixels   # rewrite the headers, keep the JPEG frames
 
 Every sample is fully determined by (scene, seed, configuration, options), recorded in
 ``<name>.truth.json`` together with the file's sha256; masks can be regenerated with
 ``training.sim.simulate(scene, seed, SimConfig(**config), **options)``.
+
+``--keep-pixels`` rewrites the files with the current header code but the JPEG frames already
+on disk, byte for byte, and updates only the sha256 of each truth record: the pixels do not
+depend on the installed OpenCV's text rendering or JPEG encoder then.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import pydicom
+from pydicom.encaps import generate_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -83,11 +91,48 @@ def write_sample(sample: Sample, out: Path) -> dict[str, object]:
     return record
 
 
+def jpeg_frames(path: Path) -> list[bytes]:
+    """The encapsulated JPEG bitstreams of the sample ``path``, one per frame."""
+    ds = pydicom.dcmread(path)
+    return list(generate_frames(ds.PixelData, number_of_frames=int(ds.get("NumberOfFrames", 1))))
+
+
+def rewrite_header(sample: Sample, out: Path) -> dict[str, object]:
+    """Rewrite ``<name>.dcm`` with its own JPEG frames; update the sha256 of its truth record."""
+    dcm = out / f"{sample.name}.dcm"
+    truth = out / f"{sample.name}.truth.json"
+    record = json.loads(truth.read_text())
+    encoded = jpeg_frames(dcm)
+    result = simulate(sample.scene, sample.seed, sample.config, **sample.options)
+    geometry = {
+        "frames": int(result.frames.shape[0]),
+        "rows": int(result.frames.shape[1]),
+        "columns": int(result.frames.shape[2]),
+        "fan_bbox": list(result.fan_bbox),
+    }
+    changed = [k for k, v in geometry.items() if record[k] != v]
+    if changed or list(result.truth.spacing_mm) != record["truth"]["spacing_mm"]:
+        raise SystemExit(f"{dcm}: the simulation no longer matches the record ({changed or 'spacing'})")
+    write_simulation(dcm, result, quality=QUALITY, uid_seed=sample.name, jpeg_frames=encoded)
+    if jpeg_frames(dcm) != encoded:
+        raise SystemExit(f"{dcm}: the JPEG frames changed")
+    record["sha256"] = sha256(dcm)
+    truth.write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="output folder")
     parser.add_argument("--check", action="store_true", help="regenerate elsewhere and compare with --out")
+    parser.add_argument(
+        "--keep-pixels", action="store_true", help="rewrite the headers in --out, keeping the JPEG frames"
+    )
     args = parser.parse_args(argv)
+    if args.keep_pixels:
+        records = [rewrite_header(s, args.out) for s in SAMPLES]
+        print(json.dumps({"out": str(args.out), "sha256": {str(r["file"]): r["sha256"] for r in records}}))
+        return 0
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             fresh = [write_sample(s, Path(tmp)) for s in SAMPLES]

@@ -26,6 +26,7 @@ PATIENT_STUDY_TYPE2 = (
     "StudyTime",
     "ReferringPhysicianName",
 )
+LATERALITY_ELSEWHERE = ("ImageLaterality", "BodyPartExamined")
 
 
 def is_dicom(path: Path) -> bool:
@@ -45,7 +46,9 @@ def source_dataset(study: StudyData, ctx: ExportContext) -> tuple[Dataset, str |
 
     The patient and study attributes a SEG or SR copies from its source are Type 2 (present,
     possibly empty); anonymised and secondary-capture files often drop them, so missing ones
-    are added empty to the returned dataset (never to the user's file).
+    are added empty to the returned dataset (never to the user's file). The de-identified copy
+    is an image written here, so its Type 2C image attributes are completed as well
+    (``complete_image_type2c``).
 
     Raises:
         ReadError: the study is not a DICOM file, or it lacks a UID the export must reference.
@@ -65,8 +68,24 @@ def source_dataset(study: StudyData, ctx: ExportContext) -> tuple[Dataset, str |
         if keyword not in ds:
             setattr(ds, keyword, "")
     if rel is not None:
+        complete_image_type2c(ds)
         write_dataset(ctx.staging / rel, ds)
     return ds, rel
+
+
+def complete_image_type2c(ds: Dataset) -> None:
+    """Add the Type 2C image attributes that an ultrasound image needs and ``ds`` lacks, empty.
+
+    Patient Orientation (General Image) is required for an image without Image Orientation
+    (Patient), as ultrasound images are. Laterality (General Series) is required for a paired
+    body part unless Image Laterality is present: when neither it nor Body Part Examined says
+    anything about the anatomy, the laterality is unknown, which is an empty value. A source
+    that names its body part keeps its own choice (Laterality is absent for an unpaired one).
+    """
+    if "PatientOrientation" not in ds and "ImageOrientationPatient" not in ds:
+        ds.PatientOrientation = ""
+    if "Laterality" not in ds and not any(ds.get(k) for k in LATERALITY_ELSEWHERE):
+        ds.Laterality = ""
 
 
 def write_dataset(path: Path, ds: Dataset) -> Path:

@@ -9,6 +9,10 @@ one SEG frame per (annotated source frame, segment), each with its own per-frame
 group (segment number, source frame number, dimension index values), and the bit-packed pixel
 data of all of them. Dimensions: segment number, then the source frame (as the Temporal
 Position Index of the Frame Content Sequence).
+
+The General Image module's Patient Orientation (Type 2C: required without a plane
+orientation, which a SEG of a US source has none of) is copied from the source, empty when the
+source has none, so the SEG is a valid Segmentation object (``dciodvfy`` reports no error).
 """
 
 from __future__ import annotations
@@ -127,6 +131,7 @@ def build_seg(data: ProjectData, study: StudyData, source: Dataset) -> Dataset:
     if multiframe:
         _add_frame_dimension(seg)
     _fix_references(seg, source, [f + 1 for f in frames] if multiframe else None)
+    seg.PatientOrientation = copy.deepcopy(source.get("PatientOrientation", ""))
     return seg
 
 
@@ -151,12 +156,19 @@ def _add_frame_dimension(seg: Dataset) -> None:
 
 
 def _fix_references(seg: Dataset, source: Dataset, frame_numbers: list[int] | None) -> None:
-    """Reference the real source SOP class and, for multi-frame sources, its frame numbers."""
+    """Reference the real source SOP class and, for multi-frame sources, its frame numbers.
+
+    Frame numbers go in the Source Image Sequence (an Image SOP Instance Reference); the
+    Referenced Instance Sequence of the Common Instance Reference module has no place for them.
+    """
     for series in seg.ReferencedSeriesSequence:
-        for inst in series.ReferencedInstanceSequence:
-            inst.ReferencedSOPClassUID = source.SOPClassUID
-            if frame_numbers:
-                inst.ReferencedFrameNumber = frame_numbers
+        instances = []
+        for inst in series.ReferencedInstanceSequence:  # items highdicom may share with others
+            item = Dataset()
+            item.ReferencedSOPClassUID = source.SOPClassUID
+            item.ReferencedSOPInstanceUID = inst.ReferencedSOPInstanceUID
+            instances.append(item)
+        series.ReferencedInstanceSequence = DicomSequence(instances)
     for ref in seg.get("SourceImageSequence", []):
         ref.ReferencedSOPClassUID = source.SOPClassUID
         if frame_numbers:

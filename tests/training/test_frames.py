@@ -20,11 +20,11 @@ def test_dicom_attributes_give_the_tree_and_patient_ids(tmp_path):
         arch="echocare_test",
         input_size=(64, 64),
         data=DataCfg(source="folders", paths=(str(tmp_path),), frames_per_cine=3),
-        tree=TreeCfg(source="dicom", levels=("StudyDescription", "BodyPartExamined")),
+        tree=TreeCfg(source="dicom", levels=("StudyDescription", "BodyPartExamined", "ProtocolName")),
     )
     refs, read = FRAME_SOURCES.get("folders")(cfg)
     by_study = {r.labels for r in refs}
-    assert by_study == {("Simulated lesion", None), ("Simulated fetal head", None)}
+    assert by_study == {("Simulated lesion", "BREAST", None), ("Simulated fetal head", "UTERUS", None)}
     assert all(r.patient.startswith("SIM-") for r in refs)
     for name in ("breast_lesion_cine.dcm", "fetal_head.dcm"):  # frames spread over each cine
         with open_cine(tmp_path / name) as cine:
@@ -32,7 +32,7 @@ def test_dicom_attributes_give_the_tree_and_patient_ids(tmp_path):
             assert len(frames) == min(3, len(cine)) and frames[-1] == len(cine) - 1
     tree = LabelTree.from_paths(cfg.tree.levels, [r.labels for r in refs])
     item = PretrainFrames(refs, read, tree, (64, 64))[0]
-    assert item["image"].shape == (3, 64, 64) and item["labels"][1] == UNKNOWN
+    assert item["image"].shape == (3, 64, 64) and item["labels"][2] == UNKNOWN
 
 
 def test_csv_tree(image_tree, tmp_path):

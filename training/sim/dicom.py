@@ -3,6 +3,11 @@
 pydicom has no JPEG Baseline encoder, so each frame is encoded with OpenCV (grey,
 MONOCHROME2) or Pillow (colour, 4:2:2 chroma subsampling, YBR_FULL_422) and the frames are
 encapsulated into the Pixel Data element.
+
+The files are valid US (Multi-frame) Image objects (dicom3tools' ``dciodvfy`` reports no
+error): the Type 2C Patient Orientation is present and empty (a probe has no patient
+orientation), Body Part Examined names the scene's anatomy where it has one, and Laterality is
+left out for an unpaired body part (the heart) and present, empty (unknown), otherwise.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ FRAME_TIME_TAG = 0x00181063
 UNITS_CM = 3
 DATA_TYPE_TISSUE = 1
 SPATIAL_FORMAT_2D = 1
+# scene -> (Body Part Examined, Laterality); None: left out (an unpaired body part), "": unknown
+SCENE_ANATOMY: dict[str, tuple[str | None, str | None]] = {
+    "cardiac": ("HEART", None),
+    "fetal_head": ("UTERUS", None),
+    "organs": ("ABDOMEN", None),
+    "lesion": ("BREAST", ""),
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,15 @@ def _encode(frame: np.ndarray, quality: int) -> bytes:
     out = io.BytesIO()
     Image.fromarray(frame, mode="RGB").save(out, format="JPEG", quality=quality, subsampling=1)
     return out.getvalue()
+
+
+def _anatomy(ds: Dataset, body_part: str | None, laterality: str | None) -> None:
+    """General Series anatomy and the General Image orientation (Type 2C, empty: none)."""
+    if body_part:
+        ds.BodyPartExamined = body_part
+    if laterality is not None:
+        ds.Laterality = laterality
+    ds.PatientOrientation = ""
 
 
 def _region_item(region: RegionSpec) -> Dataset:
@@ -105,7 +126,9 @@ def _patient_study(ds: Dataset, patient: PatientInfo, description: str) -> None:
     ds.ImageComments = "Simulated data: not for clinical use"
 
 
-def _pixel_module(ds: Dataset, frames: np.ndarray, quality: int) -> None:
+def _pixel_module(
+    ds: Dataset, frames: np.ndarray, quality: int, encoded: Sequence[bytes] | None = None
+) -> None:
     color = frames.ndim == 4
     ds.Rows, ds.Columns = int(frames.shape[1]), int(frames.shape[2])
     ds.SamplesPerPixel = 3 if color else 1
@@ -115,7 +138,10 @@ def _pixel_module(ds: Dataset, frames: np.ndarray, quality: int) -> None:
     ds.BitsAllocated = ds.BitsStored = 8
     ds.HighBit = 7
     ds.PixelRepresentation = 0
-    encoded = [_encode(f, quality) for f in frames]
+    if encoded is None:
+        encoded = [_encode(f, quality) for f in frames]
+    elif len(encoded) != frames.shape[0]:
+        raise ValueError(f"{len(encoded)} encoded frames for {frames.shape[0]} frames")
     ds.PixelData = encapsulate(encoded)
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
@@ -137,6 +163,9 @@ def write_us_cine(
     quality: int = 90,
     description: str = "Simulated ultrasound",
     uid_seed: str | None = None,
+    body_part: str | None = None,
+    laterality: str | None = "",
+    jpeg_frames: Sequence[bytes] | None = None,
 ) -> Path:
     """Write frames as an Ultrasound (Multi-frame) Image Storage file with JPEG Baseline pixels.
 
@@ -150,9 +179,20 @@ def write_us_cine(
         quality: JPEG quality (1-100).
         description: study and series description.
         uid_seed: makes the UIDs deterministic (same seed, same UIDs); random when ``None``.
+        body_part: Body Part Examined (a PS3.16 defined term such as ``"HEART"``); left out
+            when ``None``.
+        laterality: Laterality of a paired body part, ``"R"`` or ``"L"``; ``""`` (the default)
+            writes it empty (unknown); ``None`` leaves it out, for an unpaired body part.
+        jpeg_frames: the frames already encoded as JPEG Baseline, one bitstream per frame of
+            ``frames`` (which then give only the geometry), written as they are; rewrites a
+            file's header while keeping its pixels byte for byte.
 
     Returns:
         The path written.
+
+    Raises:
+        ValueError: frames that are not uint8 ``[N, H, W(, 3)]``, or a number of
+            ``jpeg_frames`` other than N.
     """
     arr = np.asarray(frames)
     if arr.dtype != np.uint8 or arr.ndim not in (3, 4):
@@ -181,7 +221,8 @@ def write_us_cine(
     ds.Modality = "US"
     ds.ImageType = ["DERIVED", "PRIMARY"]
     _patient_study(ds, patient, description)
-    _pixel_module(ds, arr, quality)
+    _anatomy(ds, body_part, laterality)
+    _pixel_module(ds, arr, quality, jpeg_frames)
     if n > 1:
         ds.NumberOfFrames = n
         ds.FrameTime = DSfloat(1000.0 / fps, auto_format=True)  # ms, as many digits as DS allows
@@ -196,15 +237,33 @@ def write_us_cine(
 
 
 def write_simulation(
-    path: str | Path, result: SimResult, *, quality: int = 90, uid_seed: str | None = None
+    path: str | Path,
+    result: SimResult,
+    *,
+    quality: int = 90,
+    uid_seed: str | None = None,
+    jpeg_frames: Sequence[bytes] | None = None,
 ) -> Path:
     """Write a simulated acquisition with its fan as the calibrated tissue region.
 
-    The region's reference pixel is the centre of the transducer face (physical 0, 0).
+    The region's reference pixel is the centre of the transducer face (physical 0, 0). Body
+    Part Examined and Laterality come from the scene (``SCENE_ANATOMY``).
+
+    Args:
+        path: output file.
+        result: the simulation.
+        quality: JPEG quality (1-100).
+        uid_seed: makes the UIDs deterministic; random when ``None``.
+        jpeg_frames: already encoded frames to write instead of encoding ``result.frames``
+            (see ``write_us_cine``).
+
+    Returns:
+        The path written.
     """
     sx, sy = result.spacing_mm
     ref = (round(result.origin_px[0]), round(result.origin_px[1]))
     region = RegionSpec(result.fan_bbox, (sx, sy), ref)
+    body_part, laterality = SCENE_ANATOMY.get(result.truth.scene, (None, ""))
     return write_us_cine(
         path,
         result.frames,
@@ -215,4 +274,7 @@ def write_simulation(
         quality=quality,
         description=f"Simulated {result.truth.scene.replace('_', ' ')}",
         uid_seed=uid_seed,
+        body_part=body_part,
+        laterality=laterality,
+        jpeg_frames=jpeg_frames,
     )
