@@ -1,4 +1,4 @@
-"""``echocare export PROJECT --format FORMAT --out DIR [--deidentify] [--study ID]``.
+"""``echocare export PROJECT --format FORMAT --out DIR [--deidentify] [--study ID] [--frames 0,5,10-20]``.
 
 Formats: dicom-seg, dicom-sr, dicom, coco, png, nifti, csv, report (``--format list`` shows
 them). The output folder must be new or empty; it appears only when the export succeeded.
@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from engine.frames import HELP as FRAMES_HELP
 from engine.interop import DESCRIPTIONS, export_project, list_formats
 
 
@@ -26,6 +27,7 @@ def add_parser(sub: Any) -> None:
         "--deidentify", action="store_true", help="remove patient data (PS3.15 basic profile, fan masking)"
     )
     parser.add_argument("--study", type=int, default=None, help="export only this study id")
+    parser.add_argument("--frames", default=None, help=f"export only these frames: {FRAMES_HELP}")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
     import_labels.add_parser(sub)
@@ -41,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
         from engine.errors import ConfigError
 
         raise ConfigError(args.project, "--out is required: the folder to export into")
-    result = export_project(args.project, args.fmt, args.out, deidentify=args.deidentify, study_id=args.study)
+    result = export_project(
+        args.project, args.fmt, args.out, deidentify=args.deidentify, study_id=args.study, frames=args.frames
+    )
     for note in result.notes:
         print(f"note: {note}")
     print(f"{len(result.files)} files written to {result.out}")

@@ -28,6 +28,7 @@ def export_project(
     *,
     deidentify: bool = False,
     study_id: int | None = None,
+    frames: str | None = None,
 ) -> ExportResult:
     """Export a project's annotations in format ``fmt`` into the new folder ``out``.
 
@@ -39,6 +40,8 @@ def export_project(
             profile, with dates shifted per patient), burned-in text outside the fan blanked,
             and an audit of every change written to ``deidentification_audit.json``/``.csv``.
         study_id: export only this study.
+        frames: export only the annotations and masks on these frames (``engine.frames``
+            grammar, e.g. ``"0,5,10-20"``), with the study-wide ones; all frames when ``None``.
 
     Returns:
         The files written.
@@ -52,7 +55,7 @@ def export_project(
     if fmt not in EXPORTERS:
         raise ConfigError(out, f"unknown export format {fmt!r} (known: {', '.join(known)})")
     check_output(out.absolute())
-    data = load_project(project, study_id)
+    data = load_project(project, study_id, frames)
     deid = None
     if deidentify:
         from engine.deid.session import Deidentifier

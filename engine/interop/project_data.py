@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ProjectError
+from engine.frames import parse_frames
 from engine.io.cine import Cine
 from engine.project import AnnotationRecord, LabelRecord, MaskRecord, ProjectStore, StudyRecord
 from engine.project.store import DB_NAME
@@ -79,13 +80,16 @@ def open_store(folder: str | Path) -> Iterator[ProjectStore]:
             store.close()
 
 
-def load_project(folder: str | Path, study_id: int | None = None) -> ProjectData:
+def load_project(folder: str | Path, study_id: int | None = None, frames: str | None = None) -> ProjectData:
     """Read the label schema and the studies (one, or all) of the project in ``folder``.
 
     Annotations and masks a reviewer rejected are left out; AI drafts keep their origin.
+    ``frames`` (the frame grammar of ``engine.frames``, e.g. ``"0,5,10-20"``) keeps only the
+    masks and annotations on those frames, and the study-wide ones.
 
     Raises:
         ProjectError: not a project, no label schema, no studies, or no study ``study_id``.
+        ConfigError: ``frames`` is malformed or names a frame a study lacks.
     """
     with open_store(folder) as store:
         labels = tuple(store.labels())
@@ -94,13 +98,25 @@ def load_project(folder: str | Path, study_id: int | None = None) -> ProjectData
         records = [store.study(study_id)] if study_id is not None else store.studies()
         if not records:
             raise ProjectError(store.folder, "the project has no studies")
-        studies = tuple(
-            StudyData(
-                r,
-                store.resolve(r),
-                tuple(a for a in store.annotations(r.id) if a.review != REJECTED),
-                {f: m for f, m in store.masks(r.id).items() if m.review != REJECTED},
+        studies = []
+        for r in records:
+            path = store.resolve(r)
+            keep = None if frames is None else set(parse_frames(frames, r.frames, path))
+            annotations = store.annotations(r.id)
+            studies.append(
+                StudyData(
+                    r,
+                    path,
+                    tuple(
+                        a
+                        for a in annotations
+                        if a.review != REJECTED and (keep is None or a.frame < 0 or a.frame in keep)
+                    ),
+                    {
+                        f: m
+                        for f, m in store.masks(r.id).items()
+                        if m.review != REJECTED and (keep is None or f in keep)
+                    },
+                )
             )
-            for r in records
-        )
-        return ProjectData(store.folder, labels, studies)
+        return ProjectData(store.folder, labels, tuple(studies))

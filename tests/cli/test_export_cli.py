@@ -36,6 +36,34 @@ def test_export_csv_and_list(tmp_path, capsys):
     assert all(f in listed for f in ("dicom-seg", "dicom-sr", "coco", "png", "nifti", "csv", "report"))
 
 
+def test_export_only_the_frames_asked_for(tmp_path, capsys):
+    store = ProjectStore(tmp_path / "p")
+    store.set_labels([LabelRecord(1, "LV", (230, 60, 60))])
+    study = store.add_study(CARDIAC, 60, 480, 640)
+    plane = np.zeros((480, 640), np.uint8)
+    plane[200:260, 300:380] = 1
+    box = {"points": [[10.0, 20.0], [110.0, 90.0]]}
+    marks = [AnnotationRecord(f"m{f}", "box", f, 1, box) for f in range(6)]
+    wide = AnnotationRecord("c", "class", -1, 1, {"value": "normal"})
+    store.save_study(study.id, [*marks, wide], {f: MaskRecord(f, plane) for f in (1, 3, 5)})
+    store.close()
+    out = tmp_path / "o"
+
+    def export(fmt: str, folder: Path, frames: str) -> int:
+        project = str(tmp_path / "p")
+        return main(["export", project, "--format", fmt, "--out", str(folder), "--frames", frames])
+
+    assert export("png", out, "0,3-5") == 0
+    assert sorted(p.name for p in (out / "masks").rglob("*.png")) == ["f00003.png", "f00005.png"]
+    assert export("coco", tmp_path / "c", "2-3") == 0
+    coco = json.loads((tmp_path / "c" / "annotations.json").read_text())
+    boxes = [a for a in coco["annotations"] if a.get("bbox") and not a.get("segmentation")]
+    assert len(boxes) == 2
+    assert export("csv", tmp_path / "x", "60") == 2
+    assert "frames '60': out of range (the cine has frames 0-59)" in _error(capsys)
+    assert not (tmp_path / "x").exists()
+
+
 def test_deidentified_seg_from_the_command_line(tmp_path):
     proj = _project(tmp_path / "p")
     args = ["export", str(proj), "--format", "dicom-seg", "--out", str(tmp_path / "o"), "--deidentify"]

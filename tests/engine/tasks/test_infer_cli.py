@@ -76,7 +76,9 @@ def test_model_folder_and_frames_and_quiet(tmp_path, stored_model, beating, us_d
     ("spec", "frames"),
     [("0-3", [0, 1, 2, 3]), ("0,5,10-20", [0, 5, *range(10, 21)]), ("20, 3:6, 4", [3, 4, 5, 20])],
 )
-def test_frames_take_indices_inclusive_ranges_and_slices(tmp_path, stored_model, beating, us_dicom, spec, frames):
+def test_frames_take_indices_inclusive_ranges_and_slices(
+    tmp_path, stored_model, beating, us_dicom, spec, frames
+):
     path = us_dicom(tmp_path / "long.dcm", beating(n=24, h=32, w=40))
     out = tmp_path / "o"
     argv = ["infer", str(path), "--model", stored_model.name, "--tasks", "classification", "--out", str(out)]
