@@ -170,8 +170,7 @@ class Shooter:
         panel = w.inference_panel
         panel.set_checked(tasks or [panel.task_list.item(i).text() for i in range(panel.task_list.count())])
         panel.set_scope("Frame range")
-        panel.first_spin.setValue(first)
-        panel.last_spin.setValue(last)
+        panel.range_edit.setText(f"{first}-{last}")
         start = time.monotonic()
         w.run_inference()
         while w.inference.running and time.monotonic() - start < RUN_TIMEOUT_S:
