@@ -7,10 +7,10 @@ import sys
 
 import cv2
 import numpy as np
-import pydicom
 import pytest
 from cli_dicom import ramp, write_dicom
 from pydicom.data import get_testdata_file
+from pydicom.pixels import pixel_array
 
 from app.cli.main import main
 
@@ -72,10 +72,11 @@ def test_frames_rgb_subset_exactly_as_displayed(tmp_path, capsys):
     out = tmp_path / "png"
     assert main(["frames", path, "--out", str(out), "--frames", "0,5,10-12"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [f"frame_{i:05d}.png" for i in (0, 5, 10, 11, 12)]
-    reference = pydicom.dcmread(path).pixel_array
+    reference = pixel_array(path, decoding_plugin="pillow")  # another libjpeg build
     png = cv2.cvtColor(cv2.imread(str(out / "frame_00011.png"), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
     assert png.shape == (240, 320, 3)
-    assert np.abs(png.astype(int) - reference[11]).max() <= 1  # YBR -> RGB rounding only
+    diff = np.abs(png.astype(int) - reference[11])  # IDCT and YBR -> RGB rounding only
+    assert diff.max() <= 3 and diff.mean() < 0.1
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from fuzz_worker import Worker
 
 @pytest.fixture(scope="module")
 def worker():
-    with Worker(timeout_s=30.0) as w:
+    with Worker(timeout_s=120.0) as w:  # a hang guard, generous for a loaded machine
         yield w
 
 

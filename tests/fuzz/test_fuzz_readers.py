@@ -27,14 +27,16 @@ def _describe(report):
     )
 
 
+HANG_S = 120  # a case still running after this is a "hang" finding (clean cases take seconds at most)
+
+
 def test_mutation_pass_finds_nothing(tmp_path):
-    report = run_campaign(range(300), seed=2026, workdir=tmp_path, names=SMALL_SEEDS)
+    report = run_campaign(range(300), seed=2026, workdir=tmp_path, names=SMALL_SEEDS, timeout_s=HANG_S)
     assert report.cases == 300
     assert not report.findings, _describe(report)
     # the pass exercises both ends: damaged files that still open and files refused cleanly
     assert report.outcomes["ok"] >= 20
     assert report.outcomes["read_error"] + report.outcomes["unsupported"] >= 100
-    assert report.slowest_s < 10
 
 
 @FUZZ

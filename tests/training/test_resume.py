@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
@@ -40,6 +39,39 @@ def _cmd(config: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "training", "finetune", "--config", config, "--quiet", *extra]
 
 
+KILL_AFTER_STEP = 4
+
+# The training entry point, with the process SIGKILLing itself as soon as the checkpoint of
+# step KILL_AFTER_STEP is complete on disk: a real kill at a known point of the run.
+KILLED_RUN = """
+import os
+import signal
+import sys
+
+from training.checkpointing import Checkpointer
+from training.runner import main
+
+kill_after = int(sys.argv[1])
+save = Checkpointer.save
+
+
+def save_then_die(self, step, module, state):
+    path = save(self, step, module, state)
+    if step >= kill_after:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return path
+
+
+Checkpointer.save = save_then_die
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _killed_cmd(config: str) -> list[str]:
+    args = ["finetune", "--config", config, "--quiet"]
+    return [sys.executable, "-c", KILLED_RUN, str(KILL_AFTER_STEP), *args]
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ECHOCARE_HOME": str(tmp_path / "home")}
@@ -49,18 +81,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch)
 
     cfg, data = _config(tmp_path, "killed")
     ckpt = Checkpointer(data["run"]["out_dir"])
-    proc = subprocess.Popen(_cmd(cfg), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while (ckpt.latest() is None or ckpt.latest().name < "step_00000004") and time.monotonic() < deadline:
-        assert proc.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    killed = subprocess.run(_killed_cmd(cfg), env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     killed_at = ckpt.latest().name
-    steps_per_epoch = expected["steps"] // 2
-    assert int(killed_at[5:]) % steps_per_epoch != 0  # the kill came mid-epoch
+    assert killed_at == f"step_{KILL_AFTER_STEP:08d}"
+    killed_step, steps_per_epoch = int(killed_at[5:]), expected["steps"] // 2
+    assert killed_step < expected["steps"] and killed_step % steps_per_epoch != 0  # mid-epoch
 
     resumed = subprocess.run(_cmd(cfg, "--resume"), env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

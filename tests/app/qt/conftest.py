@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gc
-import time
 from types import SimpleNamespace
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt, QThreadPool
 from PySide6.QtGui import QMouseEvent
@@ -14,7 +14,15 @@ from PySide6.QtWidgets import QApplication
 from app.model.settings import AppSettings
 from app.qt.main_window import MainWindow
 
-MOVE_GAP_S = 0.012
+
+@pytest.fixture(autouse=True)
+def _every_mouse_move_delivered():
+    """pyqtgraph drops moves that follow the previous one within 1/mouseRateLimit seconds (a
+    pointer throttle); synthetic events arrive back to back, so the throttle is switched off."""
+    before = pg.getConfigOption("mouseRateLimit")
+    pg.setConfigOption("mouseRateLimit", 0)
+    yield
+    pg.setConfigOption("mouseRateLimit", before)
 
 
 @pytest.fixture
@@ -56,8 +64,6 @@ def widget_pos(window, x, y):
 
 
 def _send(window, kind, pos, button, buttons):
-    if kind == QEvent.Type.MouseMove:
-        time.sleep(MOVE_GAP_S)  # pyqtgraph drops moves closer than its mouse rate limit
     event = QMouseEvent(
         kind, QPointF(pos), QPointF(window.view.viewport().mapToGlobal(pos)), button, buttons,
         Qt.KeyboardModifier.NoModifier,

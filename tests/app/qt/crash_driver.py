@@ -1,7 +1,8 @@
 """Runs the real main window offscreen, makes one brush edit, prints EDITED, then idles.
 
 Usage: python crash_driver.py PROJECT_DIR CLIP (any file ``open_cine`` reads)
-The crash test kills this process with SIGKILL a few seconds after EDITED.
+Each autosave written after the edit prints SAVED; the crash test kills this process with
+SIGKILL once it has read SAVED.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main() -> None:
     window.tool.move(260, 240)
     window.tool.release(270, 250)
     print("EDITED", int(window.doc.mask(2).astype(bool).sum()), flush=True)
+    # autosave writes from its timers, so only once the event loop below runs
+    window.autosave.saved.connect(lambda: print("SAVED", flush=True))
     app.exec()
 
 

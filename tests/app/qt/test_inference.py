@@ -40,24 +40,25 @@ def stored_model(tiny_state):
 
 
 def run_and_wait(window, qtbot, frames=(0, 2)):
-    """Run all the model's tasks on a frame range; returns (GUI ticks meanwhile, ticks expected).
+    """Run all the model's tasks on a frame range; returns when the GUI thread was free meanwhile.
 
-    A 20 ms timer ticks only while the GUI thread is free, so a frozen window would count almost
-    none of the ticks its elapsed time allows.
+    A 20 ms timer ticks only while the GUI thread is free, so a window frozen by the run shows a
+    long gap between ticks. The times (``perf_counter`` seconds) begin with the run's start and
+    end with its finish, so a freeze at either end counts too.
     """
     panel = window.inference_panel
     panel.set_scope("Frame range")
     panel.range_edit.setText(f"{frames[0]}-{frames[1]}")
-    ticks = []
     timer = QTimer(interval=20)
-    timer.timeout.connect(lambda: ticks.append(1))
-    start = time.perf_counter()
+    ticks = [time.perf_counter()]
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
     with qtbot.waitSignal(window.inference.finished, timeout=RUN_TIMEOUT_MS):
         window.actions["model.run"].trigger()
         assert window.inference.running and not panel.run_button.isEnabled()
     timer.stop()
-    return len(ticks), (time.perf_counter() - start) / 0.020
+    ticks.append(time.perf_counter())
+    return ticks
 
 
 def test_run_all_tasks_edit_undo_redo_save_reopen(make_window, qtbot, mouse, tmp_path, cardiac_sample,
@@ -70,8 +71,9 @@ def test_run_all_tasks_edit_undo_redo_save_reopen(make_window, qtbot, mouse, tmp
     tasks = window.inference_panel.checked_tasks()
     assert tasks == ["classification", "segmentation", "detection", "landmarks", "regression",
                      "enhancement", "report"]  # fmt: skip
-    ticks, expected = run_and_wait(window, qtbot)
-    assert ticks >= 3 and ticks >= 0.25 * expected, "the event loop kept running while the model worked"
+    ticks = run_and_wait(window, qtbot)
+    longest = float(np.diff(ticks).max())  # no freeze: the GUI thread was never busy for long
+    assert len(ticks) - 2 >= 3 and longest < 2.0, f"{len(ticks) - 2} ticks, longest gap {longest:.2f} s"
     assert window.inference_panel.status.text().startswith("7 task(s) on 3 frame(s)"), window.last_message
     doc = window.doc
     kinds = {a.kind for a in doc.annotations.values()}

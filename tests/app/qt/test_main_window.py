@@ -48,10 +48,17 @@ def test_caliper_on_the_calibrated_sample_shows_the_hand_computed_mm(make_window
     region = window.doc.calibration().region_at(300, 300)
     assert region is not None and region.unit_x == region.unit_y == "mm"
     window.set_tool("distance")
-    mouse.drag(window, [(200, 200), (230, 240), (260, 280)])
+    asked = [(200, 200), (230, 240), (260, 280)]
+    mouse.drag(window, asked)
     (ann,) = window.doc.of_kind("distance")
     (x0, y0), (x1, y1) = ann.points
-    assert abs(math.hypot(x1 - x0, y1 - y0) - 100) < 2, "the drag landed near the pixels asked for"
+    # the pointer sits on whole viewport pixels: the ends are the frame points of those pixels
+    ends = (asked[0], asked[-1])
+    landed = [window.view.box.mapSceneToView(window.view.mapToScene(mouse.pos(window, *p))) for p in ends]
+    assert [x0, y0, x1, y1] == pytest.approx([c for p in landed for c in (p.x(), p.y())], abs=1e-6)
+    pixel_w, pixel_h = window.view.box.viewPixelSize()  # one viewport pixel, in frame pixels
+    for (x, y), (ax, ay) in zip(ann.points, ends, strict=True):
+        assert abs(x - ax) <= pixel_w and abs(y - ay) <= pixel_h, "the drag landed on the pixels asked for"
     expected = math.hypot((x1 - x0) * region.spacing_x, (y1 - y0) * region.spacing_y)  # by hand
     text = f"{expected:.1f} mm"
     assert window.last_message == f"distance: {text}"

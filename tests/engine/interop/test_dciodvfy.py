@@ -9,6 +9,7 @@ no line with ``Error``; its warnings (e.g. the source's own patient name form) a
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -93,12 +94,24 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-def _dciodvfy(path: Path) -> str:
+def _exe() -> str:
     exe = shutil.which("dciodvfy")
     if exe is None:
         pytest.fail(NOT_FOUND, pytrace=False)
-    run = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=60)
+    return exe
+
+
+def _dciodvfy(path: Path) -> str:
+    run = subprocess.run([_exe(), str(path)], capture_output=True, text=True, timeout=60)
     return run.stdout + run.stderr
+
+
+@functools.cache
+def _version() -> str:
+    """The installed dicom3tools build (its rules change between snapshots)."""
+    run = subprocess.run([_exe(), "-version"], capture_output=True, text=True, timeout=60)
+    lines = (run.stdout + run.stderr).splitlines()
+    return next((line.strip() for line in lines if "Version" in line), " ".join(lines[:1]) or "unknown")
 
 
 @pytest.mark.parametrize("name", OBJECTS)
@@ -106,4 +119,4 @@ def test_object_passes_dciodvfy(written: dict[str, Path], name: str) -> None:
     path = written[name]
     report = _dciodvfy(path)
     errors = [line for line in report.splitlines() if "Error" in line]
-    assert not errors, f"dciodvfy {path}:\n{report}"
+    assert not errors, f"dciodvfy ({_version()}) {path}:\n{report}"

@@ -4,7 +4,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
-from pydicom.pixels import apply_color_lut
+from pydicom.pixels import apply_color_lut, pixel_array
 
 from engine.io import open_cine
 
@@ -22,7 +22,8 @@ def _tags(item, *names):
 def test_sonosite_ybr_jpeg_cine_matches_reference_frames_timing_and_region():
     path = _file("examples_ybr_color.dcm")
     ds = pydicom.dcmread(path)
-    reference = ds.pixel_array  # [30, 240, 320, 3] RGB via pydicom's plugins
+    # [30, 240, 320, 3] RGB from another libjpeg build: the IDCT may round a few levels apart
+    reference = pixel_array(path, decoding_plugin="pillow")
     with open_cine(path) as cine:
         info = cine.info
         assert (info.kind, info.frames, info.rows, info.columns) == ("dicom", 30, 240, 320)
@@ -32,8 +33,8 @@ def test_sonosite_ybr_jpeg_cine_matches_reference_frames_timing_and_region():
         for i in (0, 13, 29):
             frame = cine.frame(i)
             assert frame.shape == (240, 320, 3) and frame.dtype == np.uint8
-            diff = np.abs(frame.astype(int) - reference[i])  # YBR -> RGB rounding only
-            assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+            diff = np.abs(frame.astype(int) - reference[i])  # IDCT and YBR -> RGB rounding only
+            assert diff.max() <= 3 and diff.mean() < 0.1
         # the pointer names FrameTime; 33.333 ms per frame
         assert ds.FrameIncrementPointer == 0x00181063
         assert info.timing_source == "FrameTime"

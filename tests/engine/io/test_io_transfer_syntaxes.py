@@ -14,6 +14,7 @@ from dicom_factory import (
 )
 from pydicom.dataset import FileMetaDataset
 from pydicom.pixels import pixel_array
+from pydicom.pixels.decoders import JPEG2000Decoder
 from pydicom.uid import (
     JPEG2000,
     DeflatedExplicitVRLittleEndian,
@@ -143,10 +144,11 @@ def test_jpeg_baseline_fast_path_matches_pydicom(tmp_path, color):
     info, out = _read_all(path)
     assert info.extra["codec"] in ("opencv", "pillow")
     assert info.photometric == ("YBR_FULL_422" if color else "MONOCHROME2")
-    # pydicom's plugins convert YBR -> RGB themselves: only rounding differs (at most 1 level, rarely)
-    for plugin in ("pillow", "gdcm"):  # pylibjpeg uses a coarser IDCT (up to 3 levels off)
+    # pydicom's plugins convert YBR -> RGB themselves; separately built libjpeg IDCTs and the
+    # colour conversion round differently by a few levels on a small share of the pixels
+    for plugin in ("pillow", "gdcm"):
         diff = np.abs(out.astype(int) - pixel_array(path, decoding_plugin=plugin))
-        assert diff.max() <= 1 and (diff > 0).mean() < 0.01, plugin
+        assert diff.max() <= 3 and diff.mean() < 0.1, plugin
     assert np.abs(out.astype(int) - frames).mean() < 4
     if color:
         assert out[:, :, :32, 0].mean() > out[:, :, :32, 2].mean() + 100
@@ -168,12 +170,21 @@ def test_jpeg2000_colour_transforms(tmp_path, ts, photometric):
     ds = dataset(frames, "RGB")
     ds.PhotometricInterpretation = photometric
     ds.compress(ts, frames, **({"j2k_cr": [4]} if ts == JPEG2000 else {}))
-    info, out = _read_all(save(ds, tmp_path / "j2k.dcm"))
+    path = save(ds, tmp_path / "j2k.dcm")
+    info, out = _read_all(path)
     assert info.photometric == photometric and out.shape == (2, 64, 64, 3)
     if ts == JPEG2000Lossless:
         np.testing.assert_array_equal(out, frames)
-    else:
-        assert np.abs(out.astype(int) - frames).mean() < 6
+        return
+    # lossy: the same file through each reference decoder, which undoes the ICT itself
+    plugins = JPEG2000Decoder.available_plugins
+    assert "pillow" in plugins
+    for plugin in plugins:
+        diff = np.abs(out.astype(int) - pixel_array(path, decoding_plugin=plugin))
+        assert diff.max() <= 2, plugin
+    for channel in range(3):  # R, G and B each still follow the source (an ICT left undone would not)
+        r = np.corrcoef(out[..., channel].ravel(), frames[..., channel].ravel())[0, 1]
+        assert r > 0.95, channel
 
 
 @pytest.mark.parametrize(
