@@ -52,19 +52,19 @@ bench: $(STAMP)
 BUNDLE_DIST ?= build/dist
 BUNDLE_BUILT := build/bundle-resources
 BUNDLE_ONNX := $(patsubst resources/%/card.json,$(BUNDLE_BUILT)/%/onnx/encoder.onnx,$(wildcard resources/models/*/card.json))
-PYINSTALLER := nice $(BIN)/pyinstaller --noconfirm --distpath $(BUNDLE_DIST) --workpath build/pyinstaller
+PYINSTALLER := nice $(BIN)/pyinstaller --noconfirm --distpath $(BUNDLE_DIST)
 
 # exported into a scratch folder and moved into place, so an interrupted export is redone
 $(BUNDLE_BUILT)/models/%/onnx/encoder.onnx: resources/models/%/card.json resources/models/%/model.safetensors \
 		$(wildcard engine/export/*.py) $(STAMP)
 	rm -rf $(@D).tmp
-	$(BIN)/echocare models export-onnx resources/models/$* --out $(@D).tmp
+	$(BIN)/python -m app.cli.main models export-onnx resources/models/$* --out $(@D).tmp
 	rm -rf $(@D)
 	mv $(@D).tmp $(@D)
 
 bundle: $(STAMP) $(BUNDLE_ONNX)
-	$(PYINSTALLER) build.spec
-	ECHOCARE_FLAVOUR=viewer $(PYINSTALLER) build.spec
+	$(PYINSTALLER) --workpath build/pyinstaller/full build.spec
+	ECHOCARE_FLAVOUR=viewer $(PYINSTALLER) --workpath build/pyinstaller/viewer build.spec
 	$(BIN)/python tools/bundle_smoke.py --dist $(BUNDLE_DIST) --sizes-only
 
 bundle-smoke: $(STAMP)

@@ -5,9 +5,12 @@
 For each flavour it runs ``<bundle>/<name> --smoke --model DIR`` offscreen from an empty folder
 with a clean environment (so nothing from the source tree or the venv can be imported), and
 checks the JSON line: the sample opened, every task of the model ran, through torch in the full
-bundle and through ONNX Runtime in the viewer bundle (which must hold no torch). The model is the
-bundled demo model when ``resources/models/echocare-demo`` exists, else a small all-heads model
-made with ``python -m app.smoke --prepare`` (torch from the venv). Prints one JSON object.
+bundle and through ONNX Runtime in the viewer bundle (which must hold no torch). When
+``resources/models/echocare-demo`` exists, each bundle runs its own bundled copy of the demo model
+(the viewer's holds the ONNX export that ``make bundle`` made), so a bundle that lacks a file of it
+fails; without a demo model, both run a small all-heads model made with
+``python -m app.smoke --prepare`` (torch from the venv). A bundle also fails when it is over
+its size target. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -35,12 +38,20 @@ def folder_mb(folder: Path) -> float:
     )
 
 
-def smoke_model(model: Path | None) -> tuple[Path, str]:
-    """The model folder to run, and where it came from."""
+def bundled_demo(folder: Path) -> Path:
+    """The demo model inside a one-folder bundle (PyInstaller's ``_internal``, or the folder itself)."""
+    for base in (folder / "_internal", folder):
+        if (base / "resources").is_dir():
+            return base / DEMO.relative_to(REPO)
+    return folder / "_internal" / DEMO.relative_to(REPO)
+
+
+def smoke_model(model: Path | None) -> tuple[Path | None, str]:
+    """The model folder every bundle runs (None: each its bundled demo model), and where it came from."""
     if model is not None:
         return model, "given"
     if (DEMO / "card.json").is_file():
-        return DEMO, "bundled demo model"
+        return None, "the demo model bundled inside each bundle"
     made = REPO / "build" / "smoke-model"
     if not (made / "card.json").is_file():
         subprocess.run([sys.executable, "-m", "app.smoke", "--prepare", str(made)], cwd=REPO, check=True)
@@ -76,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report: dict[str, object] = {}
     failed = False
-    model, source = (None, "") if args.sizes_only else smoke_model(args.model)
-    if model is not None:
-        report["model"] = {"path": str(model), "source": source}
+    run = not args.sizes_only
+    model, source = smoke_model(args.model) if run else (None, "")
+    if run:
+        report["model"] = {"path": str(model) if model else None, "source": source}
     for flavour, (name, backend, target_mb) in FLAVOURS.items():
         folder = args.dist / name
         exe = folder / name
@@ -90,14 +102,21 @@ def main(argv: list[str] | None = None) -> int:
         entry["within_target"] = entry["size_mb"] <= target_mb
         torch_inside = any(folder.rglob("torch/__init__.py*")) or any(folder.rglob("libtorch*.so*"))
         entry["has_torch"] = torch_inside
-        if model is not None:
-            result = run_smoke(exe, model)
+        if run:
+            bundle_model = model or bundled_demo(folder)
+            entry["model"] = str(bundle_model)
+            if not (bundle_model / "card.json").is_file():
+                result = {"ok": False, "error": f"{bundle_model}: no model card"}
+            elif backend == "onnxruntime" and not (bundle_model / "onnx" / "encoder.onnx").is_file():
+                result = {"ok": False, "error": f"{bundle_model}: no ONNX export (make bundle makes it)"}
+            else:
+                result = run_smoke(exe, bundle_model)
             ran = result.get("model", {}) if isinstance(result.get("model"), dict) else {}
             result_ok = (
                 bool(result.get("ok")) and ran.get("backend") == backend and len(ran.get("tasks", [])) > 0
             )
             entry["smoke"] = result
-            entry["ok"] = result_ok and (flavour == "full") == torch_inside
+            entry["ok"] = result_ok and (flavour == "full") == torch_inside and bool(entry["within_target"])
             failed |= not entry["ok"]
         report[flavour] = entry
     print(json.dumps(report, indent=2))
