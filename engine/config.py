@@ -10,15 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-TASK_NAMES = (
-    "classification",
-    "segmentation",
-    "detection",
-    "landmarks",
-    "regression",
-    "enhancement",
-    "report",
-)
+
+def __getattr__(name: str) -> Any:
+    """``TASK_NAMES``: every head kind's task, in post-processing order (``engine.heads.kinds``)."""
+    if name == "TASK_NAMES":
+        from engine.heads.spec import task_names
+
+        return task_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -26,8 +25,8 @@ class HeadCfg:
     """One head of a model.
 
     Attributes:
-        name: the task it serves, one of TASK_NAMES (also its key in the model's heads).
-        kind: the registered head class in ``engine.heads.HEADS``.
+        name: the task it serves, a head kind (also its key in the model's heads).
+        kind: the head kind whose network it is (``engine.heads.network_class``).
         labels: the head's output labels (classes, structures, landmark names, quantities).
         params: keyword arguments of the head's constructor.
     """

@@ -2,8 +2,8 @@
 
 Top level: ``schema`` ("echocare.results/1"), ``created``, ``source`` (the cine's info object),
 ``model`` (name, version, sha256), ``frames`` (indices analysed), ``crop`` and ``tasks`` keyed
-by task name. Each result type has one encoder in ``ENCODERS``; numbers are rounded for
-readability (coordinates 0.01 px, physical values 0.001, probabilities 1e-4).
+by task name. Each result type's encoder is declared by its head kind (``engine.heads.kinds``);
+numbers are rounded for readability (coordinates 0.01 px, physical values 0.001, probabilities 1e-4).
 """
 
 from __future__ import annotations
@@ -16,131 +16,48 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ReadError
+from engine.heads.spec import Files, head_spec, result_encoders
 from engine.project.atomic import write_atomic
 from engine.provenance import ModelRef
-from engine.types import (
-    ClassScores,
-    Detections,
-    EjectionFraction,
-    EnhancedFrame,
-    Landmarks,
-    Quantity,
-    Regression,
-    Report,
-    SegmentationResult,
-    TaskResult,
-)
+from engine.types import Quantity, TaskResult
 
 SCHEMA = "echocare.results/1"
-Files = Mapping[str, Mapping[int, str]]  # {"masks"|"enhanced"|"overlays": {frame: relative path}}
 
 
-def _num(value: float, digits: int = 3) -> float | None:
+def number(value: float, digits: int = 3) -> float | None:
+    """``value`` rounded to ``digits``; None (JSON null) when not finite."""
     return round(float(value), digits) if math.isfinite(value) else None
 
 
 def quantity(q: Quantity) -> dict[str, Any]:
     """A Quantity as JSON: name, value, unit, calibrated (+ frame when per frame)."""
-    out: dict[str, Any] = {"name": q.name, "value": _num(q.value), "unit": q.unit, "calibrated": q.calibrated}
+    out: dict[str, Any] = {"name": q.name, "value": number(q.value), "unit": q.unit}
+    out["calibrated"] = q.calibrated
     if q.frame is not None:
         out["frame"] = q.frame
     return out
-
-
-def _class_scores(r: ClassScores, files: Files) -> dict[str, Any]:
-    return {
-        "frame": r.frame,
-        "probs": {label: _num(p, 4) for label, p in zip(r.labels, r.probs)},
-        "top_k": [[label, _num(p, 4)] for label, p in r.top_k(3)],
-    }
-
-
-def _segmentation(r: SegmentationResult, files: Files) -> dict[str, Any]:
-    return {
-        "frame": r.frame,
-        "mask_png": files.get("masks", {}).get(r.frame),
-        "pixel_counts": {label: int(n) for label, n in zip(r.labels, r.pixel_counts)},
-        "areas": [quantity(a) for a in r.areas],
-        "calibrated": r.calibrated,
-    }
-
-
-def _detections(r: Detections, files: Files) -> dict[str, Any]:
-    boxes = []
-    for box, score, k, size in zip(r.boxes, r.scores, r.label_ids, r.sizes_mm):
-        boxes.append(
-            {
-                "label": r.labels[int(k)],
-                "score": _num(score, 4),
-                "box_px": [_num(v, 2) for v in box],
-                "size_mm": None if not all(map(math.isfinite, size)) else [_num(v) for v in size],
-            }
-        )
-    return {"frame": r.frame, "boxes": boxes, "calibrated": r.calibrated}
-
-
-def _landmarks(r: Landmarks, files: Files) -> dict[str, Any]:
-    points = [
-        {"name": n, "x": _num(p[0], 2), "y": _num(p[1], 2), "score": _num(s, 4)}
-        for n, p, s in zip(r.names, r.points, r.scores)
-    ]
-    return {"frame": r.frame, "points": points, "measurements": [quantity(q) for q in r.measurements]}
-
-
-def _regression(r: Regression, files: Files) -> dict[str, Any]:
-    return {"frame": r.frame, "values": [quantity(q) for q in r.values]}
-
-
-def _ejection(r: EjectionFraction, files: Files) -> dict[str, Any]:
-    return {
-        "kind": "ejection_fraction",
-        "structure": r.structure,
-        "ef_percent": _num(r.ef_percent, 2),
-        "ed_frames": list(r.ed_frames),
-        "es_frames": list(r.es_frames),
-        "frames": [int(i) for i in r.frames],
-        "volumes": [_num(v, 4) for v in r.volumes],
-        "volume_unit": r.volume_unit,
-        "calibrated": r.calibrated,
-    }
-
-
-def _enhanced(r: EnhancedFrame, files: Files) -> dict[str, Any]:
-    return {"frame": r.frame, "png": files.get("enhanced", {}).get(r.frame)}
-
-
-def _report(r: Report, files: Files) -> dict[str, Any]:
-    return {"text": r.text, "findings": [list(f) for f in r.findings], "impression": r.impression}
 
 
 def _quantity(r: Quantity, files: Files) -> dict[str, Any]:
     return quantity(r)
 
 
-ENCODERS: dict[type, Callable[[Any, Files], dict[str, Any]]] = {
-    ClassScores: _class_scores,
-    SegmentationResult: _segmentation,
-    Detections: _detections,
-    Landmarks: _landmarks,
-    Regression: _regression,
-    EjectionFraction: _ejection,
-    EnhancedFrame: _enhanced,
-    Report: _report,
-    Quantity: _quantity,
-}
+def encoders() -> dict[type, Callable[[Any, Files], dict[str, Any]]]:
+    """Result type -> encoder: every head kind's (``engine.heads.spec``), and ``Quantity``."""
+    return {Quantity: _quantity, **result_encoders()}
 
 
 def encode(result: object, files: Files = {}) -> dict[str, Any] | str:  # noqa: B006 - read-only
     """One result as JSON data (the impression strings of the report's frames stay strings)."""
     if isinstance(result, str):
         return result
-    return ENCODERS[type(result)](result, files)
+    return encoders()[type(result)](result, files)
 
 
 def task_json(result: TaskResult, labels: tuple[str, ...] = (), files: Files = {}) -> dict[str, Any]:  # noqa: B006
     """A task's entry: ``labels``, per-frame results (``frames``) and the cine summary (``cine``)."""
     out: dict[str, Any] = {"labels": list(labels), "cine": [encode(s, files) for s in result.summary]}
-    if result.task != "report":
+    if head_spec(result.task).per_frame_json:
         out["frames"] = [encode(f, files) for f in result.frames]
     elif result.summary:
         out.update(encode(result.summary[0], files))  # type: ignore[arg-type]

@@ -139,16 +139,12 @@ def evaluate_model(
 
 
 def _metric(head: str, model: Any, labels: Mapping[str, Sequence[str]]) -> Any:
-    from training.metrics import METRICS
+    from engine.heads.spec import MetricContext
+    from training.metrics import build_metric
 
-    if head == "landmarks":
-        levels = model.cfg.heads_by_name[head].params.get("levels", (1, 2, 3))
-        return METRICS.get(head)(stride=model.spec.strides[levels[0]])
-    if head == "report":
-        return METRICS.get(head)(vocab=labels.get("report", ()))
-    if head == "enhancement":
-        return METRICS.get(head)(mean=model.cfg.mean[0], std=model.cfg.std[0])
-    return METRICS.get(head)()
+    params = model.cfg.heads_by_name[head].params
+    context = MetricContext(model.spec, params, tuple(labels.get(head, ())), model.cfg.mean, model.cfg.std)
+    return build_metric(head, context)
 
 
 def _to(x: Any, device: Any) -> Any:

@@ -1,8 +1,8 @@
 """Evaluation metrics per task, registered by head name in :data:`METRICS`.
 
 Each metric accumulates batches of a head's raw outputs and model-input targets (the formats of
-``engine.heads``) and returns named floats. :data:`PRIMARY` names the figure that decides
-whether a version is better than its parent, with its direction.
+``engine.heads``) and returns named floats. :func:`primary` names the figure that decides
+whether a version is better than its parent, with its direction (``HeadSpec.metric``).
 
 segmentation: ``dice`` (mean over foreground classes present) and ``hd95_px`` (95th-percentile
 Hausdorff distance in model-input pixels); classification: ``accuracy`` and ``auc`` (macro
@@ -25,18 +25,24 @@ import torch
 from torch import Tensor
 from torch.nn import functional as nnf
 
+from engine.heads.spec import MetricContext
 from engine.registry import Registry
 
 METRICS: Registry[type] = Registry("metric")
-PRIMARY: dict[str, tuple[str, bool]] = {
-    "segmentation": ("dice", True),
-    "classification": ("auc", True),
-    "detection": ("map50", True),
-    "landmarks": ("error_mm", False),
-    "regression": ("mae", False),
-    "enhancement": ("psnr", True),
-    "report": ("token_f1", True),
-}
+
+
+def primary(kind: str) -> tuple[str, bool]:
+    """The figure that decides whether a version is better, and whether higher is better."""
+    from engine.heads.spec import head_spec
+
+    return head_spec(kind).metric
+
+
+def build_metric(kind: str, context: MetricContext) -> Any:
+    """The metric of head kind ``kind``, with the arguments its kind declares."""
+    from engine.heads.spec import head_spec
+
+    return METRICS.get(kind)(**head_spec(kind).metric_args(context))
 
 
 def _mean(values: Sequence[float]) -> float:

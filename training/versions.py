@@ -8,7 +8,7 @@ Every fine-tuning run stores a new immutable version in ``engine.model_store``. 
 * ``notes``: JSON ``{"lineage": {...}}`` with data and label hashes, label counts, the run
   config, the gate's verdict and whether the version was activated.
 
-Gate: for each trained head, the primary metric (``training.metrics.PRIMARY``) must not be
+Gate: for each trained head, the primary metric (``training.metrics.primary``) must not be
 worse than the parent's by more than ``TOLERANCE``; otherwise the version is flagged and, under
 the default policy "if_better", stored but not activated.
 """
@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from training.metrics import PRIMARY
+from training.metrics import primary
 
 TOLERANCE = 1e-3
 
@@ -49,7 +49,7 @@ def gate(
     worse = []
     details = []
     for head in heads:
-        metric, higher = PRIMARY[head]
+        metric, higher = primary(head)
         key = f"{head}.{metric}"
         new, old = test.get(key, math.nan), (parent or {}).get(key, math.nan)
         if math.isnan(old) or math.isnan(new):

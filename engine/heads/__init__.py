@@ -1,20 +1,20 @@
-"""Task heads over the EchoCare encoder, one per file, registered by name in ``HEADS``.
+"""Task heads over the EchoCare encoder: one declaration per head kind (``engine.heads.kinds``).
 
-Importing this package imports torch. Adding a head touches one new file plus one import
-line below. Each head's training loss is registered under the same name in ``LOSSES``.
+Importing this package does not import torch. A kind's ``HeadSpec`` (``engine.heads.spec``) names
+its network and loss (the torch modules beside this file), its task, its results JSON, its
+training targets and its primary metric; :func:`head_spec` finds it by name.
 """
 
-# each import registers one head and its loss
-from engine.heads import (
-    classification,  # noqa: F401
-    detection,  # noqa: F401
-    enhancement,  # noqa: F401
-    landmarks,  # noqa: F401
-    regression,  # noqa: F401
-    report,  # noqa: F401
-    segmentation,  # noqa: F401
-)
 from engine.heads.base import HEADS, FeatureSpec, register_head
-from engine.heads.losses import LOSSES, register_loss
+from engine.heads.spec import HeadSpec, head_spec, load_kinds, network_class, task_names
 
-__all__ = ["HEADS", "LOSSES", "FeatureSpec", "register_head", "register_loss"]
+__all__ = [
+    "HEADS",
+    "FeatureSpec",
+    "HeadSpec",
+    "head_spec",
+    "load_kinds",
+    "network_class",
+    "register_head",
+    "task_names",
+]

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from engine.registry import Registry
 
+# networks outside the head kinds (``engine.heads.kinds``): plug-ins and test heads, by kind name
 HEADS: Registry[Callable[..., object]] = Registry("head")
 
 
 def register_head(name: str) -> Callable[[type], type]:
-    """Class decorator registering a head under ``name``."""
+    """Class decorator registering a network under ``name`` that no head kind declares."""
     return HEADS.register(name)  # type: ignore[return-value]
 
 

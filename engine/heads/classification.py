@@ -11,12 +11,10 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from engine.heads.base import FeatureSpec, register_head
-from engine.heads.losses import register_loss
+from engine.heads.base import FeatureSpec
 from engine.layers.pooling import PooledFeatures, mlp
 
 
-@register_head("classification")
 class ClassificationHead(nn.Module):
     """Global-average-pooled levels -> MLP -> class logits.
 
@@ -45,7 +43,6 @@ class ClassificationHead(nn.Module):
         return {"logits": self.mlp(self.pool(feats))}
 
 
-@register_loss("classification")
 class ClassificationLoss(nn.Module):
     """Cross-entropy on ``logits``.
 

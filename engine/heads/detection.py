@@ -17,8 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from engine.heads.base import FeatureSpec, register_head
-from engine.heads.losses import register_loss
+from engine.heads.base import FeatureSpec
 from engine.layers.blocks import ConvNormAct
 
 
@@ -38,7 +37,6 @@ def anchor_points(spec: FeatureSpec, levels: Sequence[int]) -> tuple[torch.Tenso
     return torch.cat(pts), torch.cat(strides)
 
 
-@register_head("detection")
 class FcosDetectionHead(nn.Module):
     """FCOS-style head with a tower shared across levels.
 
@@ -108,7 +106,6 @@ def _giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1 - (inter / union - (hull - union) / hull)
 
 
-@register_loss("detection")
 class DetectionLoss(nn.Module):
     """Sigmoid focal loss (classes) + GIoU (boxes) + BCE (centerness), FCOS assignment.
 

@@ -15,12 +15,10 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from engine.heads.base import FeatureSpec, register_head
-from engine.heads.losses import register_loss
+from engine.heads.base import FeatureSpec
 from engine.layers.blocks import ConvNormAct, PyramidFuse
 
 
-@register_head("enhancement")
 class ResidualEnhancementHead(nn.Module):
     """Fused levels 0-1 + image convs -> residual image.
 
@@ -45,7 +43,6 @@ class ResidualEnhancementHead(nn.Module):
         return {"enhanced": image[:, :1] + self.out(x)}
 
 
-@register_loss("enhancement")
 class EnhancementLoss(nn.Module):
     """L1 between ``enhanced`` and the clean target.
 

@@ -13,12 +13,10 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from engine.heads.base import FeatureSpec, register_head
-from engine.heads.losses import register_loss
+from engine.heads.base import FeatureSpec
 from engine.layers.blocks import ConvNormAct, PyramidFuse
 
 
-@register_head("landmarks")
 class HeatmapLandmarkHead(nn.Module):
     """Predicts one heatmap per landmark from levels fused at the 1/4 scale.
 
@@ -62,7 +60,6 @@ def gaussian_heatmaps(points: torch.Tensor, size: tuple[int, int], stride: int, 
     return torch.nan_to_num(maps, nan=0.0)
 
 
-@register_loss("landmarks")
 class LandmarkLoss(nn.Module):
     """MSE between predicted heatmaps and Gaussians rendered at the target points.
 

@@ -11,12 +11,10 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from engine.heads.base import FeatureSpec, register_head
-from engine.heads.losses import register_loss
+from engine.heads.base import FeatureSpec
 from engine.layers.pooling import PooledFeatures, mlp
 
 
-@register_head("regression")
 class RegressionHead(nn.Module):
     """Pooled levels 3 and 4 (by default) -> MLP -> scalars.
 
@@ -48,7 +46,6 @@ class RegressionHead(nn.Module):
         return {"values": self.mlp(self.pool(feats))}
 
 
-@register_loss("regression")
 class RegressionLoss(nn.Module):
     """L1 (default) or MSE on ``values``; NaN targets are missing and ignored.
 

@@ -16,15 +16,13 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from engine.heads.base import FeatureSpec, register_head
-from engine.heads.losses import register_loss
+from engine.heads.base import FeatureSpec
 from engine.layers.pooling import PooledFeatures
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 PAD, BOS, EOS, UNK = range(4)
 
 
-@register_head("report")
 class GruReportHead(nn.Module):
     """Pooled features -> initial GRU state -> greedy word decoding.
 
@@ -91,7 +89,6 @@ class GruReportHead(nn.Module):
         return torch.stack(words, 1)
 
 
-@register_loss("report")
 class ReportLoss(nn.Module):
     """Token cross-entropy under teacher forcing; ``<pad>`` positions are ignored.
 

@@ -16,8 +16,7 @@ from monai.losses import DiceCELoss
 from monai.networks.blocks import UnetOutBlock, UnetrBasicBlock, UnetrUpBlock
 from torch import nn
 
-from engine.heads.base import FeatureSpec, register_head
-from engine.heads.losses import register_loss
+from engine.heads.base import FeatureSpec
 
 
 def _skip(in_ch: int, out_ch: int, norm: str) -> UnetrBasicBlock:
@@ -30,7 +29,6 @@ def _up(in_ch: int, out_ch: int, norm: str) -> UnetrUpBlock:
     )
 
 
-@register_head("segmentation")
 class UnetrSegmentationHead(nn.Module):
     """UNETR decoder over the image and the five encoder levels.
 
@@ -60,7 +58,6 @@ class UnetrSegmentationHead(nn.Module):
         return {"logits": self.out(x)}
 
 
-@register_loss("segmentation")
 class SegmentationLoss(nn.Module):
     """Dice + cross-entropy (MONAI ``DiceCELoss``, softmax, one-hot target).
 

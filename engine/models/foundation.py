@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from torch import Tensor, nn
 
 from engine.config import ModelCfg
-from engine.heads.base import HEADS, FeatureSpec
+from engine.heads.base import FeatureSpec
+from engine.heads.spec import network_class
 from engine.models.echocare import EchoCareEncoder
 
 
@@ -27,7 +28,7 @@ class FoundationModel(nn.Module):
         self.encoder = encoder
         self.spec: FeatureSpec = encoder.feature_spec(cfg.input_size)
         self.heads = nn.ModuleDict(
-            {h.name: HEADS.get(h.kind)(self.spec, **dict(h.params)) for h in cfg.heads}  # type: ignore[misc]
+            {h.name: network_class(h.kind)(self.spec, **dict(h.params)) for h in cfg.heads}
         )
 
     @property

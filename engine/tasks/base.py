@@ -1,4 +1,4 @@
-"""The Task protocol, its description (TaskInfo), per-frame context and the TASKS registry.
+"""The Task protocol, its description (TaskInfo), per-frame context and the TASKS table.
 
 A task turns one head's raw outputs into typed results: ``postprocess`` maps the outputs of
 one frame (no batch axis) to a frame result in original-frame pixels, and ``summarize``
@@ -8,18 +8,18 @@ cine-level results. Tasks never see tensors: outputs are numpy arrays.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Protocol
 
 import numpy as np
 
-from engine.config import TASK_NAMES, HeadCfg, ModelCfg
+from engine.config import HeadCfg, ModelCfg
 from engine.errors import TaskError
+from engine.heads.spec import head_spec, task_names
 from engine.io.calibration import Calibration
 from engine.provenance import ModelRef
-from engine.registry import Registry
 from engine.transforms.geometry import Geometry
 from engine.types import TaskResult
 
@@ -29,7 +29,7 @@ class TaskInfo:
     """What a task is.
 
     Attributes:
-        name: the task name, one of ``engine.config.TASK_NAMES``.
+        name: the task name, a head kind (``engine.heads.kinds``).
         title: a human title for menus.
         head: the model head it runs.
         uses: other tasks whose results ``summarize`` (or ``postprocess``, through
@@ -57,7 +57,7 @@ class FrameContext:
         geometry: the mapping between the original frame and the model input.
         calibration: the frame's calibration (per region mm per pixel).
         results: this frame's results of the tasks post-processed before this one (in
-            ``TASK_NAMES`` order; see :func:`postprocess_frame`).
+            head-kind order; see :func:`postprocess_frame`).
     """
 
     index: int
@@ -93,12 +93,32 @@ class Task(Protocol):
 
 
 TaskFactory = Callable[[ModelCfg, ModelRef], Task]
-TASKS: Registry[TaskFactory] = Registry("task")
 
 
-def register_task(name: str) -> Callable[[type], type]:
-    """Class decorator registering a task class, built as ``cls(cfg, ref)``."""
-    return TASKS.register(name)  # type: ignore[return-value]
+class TaskTable:
+    """The task class of every head kind, by name, read from the kinds (``engine.heads.kinds``)."""
+
+    def get(self, name: str) -> TaskFactory:
+        """The task class called ``name``, built as ``cls(cfg, ref)``.
+
+        Raises:
+            KeyError: no head kind of that name (the message lists the known ones).
+        """
+        if name not in self:
+            raise KeyError(f"unknown task {name!r} (known: {', '.join(self)})")
+        return head_spec(name).task
+
+    def names(self) -> list[str]:
+        return sorted(task_names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in task_names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+
+TASKS = TaskTable()
 
 
 def head_cfg(cfg: ModelCfg, task: str, source: str | None = None) -> HeadCfg:
@@ -119,13 +139,13 @@ def make_info(cfg: ModelCfg, ref: ModelRef, name: str, title: str, uses: tuple[s
 def postprocess_frame(
     tasks: Sequence[Task], outputs: Mapping[str, Mapping[str, np.ndarray]], ctx: FrameContext
 ) -> dict[str, object]:
-    """Every task's result for one frame, run in ``TASK_NAMES`` order.
+    """Every task's result for one frame, run in head-kind order.
 
     Args:
         outputs: per head name, that head's outputs for this frame (no batch axis).
         ctx: the frame; each task sees the results of the tasks before it in ``ctx.results``.
     """
-    order = {n: i for i, n in enumerate(TASK_NAMES)}
+    order = {n: i for i, n in enumerate(task_names())}
     done: dict[str, object] = {}
     for t in sorted(tasks, key=lambda t: order.get(t.info.name, len(order))):
         seen = replace(ctx, results=MappingProxyType(dict(done)))

@@ -9,11 +9,10 @@ import numpy as np
 from engine.config import ModelCfg
 from engine.errors import TaskError
 from engine.provenance import ModelRef
-from engine.tasks.base import CineContext, FrameContext, make_info, register_task, softmax
+from engine.tasks.base import CineContext, FrameContext, make_info, softmax
 from engine.types import ClassScores, TaskResult
 
 
-@register_task("classification")
 class ClassifyTask:
     """Softmax of the head's ``logits`` ``[K]``; the cine's probabilities are the frame mean."""
 

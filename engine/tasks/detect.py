@@ -14,12 +14,11 @@ import numpy as np
 from engine.config import ModelCfg
 from engine.provenance import ModelRef
 from engine.tasks import units
-from engine.tasks.base import CineContext, FrameContext, make_info, register_task, sigmoid
+from engine.tasks.base import CineContext, FrameContext, make_info, sigmoid
 from engine.tasks.nms import batched_nms, nms
 from engine.types import Detections, Quantity, TaskResult
 
 
-@register_task("detection")
 class DetectTask:
     """Decodes the FCOS head: score = sqrt(sigmoid(class) * sigmoid(centerness)), NMS per label.
 

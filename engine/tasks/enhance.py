@@ -8,12 +8,11 @@ import numpy as np
 
 from engine.config import ModelCfg
 from engine.provenance import ModelRef
-from engine.tasks.base import CineContext, FrameContext, make_info, register_task
+from engine.tasks.base import CineContext, FrameContext, make_info
 from engine.transforms.intensity import from_unit_range, to_grey, to_unit_range
 from engine.types import EnhancedFrame, TaskResult
 
 
-@register_task("enhancement")
 class EnhanceTask:
     """Maps the head's ``enhanced`` ``[1, h, w]`` (normalised first channel) back onto the frame.
 

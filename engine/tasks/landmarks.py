@@ -20,7 +20,7 @@ from engine.config import ModelCfg
 from engine.errors import ConfigError
 from engine.provenance import ModelRef
 from engine.tasks import units
-from engine.tasks.base import CineContext, FrameContext, make_info, register_task
+from engine.tasks.base import CineContext, FrameContext, make_info
 from engine.tasks.ellipse import FittedEllipse, fit_ellipse, match_ends
 from engine.types import Landmarks, Quantity, SegmentationResult, TaskResult
 
@@ -62,7 +62,6 @@ def ellipse_through(
     )
 
 
-@register_task("landmarks")
 class LandmarkTask:
     """Peaks of ``heatmaps`` ``[L, h, w]``; distances (mm) and angles (deg) from ``ModelCfg.measurements``."""
 

@@ -14,14 +14,13 @@ import numpy as np
 from engine.config import ModelCfg
 from engine.errors import ConfigError
 from engine.provenance import ModelRef
-from engine.tasks.base import CineContext, FrameContext, make_info, register_task
+from engine.tasks.base import CineContext, FrameContext, make_info
 from engine.tasks.ejection import area_length_volume, ejection_fraction
 from engine.types import EjectionFraction, Quantity, Regression, SegmentationResult, TaskResult
 
 BEAT_FRACTION_S = 0.25  # end-diastoles are at least this many seconds apart (heart rate < 240/min)
 
 
-@register_task("regression")
 class MeasureTask:
     """Scalars of the regression head ``values`` ``[K]`` and, for a cine, the ejection fraction."""
 

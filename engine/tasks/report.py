@@ -8,6 +8,7 @@ digit, so the text can never state a number the measurements do not.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -16,14 +17,32 @@ import numpy as np
 from engine.config import ModelCfg
 from engine.errors import TaskError
 from engine.provenance import ModelRef
-from engine.tasks.base import CineContext, FrameContext, make_info, register_task
+from engine.tasks.base import CineContext, FrameContext, make_info
 from engine.types import ClassScores, EjectionFraction, Quantity, Report, TaskResult
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
-EOS = 2
+PAD, BOS, EOS, UNK = range(4)
+_WORD = re.compile(r"[A-Za-z][A-Za-z\-']*|[^\sA-Za-z]")
 ORDER = ("classification", "segmentation", "detection", "landmarks", "regression")
 # units as the report prints them: superscripts, so the only digits in the text are values
 DISPLAY_UNITS = {"mm2": "mm²", "px2": "px²", "px3": "px³", "cm2": "cm²", "cm3": "cm³", "deg": "°"}
+
+
+def words(text: str) -> list[str]:
+    """Report words without numbers (numbers come from the measuring tasks, not the decoder)."""
+    return [w.lower() for w in _WORD.findall(text) if not any(c.isdigit() for c in w)]
+
+
+def build_vocab(texts: Sequence[str]) -> tuple[str, ...]:
+    """The report head's labels: the four special tokens then every word seen, sorted."""
+    return SPECIALS + tuple(sorted({w for t in texts for w in words(t)} - set(SPECIALS)))
+
+
+def encode_report(text: str, vocab: Sequence[str], max_len: int) -> np.ndarray:
+    """Word ids ``[max_len]`` ending with ``<eos>`` and padded with ``<pad>``."""
+    index = {w: i for i, w in enumerate(vocab)}
+    ids = [*[index.get(w, UNK) for w in words(text)][: max_len - 1], EOS]
+    return np.array(ids + [PAD] * (max_len - len(ids)), dtype=np.int64)
 
 
 def fmt_quantity(q: Quantity) -> str:
@@ -55,7 +74,6 @@ def _ejection(summary: Sequence[object]) -> list[tuple[str, str]]:
     return out
 
 
-@register_task("report")
 class ReportTask:
     """Decodes the report head's ``tokens`` ``[T]`` and writes the structured report."""
 

@@ -9,11 +9,10 @@ import numpy as np
 from engine.config import ModelCfg
 from engine.provenance import ModelRef
 from engine.tasks import units
-from engine.tasks.base import CineContext, FrameContext, make_info, register_task, softmax
+from engine.tasks.base import CineContext, FrameContext, make_info, softmax
 from engine.types import Quantity, SegmentationResult, TaskResult
 
 
-@register_task("segmentation")
 class SegmentTask:
     """Softmax of ``logits`` ``[K + 1, h, w]``, resampled to the original frame, then argmax.
 

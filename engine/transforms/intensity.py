@@ -66,3 +66,12 @@ def denormalize(chw: np.ndarray, mean: Sequence[float], std: Sequence[float]) ->
 def to_grey(frame: np.ndarray) -> np.ndarray:
     """``[H, W]`` or ``[H, W, 3]`` -> ``[H, W]`` (luma-free mean of RGB)."""
     return frame if frame.ndim == 2 else frame.mean(axis=-1).astype(frame.dtype)
+
+
+def to_grey01(frame: np.ndarray) -> np.ndarray:
+    """``[H, W]`` or ``[H, W, 3]`` uint8/uint16 -> ``[H, W]`` float32 in [0, 1]."""
+    f = np.asarray(frame)
+    if f.ndim == 3:
+        f = f[..., :3].mean(axis=-1)
+    scale = 65535.0 if np.asarray(frame).dtype == np.uint16 else 255.0
+    return (f.astype(np.float32) / scale).clip(0.0, 1.0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.finetune.samples import InputSpec, LabelledSample, build_vocab, collate, encode_report, prepare
+from engine.tasks.report import build_vocab, encode_report
+from training.finetune.samples import InputSpec, LabelledSample, collate, prepare
 
 
 def test_non_square_frame_targets_stay_aligned():

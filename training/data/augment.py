@@ -15,15 +15,6 @@ import numpy as np
 from engine.transforms.sector import detect_sector
 
 
-def to_grey01(frame: np.ndarray) -> np.ndarray:
-    """``[H, W]`` or ``[H, W, 3]`` uint8/uint16 -> ``[H, W]`` float32 in [0, 1]."""
-    f = np.asarray(frame)
-    if f.ndim == 3:
-        f = f[..., :3].mean(axis=-1)
-    scale = 65535.0 if np.asarray(frame).dtype == np.uint16 else 255.0
-    return (f.astype(np.float32) / scale).clip(0.0, 1.0)
-
-
 def crop_to_fan(grey: np.ndarray) -> np.ndarray:
     """The bounding box of the ultrasound fan (the whole frame when none is found)."""
     x0, y0, x1, y1 = detect_sector((grey * 255).astype(np.uint8)).box

@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.errors import ConfigError, ReadError
 from engine.registry import Registry
+from engine.transforms.intensity import to_grey01
 from training.data.augment import (
     DEFAULT_AUGMENT,
     NO_AUGMENT,
@@ -25,7 +26,6 @@ from training.data.augment import (
     augment,
     crop_to_fan,
     sample_rng,
-    to_grey01,
 )
 from training.data.tree import LabelTree
 

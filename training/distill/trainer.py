@@ -27,6 +27,7 @@ from torch import Tensor
 
 from engine.factory import LoadedModel, create_model, load_model
 from engine.heads.report import PAD
+from engine.heads.spec import head_spec
 from engine.models.foundation import FoundationModel
 from engine.progress import NEVER, CancelToken, Progress, ProgressFn, no_progress
 from training.distill.config import DistillCfg
@@ -65,16 +66,14 @@ class DistillResult:
 def _outputs(model: FoundationModel, feats: list[Tensor], x: Tensor, tokens: Tensor | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, head in model.heads.items():
-        if model.cfg.heads_by_name[name].kind == "report":
-            out[name] = head(feats, x, tokens=tokens)
-        else:
-            out[name] = head(feats, x)
+        forced = head_spec(model.cfg.heads_by_name[name].kind).teacher_forced
+        out[name] = head(feats, x, tokens=tokens) if forced else head(feats, x)
     return out
 
 
 def _teacher_tokens(teacher: FoundationModel, feats: list[Tensor], x: Tensor) -> Tensor | None:
     for name, head in teacher.heads.items():
-        if teacher.cfg.heads_by_name[name].kind == "report":
+        if head_spec(teacher.cfg.heads_by_name[name].kind).teacher_forced:
             return head(feats, x)["tokens"]
     return None
 

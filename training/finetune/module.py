@@ -9,32 +9,22 @@ import torch
 from torch import Tensor, nn
 
 from engine.heads.base import FeatureSpec
-from engine.registry import Registry
+from engine.heads.spec import head_spec
 from training.finetune.samples import PreparedSet, collate
-
-# keyword arguments of each head's loss, from the feature pyramid and the head's params
-LOSS_ARGS: Registry[Any] = Registry("loss arguments")
-LOSS_ARGS.register("detection")(lambda spec, p: {"spec": spec, "levels": tuple(p.get("levels", (2, 3, 4)))})
-LOSS_ARGS.register("landmarks")(lambda spec, p: {"stride": spec.strides[p.get("levels", (1, 2, 3))[0]]})
 
 
 def build_losses(spec: FeatureSpec, heads: Mapping[str, Mapping[str, Any]]) -> nn.ModuleDict:
-    """The engine's registered loss of every head (``engine.heads.losses.LOSSES``)."""
-    from engine.heads import LOSSES
-
-    out = {}
-    for name, params in heads.items():
-        kwargs = LOSS_ARGS.get(name)(spec, params) if name in LOSS_ARGS else {}
-        out[name] = LOSSES.get(name)(**kwargs)
-    return nn.ModuleDict(out)
+    """The training loss of every head, as its kind declares it (``HeadSpec.build_loss``)."""
+    return nn.ModuleDict({name: head_spec(name).build_loss(spec, params) for name, params in heads.items()})
 
 
 def run_heads(model: nn.Module, feats: Sequence[Tensor], image: Tensor, targets: Mapping[str, Any]) -> dict:
-    """Every trained head's raw outputs; the report head is teacher-forced on its target."""
+    """Every trained head's raw outputs; teacher-forced kinds (the report) get their target as input."""
     out = {}
     for name in targets:
         head = model.heads[name]
-        out[name] = head(feats, image, tokens=targets[name]) if name == "report" else head(feats, image)
+        forced = head_spec(name).teacher_forced
+        out[name] = head(feats, image, tokens=targets[name]) if forced else head(feats, image)
     return out
 
 

@@ -7,48 +7,12 @@ NaN, which the losses ignore). Otherwise the head is rebuilt for the data's labe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
-
-import numpy as np
 
 from engine.config import ModelCfg
+from engine.heads.spec import Remap, head_spec
 from training.finetune.samples import LabelledSample
-
-Remap = Callable[[Any, Sequence[str], Sequence[str]], Any]
-
-
-def _index(src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
-    return np.array([list(dst).index(n) for n in src], dtype=np.int64)
-
-
-def _seg(t: Any, src: Sequence[str], dst: Sequence[str]) -> Any:
-    lut = np.zeros(256, dtype=np.uint8)
-    lut[1 : len(src) + 1] = _index(src, dst) + 1
-    return lut[np.asarray(t, dtype=np.uint8)]
-
-
-def _points(t: Any, src: Sequence[str], dst: Sequence[str]) -> Any:
-    out = np.full((len(dst), 2), np.nan, dtype=np.float32)
-    out[_index(src, dst)] = np.asarray(t, dtype=np.float32).reshape(-1, 2)
-    return out
-
-
-def _values(t: Any, src: Sequence[str], dst: Sequence[str]) -> Any:
-    out = np.full(len(dst), np.nan, dtype=np.float32)
-    out[_index(src, dst)] = np.asarray(t, dtype=np.float32).reshape(-1)
-    return out
-
-
-REMAPS: dict[str, Remap] = {
-    "segmentation": _seg,
-    "classification": lambda t, src, dst: int(_index([src[int(t)]], dst)[0]),
-    "detection": lambda t, src, dst: (t[0], _index(src, dst)[np.asarray(t[1], dtype=np.int64)]),
-    "landmarks": _points,
-    "regression": _values,
-    "report": lambda t, src, dst: t,  # text; encoded with the model's vocabulary
-}
 
 
 def align_to_model(
@@ -67,10 +31,11 @@ def align_to_model(
     for head in heads:
         have = model.heads_by_name.get(head)
         src = tuple(labels.get(head, ()))
-        if have is None or head not in REMAPS or not have.labels or have.labels == src:
+        spec = head_spec(head)
+        if have is None or spec.remap is None or not have.labels or have.labels == src:
             continue
-        if head == "report" or set(src) <= set(have.labels):
-            remaps[head] = (REMAPS[head], src, tuple(have.labels))
+        if spec.open_vocabulary or set(src) <= set(have.labels):
+            remaps[head] = (spec.remap, src, tuple(have.labels))
             out_labels[head] = tuple(have.labels)
     if not remaps:
         return list(samples), out_labels

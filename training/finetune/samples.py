@@ -21,20 +21,14 @@ formats the engine's losses document (``engine.heads.<task>``).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from engine.config import ModelCfg
-from engine.transforms.geometry import Geometry
-from training.data.augment import to_grey01
-
-PAD, BOS, EOS, UNK = range(4)
-SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
-_WORD = re.compile(r"[A-Za-z][A-Za-z\-']*|[^\sA-Za-z]")
+from engine.heads.spec import head_spec
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,23 +49,6 @@ class LabelledSample:
     spacing_mm: tuple[float, float] | None = None
     key: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
-
-
-def words(text: str) -> list[str]:
-    """Report words without numbers (numbers come from the measuring tasks, not the decoder)."""
-    return [w.lower() for w in _WORD.findall(text) if not any(c.isdigit() for c in w)]
-
-
-def build_vocab(texts: Sequence[str]) -> tuple[str, ...]:
-    """The report head's labels: the four special tokens then every word seen, sorted."""
-    return SPECIALS + tuple(sorted({w for t in texts for w in words(t)} - set(SPECIALS)))
-
-
-def encode_report(text: str, vocab: Sequence[str], max_len: int) -> np.ndarray:
-    """Word ids ``[max_len]`` ending with ``<eos>`` and padded with ``<pad>``."""
-    index = {w: i for i, w in enumerate(vocab)}
-    ids = [*[index.get(w, UNK) for w in words(text)][: max_len - 1], EOS]
-    return np.array(ids + [PAD] * (max_len - len(ids)), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -120,25 +97,6 @@ class InputSpec:
         )
 
 
-TargetFn = Callable[[Any, Geometry, InputSpec], Any]
-_TARGETS: dict[str, TargetFn] = {
-    "segmentation": lambda t, g, s: g.image_to_model(np.asarray(t, np.uint8), nearest=True)[None].astype(
-        np.int64
-    ),
-    "classification": lambda t, g, s: np.int64(t),
-    "detection": lambda t, g, s: (
-        g.boxes_to_model(np.asarray(t[0], np.float64)).astype(np.float32).reshape(-1, 4),
-        np.asarray(t[1], np.int64).reshape(-1),
-    ),
-    "landmarks": lambda t, g, s: g.points_to_model(np.asarray(t, np.float64)).astype(np.float32),
-    "regression": lambda t, g, s: np.asarray(t, np.float32).reshape(-1),
-    "enhancement": lambda t, g, s: (
-        (g.image_to_model(to_grey01(np.asarray(t)))[None] - s.mean[0]) / s.std[0]
-    ).astype(np.float32),
-    "report": lambda t, g, s: encode_report(str(t), s.vocab, s.report_len),
-}
-
-
 def prepare(sample: LabelledSample, spec: InputSpec, heads: Sequence[str]) -> dict[str, Any]:
     """Model-input tensors of one sample: ``image`` [C, H, W], ``targets`` per head, ``spacing``.
 
@@ -157,7 +115,7 @@ def prepare(sample: LabelledSample, spec: InputSpec, heads: Sequence[str]) -> di
     geom = prepared.geometry
     targets = {}
     for name in heads:
-        value = _TARGETS[name](sample.targets[name], geom, spec)
+        value = head_spec(name).target(sample.targets[name], geom, spec)
         targets[name] = (
             tuple(torch.from_numpy(v) for v in value) if isinstance(value, tuple) else torch.as_tensor(value)
         )
@@ -168,7 +126,7 @@ def prepare(sample: LabelledSample, spec: InputSpec, heads: Sequence[str]) -> di
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack samples; detection targets stay a list of (boxes, labels); cached features stack per level."""
+    """Stack samples; unstacked kinds' targets (detection boxes) stay a list; features stack per level."""
     import torch
 
     out: dict[str, Any] = {
@@ -178,7 +136,7 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
     for name in items[0]["targets"]:
         values = [it["targets"][name] for it in items]
-        out["targets"][name] = values if name == "detection" else torch.stack(values)
+        out["targets"][name] = torch.stack(values) if head_spec(name).stacked else values
     if "feats" in items[0]:
         out["feats"] = [torch.stack([it["feats"][i] for it in items]) for i in range(len(items[0]["feats"]))]
     return out

@@ -12,18 +12,8 @@ from typing import Any
 
 from engine.config import HeadCfg, ModelCfg
 from engine.errors import ConfigError, ModelError
-from engine.registry import Registry
+from engine.heads.spec import head_spec
 from training.config import FinetuneCfg
-
-# constructor size argument of each head, from its labels
-HEAD_SIZE: Registry[Any] = Registry("head size")
-HEAD_SIZE.register("segmentation")(lambda labels: {"num_classes": len(labels)})
-HEAD_SIZE.register("classification")(lambda labels: {"num_classes": len(labels)})
-HEAD_SIZE.register("detection")(lambda labels: {"num_classes": len(labels)})
-HEAD_SIZE.register("landmarks")(lambda labels: {"num_landmarks": len(labels)})
-HEAD_SIZE.register("regression")(lambda labels: {"num_outputs": len(labels)})
-HEAD_SIZE.register("enhancement")(lambda labels: {})
-HEAD_SIZE.register("report")(lambda labels: {"vocab_size": len(labels)})
 
 
 @dataclass(frozen=True)
@@ -67,7 +57,7 @@ def head_cfgs(base: ModelCfg, cfg: FinetuneCfg, labels: Mapping[str, tuple[str, 
     """The run model's heads: the starting model's, with each trained head set to its labels."""
     heads = {h.name: h for h in base.heads}
     for name in cfg.heads:
-        params = {**HEAD_SIZE.get(name)(labels[name]), **dict(cfg.head_params.get(name, {}))}
+        params = {**head_spec(name).size(labels[name]), **dict(cfg.head_params.get(name, {}))}
         old = heads.get(name)
         keep = old is not None and old.labels == labels[name] and not cfg.head_params.get(name)
         heads[name] = old if keep and old is not None else HeadCfg(name, name, tuple(labels[name]), params)

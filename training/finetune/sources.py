@@ -18,7 +18,8 @@ import numpy as np
 
 from engine.errors import ConfigError
 from engine.registry import Registry
-from training.finetune.samples import LabelledSample, build_vocab
+from engine.tasks.report import build_vocab
+from training.finetune.samples import LabelledSample
 
 if TYPE_CHECKING:
     from training.config import FinetuneCfg

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.tasks.report import build_vocab, encode_report
 from engine.transforms.geometry import Geometry
 from engine.transforms.intensity import to_unit_range
-from training.finetune.samples import build_vocab, encode_report
 from training.recipes.labels import (
     CLASSES,
     DETECTION,

@@ -158,7 +158,7 @@ def _seg_dice(run: _Runner, results: Sequence[Any], outs: Sequence[dict[str, Any
 
 
 def _lesion(run: _Runner, ev: EvalRecipe, seed: int) -> dict[str, float]:
-    from training.finetune.samples import words
+    from engine.tasks.report import words
     from training.metrics import binary_auc, report_scores
 
     results = _simulate("lesion", ev.per_scene, seed, ev.size)

@@ -1,0 +1,41 @@
+"""Classification: class logits of a frame, probabilities per frame and over the cine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.heads.spec import Files, HeadSpec, register_spec
+from engine.tasks.classify import ClassifyTask
+from engine.types import ClassScores
+
+
+def _json(r: ClassScores, files: Files) -> dict[str, Any]:
+    from engine.results_json import number
+
+    return {
+        "frame": r.frame,
+        "probs": {label: number(p, 4) for label, p in zip(r.labels, r.probs)},
+        "top_k": [[label, number(p, 4)] for label, p in r.top_k(3)],
+    }
+
+
+def _remap(t: Any, src: Any, dst: Any) -> int:
+    return list(dst).index(src[int(t)])
+
+
+SPEC = register_spec(
+    HeadSpec(
+        kind="classification",
+        rank=0,
+        module="engine.heads.classification:ClassificationHead",
+        loss="engine.heads.classification:ClassificationLoss",
+        task=ClassifyTask,
+        json={ClassScores: _json},
+        size=lambda labels: {"num_classes": len(labels)},
+        target=lambda t, g, s: np.int64(t),
+        metric=("auc", True),
+        remap=_remap,
+    )
+)

@@ -1,0 +1,62 @@
+"""Detection: labelled boxes per frame (FCOS), with their size in mm where calibrated."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.heads.base import FeatureSpec
+from engine.heads.spec import Files, HeadSpec, register_spec
+from engine.tasks.detect import DetectTask
+from engine.types import Detections
+
+
+def _json(r: Detections, files: Files) -> dict[str, Any]:
+    from engine.results_json import number
+
+    boxes = []
+    for box, score, k, size in zip(r.boxes, r.scores, r.label_ids, r.sizes_mm):
+        boxes.append(
+            {
+                "label": r.labels[int(k)],
+                "score": number(score, 4),
+                "box_px": [number(v, 2) for v in box],
+                "size_mm": None if not all(map(math.isfinite, size)) else [number(v) for v in size],
+            }
+        )
+    return {"frame": r.frame, "boxes": boxes, "calibrated": r.calibrated}
+
+
+def _target(t: Any, g: Any, s: Any) -> tuple[np.ndarray, np.ndarray]:
+    boxes = g.boxes_to_model(np.asarray(t[0], np.float64)).astype(np.float32).reshape(-1, 4)
+    return boxes, np.asarray(t[1], np.int64).reshape(-1)
+
+
+def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> tuple[Any, np.ndarray]:
+    index = np.array([list(dst).index(n) for n in src], dtype=np.int64)
+    return t[0], index[np.asarray(t[1], dtype=np.int64)]
+
+
+def _loss_args(spec: FeatureSpec, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"spec": spec, "levels": tuple(params.get("levels", (2, 3, 4)))}
+
+
+SPEC = register_spec(
+    HeadSpec(
+        kind="detection",
+        rank=2,
+        module="engine.heads.detection:FcosDetectionHead",
+        loss="engine.heads.detection:DetectionLoss",
+        task=DetectTask,
+        json={Detections: _json},
+        size=lambda labels: {"num_classes": len(labels)},
+        target=_target,
+        metric=("map50", True),
+        remap=_remap,
+        loss_args=_loss_args,
+        stacked=False,
+    )
+)

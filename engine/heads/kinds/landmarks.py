@@ -1,0 +1,55 @@
+"""Landmarks: named points per frame (heatmap peaks) and the measurements declared between them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.heads.base import FeatureSpec
+from engine.heads.spec import Files, HeadSpec, register_spec
+from engine.tasks.landmarks import LandmarkTask
+from engine.types import Landmarks
+
+LEVELS = (1, 2, 3)  # the network's default feature levels; the first sets the heatmap stride
+
+
+def _json(r: Landmarks, files: Files) -> dict[str, Any]:
+    from engine.results_json import number, quantity
+
+    points = [
+        {"name": n, "x": number(p[0], 2), "y": number(p[1], 2), "score": number(s, 4)}
+        for n, p, s in zip(r.names, r.points, r.scores)
+    ]
+    return {"frame": r.frame, "points": points, "measurements": [quantity(q) for q in r.measurements]}
+
+
+def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
+    out = np.full((len(dst), 2), np.nan, dtype=np.float32)
+    out[[list(dst).index(n) for n in src]] = np.asarray(t, dtype=np.float32).reshape(-1, 2)
+    return out
+
+
+def _stride(spec: FeatureSpec, params: Mapping[str, Any]) -> int:
+    return spec.strides[int(params.get("levels", LEVELS)[0])]
+
+
+SPEC = register_spec(
+    HeadSpec(
+        kind="landmarks",
+        rank=3,
+        module="engine.heads.landmarks:HeatmapLandmarkHead",
+        loss="engine.heads.landmarks:LandmarkLoss",
+        task=LandmarkTask,
+        json={Landmarks: _json},
+        size=lambda labels: {"num_landmarks": len(labels)},
+        target=lambda t, g, s: g.points_to_model(np.asarray(t, np.float64)).astype(np.float32),
+        metric=("error_mm", False),
+        remap=_remap,
+        loss_args=lambda spec, params: {"stride": _stride(spec, params)},
+        metric_args=lambda m: {"stride": _stride(m.spec, m.params)},
+    )
+)
+
+

@@ -1,0 +1,56 @@
+"""Regression: named values per frame, and the ejection fraction of a segmented ventricle over a cine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.heads.spec import Files, HeadSpec, register_spec
+from engine.tasks.measure import MeasureTask
+from engine.types import EjectionFraction, Regression
+
+
+def _values(r: Regression, files: Files) -> dict[str, Any]:
+    from engine.results_json import quantity
+
+    return {"frame": r.frame, "values": [quantity(q) for q in r.values]}
+
+
+def _ejection(r: EjectionFraction, files: Files) -> dict[str, Any]:
+    from engine.results_json import number
+
+    return {
+        "kind": "ejection_fraction",
+        "structure": r.structure,
+        "ef_percent": number(r.ef_percent, 2),
+        "ed_frames": list(r.ed_frames),
+        "es_frames": list(r.es_frames),
+        "frames": [int(i) for i in r.frames],
+        "volumes": [number(v, 4) for v in r.volumes],
+        "volume_unit": r.volume_unit,
+        "calibrated": r.calibrated,
+    }
+
+
+def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
+    out = np.full(len(dst), np.nan, dtype=np.float32)
+    out[[list(dst).index(n) for n in src]] = np.asarray(t, dtype=np.float32).reshape(-1)
+    return out
+
+
+SPEC = register_spec(
+    HeadSpec(
+        kind="regression",
+        rank=4,
+        module="engine.heads.regression:RegressionHead",
+        loss="engine.heads.regression:RegressionLoss",
+        task=MeasureTask,
+        json={Regression: _values, EjectionFraction: _ejection},
+        size=lambda labels: {"num_outputs": len(labels)},
+        target=lambda t, g, s: np.asarray(t, np.float32).reshape(-1),
+        metric=("mae", False),
+        remap=_remap,
+    )
+)

@@ -1,0 +1,46 @@
+"""Segmentation: a label map per frame with each structure's area."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.heads.spec import Files, HeadSpec, register_spec
+from engine.tasks.segment import SegmentTask
+from engine.types import SegmentationResult
+
+
+def _json(r: SegmentationResult, files: Files) -> dict[str, Any]:
+    from engine.results_json import quantity
+
+    return {
+        "frame": r.frame,
+        "mask_png": files.get("masks", {}).get(r.frame),
+        "pixel_counts": {label: int(n) for label, n in zip(r.labels, r.pixel_counts)},
+        "areas": [quantity(a) for a in r.areas],
+        "calibrated": r.calibrated,
+    }
+
+
+def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
+    lut = np.zeros(256, dtype=np.uint8)
+    lut[1 : len(src) + 1] = [list(dst).index(n) + 1 for n in src]
+    return lut[np.asarray(t, dtype=np.uint8)]
+
+
+SPEC = register_spec(
+    HeadSpec(
+        kind="segmentation",
+        rank=1,
+        module="engine.heads.segmentation:UnetrSegmentationHead",
+        loss="engine.heads.segmentation:SegmentationLoss",
+        task=SegmentTask,
+        json={SegmentationResult: _json},
+        size=lambda labels: {"num_classes": len(labels)},
+        target=lambda t, g, s: g.image_to_model(np.asarray(t, np.uint8), nearest=True)[None].astype(np.int64),
+        metric=("dice", True),
+        remap=_remap,
+    )
+)
