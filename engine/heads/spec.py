@@ -131,12 +131,16 @@ def _resolve(path: str) -> Any:
 
 
 @cache
-def load_kinds() -> tuple[HeadSpec, ...]:
-    """Every head kind, in rank order (imports each module of ``engine.heads.kinds`` once)."""
+def _import_kinds() -> None:
     from engine.heads import kinds
 
     for info in pkgutil.iter_modules(kinds.__path__):
         importlib.import_module(f"{kinds.__name__}.{info.name}")
+
+
+def load_kinds() -> tuple[HeadSpec, ...]:
+    """Every head kind, in rank order (imports each module of ``engine.heads.kinds`` once)."""
+    _import_kinds()
     return tuple(sorted((SPECS.get(n) for n in SPECS.names()), key=lambda s: s.rank))
 
 
