@@ -17,7 +17,7 @@ from engine.inference import Predictor
 from engine.model_card import ModelCard
 from engine.tasks.presets import all_heads_cfg
 from training.distill.config import DistillCfg
-from training.distill.losses import OUTPUT_LOSSES, FeatureProjector, soft_kl
+from training.distill.losses import OUTPUT_LOSSES, FeatureProjector, output_loss, soft_kl
 from training.distill.register import register
 from training.distill.student import init_from_teacher, student_cfg, teacher_key
 from training.distill.trainer import distill
@@ -173,3 +173,11 @@ def test_segmentation_loss_does_not_reward_an_all_background_student():
     kl_only = float(soft_kl(background, teacher, 2.0))
     assert background_loss > lesion_loss + 0.5
     assert background_loss - kl_only > 0.9  # the missed lesion costs a whole Dice term
+
+
+def test_a_kind_without_its_own_loss_matches_its_float_outputs():
+    loss = output_loss("a_kind_with_no_distillation_loss")
+    teacher = {"level": torch.tensor([[1.0], [2.0]]), "ids": torch.tensor([[3], [4]])}
+    assert float(loss({"level": teacher["level"].clone(), "ids": teacher["ids"]}, teacher, 2.0)) == 0.0
+    assert float(loss({"level": torch.tensor([[1.0], [4.0]]), "ids": teacher["ids"]}, teacher, 2.0)) == 2.0
+    assert output_loss("segmentation") is OUTPUT_LOSSES.get("segmentation")

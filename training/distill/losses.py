@@ -1,6 +1,7 @@
 """Distillation losses: per-level feature matching and one output loss per head kind.
 
-Output losses are registered by head kind in :data:`OUTPUT_LOSSES` and called as
+Output losses are registered by head kind in :data:`OUTPUT_LOSSES` (a kind without one matches
+its outputs by mean squared difference, :func:`output_loss`) and called as
 ``loss(student_outputs, teacher_outputs, temperature)`` with both heads' raw output dicts.
 """
 
@@ -16,6 +17,18 @@ from engine.registry import Registry
 
 OutputLoss = Callable[[dict[str, Tensor], dict[str, Tensor], float], Tensor]
 OUTPUT_LOSSES: Registry[OutputLoss] = Registry("distillation loss")
+
+
+def matched_outputs(s: dict[str, Tensor], t: dict[str, Tensor], temperature: float) -> Tensor:
+    """Mean squared difference of every floating-point output (kinds without their own loss)."""
+    del temperature
+    terms = [nnf.mse_loss(s[k], t[k]) for k in t if torch.is_floating_point(t[k])]
+    return torch.stack(terms).sum() if terms else next(iter(s.values())).sum() * 0.0
+
+
+def output_loss(kind: str) -> OutputLoss:
+    """The distillation loss of head kind ``kind``: its own where registered, else ``matched_outputs``."""
+    return OUTPUT_LOSSES.get(kind) if kind in OUTPUT_LOSSES else matched_outputs
 
 
 def soft_kl(student: Tensor, teacher: Tensor, temperature: float, dim: int = 1) -> Tensor:

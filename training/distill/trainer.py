@@ -7,7 +7,7 @@ maps and every head's raw outputs; the student is trained on
 
 * feature matching: MSE between each student level, mapped by a 1x1 convolution to the
   teacher's channels, and the teacher's level;
-* output matching, per head kind (``training.distill.losses.OUTPUT_LOSSES``): KL on class,
+* output matching, per head kind (``training.distill.losses.output_loss``): KL on class,
   mask and token distributions, MSE on heatmaps, values and enhanced images, soft targets and
   object-weighted box matching for detection;
 * the simulator's labels where frames carry them (segmentation masks, scene classes).
@@ -32,7 +32,7 @@ from engine.models.foundation import FoundationModel
 from engine.progress import NEVER, CancelToken, Progress, ProgressFn, no_progress
 from training.distill.config import DistillCfg
 from training.distill.data import DistillFrame, simulated_frames
-from training.distill.losses import OUTPUT_LOSSES, FeatureProjector
+from training.distill.losses import FeatureProjector, output_loss
 from training.distill.student import init_from_teacher, student_cfg
 
 WARMUP_SHARE = 0.05
@@ -152,11 +152,11 @@ def distill(
         s_out = _outputs(student, s_feats, x, tokens)
         terms = {"features": cfg.feature_weight * proj(s_feats, t_feats)}
         for name, kind in kinds.items():
-            if kind == "report" and tokens is not None:
+            if head_spec(kind).teacher_forced and tokens is not None:
                 keep = (tokens != PAD).float().unsqueeze(-1)
                 s_out[name] = {"logits": s_out[name]["logits"] * keep}
                 t_out[name] = {"logits": t_out[name]["logits"] * keep}
-            terms[name] = OUTPUT_LOSSES.get(kind)(s_out[name], t_out[name], cfg.temperature)
+            terms[name] = output_loss(kind)(s_out[name], t_out[name], cfg.temperature)
         if cfg.label_weight:
             terms["labels"] = cfg.label_weight * _supervised(s_out, student.cfg, m, y)
         loss = torch.stack(list(terms.values())).sum()
