@@ -7,7 +7,14 @@ import sys
 
 import pytest
 
-LIGHT_MODULES = ["engine", "engine.io", "engine.config", "engine.provenance", "app.cli.main"]
+LIGHT_MODULES = [
+    "engine",
+    "engine.io",
+    "engine.config",
+    "engine.provenance",
+    "engine.annotations",
+    "app.cli.main",
+]
 
 
 @pytest.mark.parametrize("module", LIGHT_MODULES)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.annotations import Review
 from engine.provenance import ModelRef, Origin
 
 
@@ -36,18 +37,22 @@ class LabelRecord:
 
 @dataclass(frozen=True)
 class AnnotationRecord:
-    """One annotation as stored.
+    """One ``engine.annotations.Annotation`` as stored: its fields, geometry and value as JSON.
+
+    The schema (which kinds exist, how many points each takes, the review states) is defined
+    once, in ``engine.annotations``; the store keeps records as given, and a record is checked
+    against the schema when it becomes an ``Annotation`` again.
 
     Attributes:
-        id: unique id.
-        kind: "box", "landmark", "distance", "ellipse", "area", "angle", "frame_mark", "class",
-            "value" or "report".
-        frame: frame index, -1 for study-wide.
-        label_id: label id, 0 if none.
-        data: JSON-able geometry and value: {"points": [[x, y], ...], "value": ..., "name": ...}.
-        origin: AI draft or human final.
-        model: the drafting model, if any.
-        review: "pending", "accepted" or "rejected".
+        id: ``Annotation.id``.
+        kind: ``Annotation.kind``, a key of ``engine.annotations.KINDS``.
+        frame: ``Annotation.frame`` (``STUDY_WIDE``, -1, for study-wide).
+        label_id: ``Annotation.label_id`` (0 if none).
+        data: the rest of the annotation as JSON: {"points": [[x, y], ...], "value": ...,
+            "name": ..., "scores": [[class, p], ...]}.
+        origin: ``Annotation.origin``.
+        model: ``Annotation.model``.
+        review: the value of ``Annotation.review`` (an ``engine.annotations.Review``).
     """
 
     id: str
@@ -57,7 +62,7 @@ class AnnotationRecord:
     data: dict[str, Any] = field(default_factory=dict)
     origin: Origin = Origin.HUMAN_FINAL
     model: ModelRef | None = None
-    review: str = "accepted"
+    review: str = Review.ACCEPTED.value
 
     def data_json(self) -> str:
         return json.dumps(self.data, sort_keys=True, separators=(",", ":"))
@@ -71,7 +76,7 @@ class MaskRecord:
     plane: np.ndarray
     origin: Origin = Origin.HUMAN_FINAL
     model: ModelRef | None = None
-    review: str = "accepted"
+    review: str = Review.ACCEPTED.value  # the value of an ``engine.annotations.Review``
 
     def same_as(self, other: MaskRecord) -> bool:
         return (
