@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.heads.spec import head_spec
 from engine.progress import NEVER, CancelToken, ProgressFn, no_progress
 from training.config import FinetuneCfg, to_dict, validate_finetune
 from training.data.splits import split_items
@@ -129,7 +130,7 @@ def evaluate_model(
             outs = run_heads(model, feats, image, targets)
             for h in heads:
                 total += float(losses[h](outs[h], targets[h])) * image.shape[0]
-                plain = model.heads[h](feats, image) if h == "report" else outs[h]
+                plain = model.heads[h](feats, image) if head_spec(h).teacher_forced else outs[h]
                 metrics[h].update(_cpu(plain), _cpu(targets[h]), b["spacing"])
             n += image.shape[0]
     out = {"loss": total / max(1, n)}
@@ -230,7 +231,7 @@ def _train(
     elif cfg.init_encoder:  # e.g. a pretraining run's encoder.safetensors, or the official .pth
         load_encoder_checkpoint(model, cfg.init_encoder)
     model = model.to(dist.device)
-    spec = InputSpec.of_model(start.cfg, labels.get("report", ()), _report_len(start.cfg))
+    spec = InputSpec.of_model(start.cfg, labels)
     sets = {k: PreparedSet(v or parts["train"][:1], spec, cfg.heads) for k, v in parts.items()}
     parent_test = None
     if start.parent is not None and all(
@@ -284,11 +285,6 @@ def _train(
             trained_on=f"fine-tuned on {len(parts['train'])} frames from {cfg.data.source}",
         )
     return FinetuneResult(result.status, result, test, parent_test, verdict, card, model.cpu())
-
-
-def _report_len(cfg: Any) -> int:
-    head = cfg.heads_by_name.get("report")
-    return int(head.params.get("max_len", 24)) if head else 24
 
 
 def _without_loss(metrics: Mapping[str, float]) -> dict[str, float]:

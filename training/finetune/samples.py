@@ -60,8 +60,8 @@ class InputSpec:
         mean, std: per-channel normalisation after scaling pixels to [0, 1].
         crop_to_fan: crop each frame to its detected fan first.
         in_chans: model input channels.
-        vocab: the report head's vocabulary.
-        report_len: report target length, words.
+        vocab: the vocabulary of the model's open-vocabulary head (the report's words).
+        report_len: that head's target length, words.
     """
 
     size: tuple[int, int]
@@ -73,8 +73,13 @@ class InputSpec:
     report_len: int = 24
 
     @classmethod
-    def of_model(cls, cfg: ModelCfg, vocab: Sequence[str] = (), report_len: int = 24) -> InputSpec:
-        """The input contract of a model card."""
+    def of_model(cls, cfg: ModelCfg, labels: Mapping[str, Sequence[str]] = {}) -> InputSpec:
+        """The input contract of a model card; the vocabulary is its open-vocabulary head's in ``labels``."""
+        vocab: Sequence[str] = ()
+        report_len = 24
+        for head in cfg.heads:
+            if head.name in labels and head_spec(head.kind).open_vocabulary:
+                vocab, report_len = labels[head.name], int(head.params.get("max_len", 24))
         return cls(
             tuple(cfg.input_size),
             tuple(cfg.mean),
