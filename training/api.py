@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine.config_files import to_dict
 from engine.errors import ConfigError
 from engine.heads.spec import head_spec
 from engine.progress import NEVER, CancelToken, ProgressFn, no_progress
-from training.config import FinetuneCfg, to_dict, validate_finetune
+from training.config import FinetuneCfg, validate_finetune
 from training.data.splits import split_items
 from training.distributed import DistInfo, init_distributed, unwrap, wrap
 from training.finetune.remap import align_to_model

@@ -73,7 +73,7 @@ class TrainingRun:
 
     Attributes:
         run_dir: the run folder (``cfg.run.out_dir``): events, loop log, checkpoints.
-        config: the run config as a plain mapping (``training.config.to_dict``).
+        config: the run config as a plain mapping (``engine.config_files.to_dict``).
         process: the child process.
         losses: ``(step, loss)`` per optimiser step seen so far.
         epochs: the loop's per-epoch records (``train_loss``, ``val_<head>.<metric>``, ...).
@@ -187,7 +187,7 @@ def start_run(
     """Start fine-tuning ``config`` in a new process writing to ``run_dir``.
 
     Args:
-        config: a fine-tuning config mapping (``training.config.to_dict(FinetuneCfg)`` or the
+        config: a fine-tuning config mapping (``engine.config_files.to_dict(FinetuneCfg)`` or the
             same keys as a config file); ``run.out_dir`` is set to ``run_dir``.
         run_dir: the run folder.
         resume: continue from the newest checkpoint in ``run_dir``.

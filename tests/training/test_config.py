@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from app.cli.main import main
+from engine.config_files import from_dict
 from engine.errors import ConfigError
-from training.config import FinetuneCfg, PretrainCfg, from_dict, load_finetune_cfg
+from training.config import FinetuneCfg, PretrainCfg, load_finetune_cfg
 
 
 def _run(capsys, tmp_path, action: str, data: dict) -> tuple[int, str]:
@@ -107,7 +108,7 @@ def test_a_good_config_round_trips_with_overrides(tmp_path):
 def test_example_configs_parse():
     from pathlib import Path
 
-    from training.config import read_mapping
+    from engine.config_files import read_mapping
 
     root = Path(__file__).resolve().parents[2] / "configs"
     pretrain, finetune = sorted(root.glob("pretrain-*.yaml")), sorted(root.glob("finetune-*.yaml"))

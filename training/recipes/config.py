@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import TASK_NAMES
+from engine.config_files import from_dict, read_mapping
 from engine.errors import ConfigError
-from training.config import from_dict, read_mapping
 
 SCENES = ("lesion", "vessels", "organs", "fetal_head", "cardiac", "enhance")
 

@@ -135,7 +135,7 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
 
 def run_recipe(recipe: DemoRecipe, out: Path, config_path: Path | None = None) -> Path:
     """The whole recipe; returns the model folder ``out/<name>``."""
-    from training.config import to_dict
+    from engine.config_files import to_dict
     from training.recipes.card import save_model, with_metrics, write_card
     from training.recipes.evaluate import evaluate
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import torch
 
+from engine.config_files import to_dict
 from engine.progress import NEVER, CancelToken, ProgressFn, no_progress
 from training.checkpointing import save_weights_atomic, weights_of
-from training.config import PretrainCfg, SplitCfg, to_dict
+from training.config import PretrainCfg, SplitCfg
 from training.data import sim_frames  # noqa: F401  (registers the "sim" frame source)
 from training.data.augment import NO_AUGMENT
 from training.data.frames import FRAME_SOURCES, PretrainFrames

@@ -7,10 +7,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from engine.config_files import to_dict
 from engine.project.records import LabelRecord, MaskRecord
 from engine.project.store import ProjectStore
 from engine.provenance import Origin
-from training.config import DataCfg, FinetuneCfg, OptimCfg, RunCfg, SplitCfg, to_dict
+from training.config import DataCfg, FinetuneCfg, OptimCfg, RunCfg, SplitCfg
 from training.sim import SimConfig, simulate
 
 LESION = 1

@@ -6,10 +6,11 @@ import numpy as np
 from loop_project import SIZE, make_project, store_tiny_model
 
 from app.model import loop
+from engine.config_files import from_dict
 from engine.project.records import LabelRecord, MaskRecord
 from engine.project.store import ProjectStore
 from engine.provenance import ModelRef, Origin
-from training.config import FinetuneCfg, from_dict
+from training.config import FinetuneCfg
 
 
 def test_snapshot_keeps_the_chosen_studies_labels_and_human_final_masks_only(tmp_path):
