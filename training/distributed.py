@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
 
@@ -126,13 +125,3 @@ def broadcast(obj: Any, info: DistInfo) -> Any:
     dist.broadcast_object_list(box, src=0)
     return box[0]
 
-
-def seed_offset(info: DistInfo) -> int:
-    """A per-rank offset for generators that must differ between ranks (dropout)."""
-    return info.rank * 1_000_003
-
-
-def device_of(info: DistInfo) -> torch.device:
-    import torch
-
-    return torch.device(info.device)

@@ -71,9 +71,6 @@ class LabelSet:
         """Change one label's overlay opacity (clamped to 0..1)."""
         self.put(replace(self.get(label_id), opacity=min(1.0, max(0.0, opacity))))
 
-    def as_tuple(self) -> tuple[Label, ...]:
-        return tuple(self)
-
     def lut(self) -> np.ndarray:
         """A [256, 4] uint8 RGBA table mapping mask values to overlay colours (0 is clear)."""
         table = np.zeros((256, 4), dtype=np.uint8)

@@ -106,10 +106,6 @@ class FolderCine(Cine):
         """Calibration of the member file that holds frame ``index``."""
         return self._members[self._index[index % self.n_frames][0]].info.calibration
 
-    def member_path(self, index: int) -> Path:
-        """The file that holds frame ``index``."""
-        return self._members[self._index[index % self.n_frames][0]].path
-
     def close(self) -> None:
         with self._lock:
             for cine in self._open.values():

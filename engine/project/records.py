@@ -78,15 +78,6 @@ class MaskRecord:
     model: ModelRef | None = None
     review: str = Review.ACCEPTED.value  # the value of an ``engine.annotations.Review``
 
-    def same_as(self, other: MaskRecord) -> bool:
-        return (
-            self.frame == other.frame
-            and self.origin == other.origin
-            and self.model == other.model
-            and self.review == other.review
-            and np.array_equal(self.plane, other.plane)
-        )
-
 
 def encode_plane(plane: np.ndarray) -> bytes:
     """Lossless blob of a plane: zlib-compressed .npy bytes."""
