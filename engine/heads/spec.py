@@ -71,8 +71,8 @@ class HeadSpec:
     Attributes:
         kind: the head's name; also its task's name and its key in a model's heads.
         rank: post-processing order (a task sees the results of lower ranks).
-        module: ``"package.module:Class"`` of the network, built as ``cls(spec, **params)``.
-        loss: ``"package.module:Class"`` of its training loss, called as ``loss(outputs, target)``.
+        network: the class name of the network, built as ``cls(spec, **params)``.
+        loss: the class name of its training loss, called as ``loss(outputs, target)``.
         task: the post-processing class, built as ``task(cfg, ref)`` (``engine.tasks.base.Task``).
         json: per result type the task produces, its results.json encoder.
         size: the network's size arguments from its labels, e.g. ``{"num_classes": 3}``.
@@ -87,11 +87,12 @@ class HeadSpec:
         open_vocabulary: the labels are a vocabulary: a model keeps its own whatever words the
             data has (unknown words encode as ``<unk>``).
         per_frame_json: results.json lists per-frame results; False writes the summary alone.
+        module: the module holding the network and the loss; ``engine.heads.<kind>`` by default.
     """
 
     kind: str
     rank: int
-    module: str
+    network: str
     loss: str
     task: Callable[..., Any]
     json: Mapping[type, JsonEncoder]
@@ -105,14 +106,16 @@ class HeadSpec:
     teacher_forced: bool = False
     open_vocabulary: bool = False
     per_frame_json: bool = True
+    module: str = ""
 
-    def network(self) -> Any:
+    def network_class(self) -> Any:
         """The network class (imports torch)."""
-        return _resolve(self.module)
+        return getattr(_module(self.module or f"engine.heads.{self.kind}"), self.network)
 
     def build_loss(self, spec: FeatureSpec, params: Mapping[str, Any]) -> Any:
         """The training loss of a head built with ``params`` (imports torch)."""
-        return _resolve(self.loss)(**self.loss_args(spec, params))
+        loss = getattr(_module(self.module or f"engine.heads.{self.kind}"), self.loss)
+        return loss(**self.loss_args(spec, params))
 
 
 SPECS: Registry[HeadSpec] = Registry("head kind")
@@ -125,9 +128,8 @@ def register_spec(spec: HeadSpec) -> HeadSpec:
 
 
 @cache
-def _resolve(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+def _module(name: str) -> Any:
+    return importlib.import_module(name)
 
 
 @cache
@@ -163,7 +165,7 @@ def network_class(kind: str) -> Any:
     """The network class of ``kind``: a spec's, or one registered with ``register_head``."""
     if kind in HEADS:
         return HEADS.get(kind)
-    return head_spec(kind).network()
+    return head_spec(kind).network_class()
 
 
 def result_encoders() -> dict[type, JsonEncoder]:

@@ -25,17 +25,8 @@ def _remap(t: Any, src: Any, dst: Any) -> int:
     return list(dst).index(src[int(t)])
 
 
-SPEC = register_spec(
-    HeadSpec(
-        kind="classification",
-        rank=0,
-        module="engine.heads.classification:ClassificationHead",
-        loss="engine.heads.classification:ClassificationLoss",
-        task=ClassifyTask,
-        json={ClassScores: _json},
-        size=lambda labels: {"num_classes": len(labels)},
-        target=lambda t, g, s: np.int64(t),
-        metric=("auc", True),
-        remap=_remap,
-    )
-)
+SPEC = register_spec(HeadSpec(
+    kind="classification", rank=0, task=ClassifyTask, json={ClassScores: _json}, metric=("auc", True),
+    network="ClassificationHead", loss="ClassificationLoss", remap=_remap,
+    size=lambda labels: {"num_classes": len(labels)}, target=lambda t, g, s: np.int64(t),
+))

@@ -44,19 +44,8 @@ def _loss_args(spec: FeatureSpec, params: Mapping[str, Any]) -> dict[str, Any]:
     return {"spec": spec, "levels": tuple(params.get("levels", (2, 3, 4)))}
 
 
-SPEC = register_spec(
-    HeadSpec(
-        kind="detection",
-        rank=2,
-        module="engine.heads.detection:FcosDetectionHead",
-        loss="engine.heads.detection:DetectionLoss",
-        task=DetectTask,
-        json={Detections: _json},
-        size=lambda labels: {"num_classes": len(labels)},
-        target=_target,
-        metric=("map50", True),
-        remap=_remap,
-        loss_args=_loss_args,
-        stacked=False,
-    )
-)
+SPEC = register_spec(HeadSpec(
+    kind="detection", rank=2, task=DetectTask, json={Detections: _json}, metric=("map50", True),
+    network="FcosDetectionHead", loss="DetectionLoss", remap=_remap, loss_args=_loss_args, stacked=False,
+    size=lambda labels: {"num_classes": len(labels)}, target=_target,
+))

@@ -21,17 +21,8 @@ def _target(t: Any, g: Any, s: Any) -> np.ndarray:
     return ((g.image_to_model(to_grey01(np.asarray(t)))[None] - s.mean[0]) / s.std[0]).astype(np.float32)
 
 
-SPEC = register_spec(
-    HeadSpec(
-        kind="enhancement",
-        rank=5,
-        module="engine.heads.enhancement:ResidualEnhancementHead",
-        loss="engine.heads.enhancement:EnhancementLoss",
-        task=EnhanceTask,
-        json={EnhancedFrame: _json},
-        size=lambda labels: {},
-        target=_target,
-        metric=("psnr", True),
-        metric_args=lambda m: {"mean": m.mean[0], "std": m.std[0]},
-    )
-)
+SPEC = register_spec(HeadSpec(
+    kind="enhancement", rank=5, task=EnhanceTask, json={EnhancedFrame: _json}, metric=("psnr", True),
+    network="ResidualEnhancementHead", loss="EnhancementLoss",
+    metric_args=lambda m: {"mean": m.mean[0], "std": m.std[0]}, size=lambda labels: {}, target=_target,
+))

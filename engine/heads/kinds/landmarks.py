@@ -35,21 +35,11 @@ def _stride(spec: FeatureSpec, params: Mapping[str, Any]) -> int:
     return spec.strides[int(params.get("levels", LEVELS)[0])]
 
 
-SPEC = register_spec(
-    HeadSpec(
-        kind="landmarks",
-        rank=3,
-        module="engine.heads.landmarks:HeatmapLandmarkHead",
-        loss="engine.heads.landmarks:LandmarkLoss",
-        task=LandmarkTask,
-        json={Landmarks: _json},
-        size=lambda labels: {"num_landmarks": len(labels)},
-        target=lambda t, g, s: g.points_to_model(np.asarray(t, np.float64)).astype(np.float32),
-        metric=("error_mm", False),
-        remap=_remap,
-        loss_args=lambda spec, params: {"stride": _stride(spec, params)},
-        metric_args=lambda m: {"stride": _stride(m.spec, m.params)},
-    )
-)
-
-
+SPEC = register_spec(HeadSpec(
+    kind="landmarks", rank=3, task=LandmarkTask, json={Landmarks: _json}, metric=("error_mm", False),
+    network="HeatmapLandmarkHead", loss="LandmarkLoss", remap=_remap,
+    size=lambda labels: {"num_landmarks": len(labels)},
+    loss_args=lambda spec, params: {"stride": _stride(spec, params)},
+    metric_args=lambda m: {"stride": _stride(m.spec, m.params)},
+    target=lambda t, g, s: g.points_to_model(np.asarray(t, np.float64)).astype(np.float32),
+))

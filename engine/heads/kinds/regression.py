@@ -40,17 +40,9 @@ def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
     return out
 
 
-SPEC = register_spec(
-    HeadSpec(
-        kind="regression",
-        rank=4,
-        module="engine.heads.regression:RegressionHead",
-        loss="engine.heads.regression:RegressionLoss",
-        task=MeasureTask,
-        json={Regression: _values, EjectionFraction: _ejection},
-        size=lambda labels: {"num_outputs": len(labels)},
-        target=lambda t, g, s: np.asarray(t, np.float32).reshape(-1),
-        metric=("mae", False),
-        remap=_remap,
-    )
-)
+SPEC = register_spec(HeadSpec(
+    kind="regression", rank=4, task=MeasureTask, json={Regression: _values, EjectionFraction: _ejection},
+    metric=("mae", False), network="RegressionHead", loss="RegressionLoss", remap=_remap,
+    size=lambda labels: {"num_outputs": len(labels)},
+    target=lambda t, g, s: np.asarray(t, np.float32).reshape(-1),
+))

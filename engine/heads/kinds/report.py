@@ -17,21 +17,11 @@ def _json(r: Report, files: Files) -> dict[str, Any]:
     return {"text": r.text, "findings": [list(f) for f in r.findings], "impression": r.impression}
 
 
-SPEC = register_spec(
-    HeadSpec(
-        kind="report",
-        rank=6,
-        module="engine.heads.report:GruReportHead",
-        loss="engine.heads.report:ReportLoss",
-        task=ReportTask,
-        json={Report: _json},
-        size=lambda labels: {"vocab_size": len(labels)},
-        target=lambda t, g, s: encode_report(str(t), s.vocab, s.report_len),
-        metric=("token_f1", True),
-        remap=lambda t, src, dst: t,  # text: encoded with the model's vocabulary when prepared
-        metric_args=lambda m: {"vocab": m.labels},
-        teacher_forced=True,
-        open_vocabulary=True,
-        per_frame_json=False,
-    )
-)
+SPEC = register_spec(HeadSpec(
+    kind="report", rank=6, task=ReportTask, json={Report: _json}, metric=("token_f1", True),
+    network="GruReportHead", loss="ReportLoss", metric_args=lambda m: {"vocab": m.labels},
+    teacher_forced=True, open_vocabulary=True, per_frame_json=False,
+    remap=lambda t, src, dst: t,  # text: encoded with the model's vocabulary when prepared
+    size=lambda labels: {"vocab_size": len(labels)},
+    target=lambda t, g, s: encode_report(str(t), s.vocab, s.report_len),
+))

@@ -30,17 +30,9 @@ def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
     return lut[np.asarray(t, dtype=np.uint8)]
 
 
-SPEC = register_spec(
-    HeadSpec(
-        kind="segmentation",
-        rank=1,
-        module="engine.heads.segmentation:UnetrSegmentationHead",
-        loss="engine.heads.segmentation:SegmentationLoss",
-        task=SegmentTask,
-        json={SegmentationResult: _json},
-        size=lambda labels: {"num_classes": len(labels)},
-        target=lambda t, g, s: g.image_to_model(np.asarray(t, np.uint8), nearest=True)[None].astype(np.int64),
-        metric=("dice", True),
-        remap=_remap,
-    )
-)
+SPEC = register_spec(HeadSpec(
+    kind="segmentation", rank=1, task=SegmentTask, json={SegmentationResult: _json}, metric=("dice", True),
+    network="UnetrSegmentationHead", loss="SegmentationLoss", remap=_remap,
+    size=lambda labels: {"num_classes": len(labels)},
+    target=lambda t, g, s: g.image_to_model(np.asarray(t, np.uint8), nearest=True)[None].astype(np.int64),
+))

@@ -21,7 +21,7 @@ def test_all_seven_kinds_declare_a_network_and_a_task():
     assert task_names() == names  # post-processing order: a task sees the results of those before it
     for name in names:
         spec = head_spec(name)
-        assert isinstance(spec.network(), type) and issubclass(spec.network(), torch.nn.Module)
+        assert issubclass(spec.network_class(), torch.nn.Module)
         assert spec.task.__name__.endswith("Task")
 
 

@@ -72,8 +72,9 @@ def brightness_kind():
         HeadSpec(
             kind=KIND,
             rank=10,
-            module=f"{__name__}:BrightnessHead",
-            loss=f"{__name__}:BrightnessLoss",
+            network="BrightnessHead",
+            loss="BrightnessLoss",
+            module=__name__,
             task=BrightnessTask,
             json={Brightness: lambda r, files: {"frame": r.frame, "level": round(r.level, 4)}},
             size=lambda labels: {"num_outputs": len(labels)},
