@@ -1,7 +1,8 @@
-"""Caliper formulas shared by the app's measurements and the exported SR/CSV (Qt-free).
+"""Caliper formulas: the geometry of each measured annotation kind (Qt-free).
 
-Each formula takes points already scaled to physical units (mm per pixel applied per axis),
-so the same number is shown in the app and written to DICOM SR.
+Each formula takes points already scaled to physical units (mm per pixel applied per axis).
+``engine.measurement.measure`` picks the scale and applies them, for the app's calipers, the
+models' landmark measurements and every export alike.
 """
 
 from __future__ import annotations

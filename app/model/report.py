@@ -3,7 +3,9 @@
 The report annotation stores only the words. Its numbers (class, study values such as EF with
 the ED/ES frames, caliper measurements) are not typed into the text: they are read from the
 annotations each time the report is shown or exported, so changing a caliper or overriding a
-value updates the report while the free text stays exactly as written.
+value updates the report while the free text stays exactly as written. Calipers are measured
+by ``engine.measurement`` (as the exported report is); one that cannot be measured, and a value
+that is not a number, reads "not measurable (why)".
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 from app.model.annotations import CALIPER_KINDS, STUDY_WIDE, Annotation, Review
 from app.model.document import Document
 from app.model.measure import MeasureError, measure
+from engine.measurement import NOT_A_NUMBER
 from engine.types import Report
 
 NUMBERS_HEADER = "Findings (linked to the measurements):"
@@ -36,7 +39,7 @@ def _number(value: object) -> str:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return str(value)
-    return f"{v:.1f}" if math.isfinite(v) else "n/a"
+    return f"{v:.1f}" if math.isfinite(v) else f"not measurable ({NOT_A_NUMBER})"
 
 
 def _class_line(doc: Document) -> list[tuple[str, str]]:

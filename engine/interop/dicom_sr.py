@@ -4,7 +4,9 @@ Each caliper is a planar ROI group (TID 1410) whose region is the caliper's geom
 source frame (Referenced Frame Number for multi-frame sources), holding one measurement with
 its UCUM unit. Study-wide values such as EF are a measurement group (TID 1501) referencing
 the ED/ES frames where they are marked. Every value also carries its exact double in
-Floating Point Value beside the decimal string.
+Floating Point Value beside the decimal string. A measurement without a value
+(``MeasurementRow.problem``: e.g. a caliper across two regions) is left out; the export's
+notes say which and why.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from engine.interop.dicom_copy import source_dataset, write_dataset
-from engine.interop.measurements import MeasurementRow, study_measurements
+from engine.interop.measurements import MeasurementRow, not_measured_notes, study_measurements
 from engine.interop.project_data import ProjectData, StudyData
 from engine.interop.registry import ExportContext, ExportSummary, register_exporter
 
@@ -97,7 +99,8 @@ def _groups(study: StudyData, rows: list[MeasurementRow], source: Dataset) -> li
 
 
 def build_sr(study: StudyData, rows: list[MeasurementRow], source: Dataset) -> Dataset:
-    """The TID 1500 SR of ``rows`` (the measurements of ``study``) referencing ``source``."""
+    """The TID 1500 SR of ``rows`` (measured values of ``study``, none with a ``problem``)
+    referencing ``source``."""
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
@@ -141,12 +144,14 @@ def _set_exact_values(sr: Dataset, values: list[float]) -> None:
 
 @register_exporter("dicom-sr", "DICOM SR measurement report (TID 1500) per study")
 def export_sr(data: ProjectData, ctx: ExportContext) -> ExportSummary:
-    """Write ``sr/<study>_sr.dcm`` for every study with measurements."""
+    """Write ``sr/<study>_sr.dcm`` for every study with measured values."""
     labels = {lab.id: lab.name for lab in data.labels}
     files: list[str] = []
     notes: list[str] = []
     for study in data.studies:
-        rows = study_measurements(study, labels)
+        measured = study_measurements(study, labels)
+        notes += not_measured_notes(ctx.study_name(study), measured)
+        rows = [m for m in measured if not m.problem]
         if not rows:
             notes.append(f"{ctx.study_name(study)}: no measurements, no SR written")
             continue

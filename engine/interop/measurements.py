@@ -1,20 +1,28 @@
 """Every measurement of a study as rows: caliper values in the region's units, and stored values.
 
-Calipers (distance, ellipse, area, angle) are measured exactly as the app measures them: with
-the mm per pixel of the ultrasound region under the points, in pixels where the frame is not
-calibrated. Stored values (``value`` annotations such as ``EF (%)``) keep the unit written in
-their name. Each row carries the UCUM code used by DICOM SR.
+Calipers (distance, ellipse, area, angle) are measured by ``engine.measurement``, the rule the
+app's calipers use: with the mm per pixel of the ultrasound region under the points, in pixels
+(flagged uncalibrated) where the frame is not calibrated. Stored values (``value`` annotations
+such as ``EF (%)``) keep the unit written in their name. Each row carries the UCUM code used by
+DICOM SR.
+
+A caliper whose points cannot be measured together (different regions, or no spatial scale
+under them), and a stored value that is not a finite number (e.g. a model's measurement it
+could not make), is a row with ``problem`` set and no value. Every export treats such a row
+the same way: the report states "not measurable (problem)"; the CSV and the SR leave it out
+and say why in the export's notes (``not_measured_notes``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.calipers import FORMULAS
 from engine.interop.project_data import StudyData
-from engine.io.calibration import Calibration
+from engine.measurement import NOT_A_NUMBER, MeasureError, measure
 
 Point = tuple[float, float]
 
@@ -48,11 +56,13 @@ class MeasurementRow:
         name: a readable name ("distance", "EF", ...).
         frame: the frame index, -1 for study-wide values.
         label: the label's name, "" when none.
-        value: the number.
-        unit: the unit as the app shows it ("mm", "mm²", "deg", "%", "px").
-        calibrated: False when measured in pixels.
+        value: the number; NaN when ``problem`` is set.
+        unit: the unit as the app shows it ("mm", "mm²", "deg", "%", "px"); "" when ``problem``
+            is set.
+        calibrated: False when measured in pixels (or not measured).
         points: the geometry, pixels of the original frame.
         origin: "human_final" or "ai_draft".
+        problem: why there is no value ("" when there is one).
     """
 
     annotation_id: str
@@ -65,6 +75,7 @@ class MeasurementRow:
     calibrated: bool
     points: tuple[Point, ...]
     origin: str
+    problem: str = ""
 
     @property
     def ucum(self) -> tuple[str, str]:
@@ -72,26 +83,7 @@ class MeasurementRow:
         return UCUM.get(self.unit, NO_UNIT)
 
 
-def _scale(points: Sequence[Point], cal: Calibration) -> tuple[float, float] | None:
-    """The common mm/px of all points; None when uncalibrated or spread over regions."""
-    if not cal.calibrated:
-        return None
-    if cal.regions and len({cal.region_at(x, y) for x, y in points}) > 1:
-        return None
-    scales = {cal.mm_per_pixel_at(x, y) for x, y in points}
-    return None if None in scales or len(scales) != 1 else next(iter(scales))
-
-
 _NAMED_UNIT = re.compile(r"^(?P<name>.*?)\s*\((?P<unit>[^()]*)\)\s*$")
-
-
-def caliper(kind: str, points: Sequence[Point], cal: Calibration) -> tuple[float, str, bool]:
-    """(value, unit, calibrated) of a caliper of ``kind`` on a frame with calibration ``cal``."""
-    formula, unit, raw_unit = FORMULAS[kind]
-    scale = _scale(points, cal)
-    sx, sy = scale or (1.0, 1.0)
-    value = formula([(x * sx, y * sy) for x, y in points])
-    return value, unit if scale else raw_unit, scale is not None
 
 
 def split_name(name: str) -> tuple[str, str, bool]:
@@ -112,20 +104,48 @@ def study_measurements(study: StudyData, label_names: dict[int, str]) -> list[Me
         for a in study.annotations:
             label = label_names.get(a.label_id, "") if a.label_id else ""
             points = tuple((float(x), float(y)) for x, y in a.data.get("points", []))
+            problem = ""
             if a.kind in FORMULAS and cine is not None:
-                value, unit, calibrated = caliper(a.kind, points, cine.calibration_for(a.frame))
                 name = str(a.data.get("name") or a.kind)
+                try:
+                    m = measure(a.kind, points, cine.calibration_for(a.frame))
+                except MeasureError as err:
+                    value, unit, calibrated, problem = math.nan, "", False, str(err)
+                else:
+                    value, unit, calibrated = m.value, m.unit, m.calibrated
             elif a.kind == "value" and isinstance(a.data.get("value"), int | float):
                 name, unit, calibrated = split_name(str(a.data.get("name", "value")))
                 value = float(a.data["value"])
+                if not math.isfinite(value):
+                    unit, calibrated, problem = "", False, NOT_A_NUMBER
             else:
                 continue
             rows.append(
                 MeasurementRow(
-                    a.id, a.kind, name, a.frame, label, value, unit, calibrated, points, a.origin.value
+                    a.id,
+                    a.kind,
+                    name,
+                    a.frame,
+                    label,
+                    value,
+                    unit,
+                    calibrated,
+                    points,
+                    a.origin.value,
+                    problem,
                 )
             )
     finally:
         if cine is not None:
             cine.close()
     return rows
+
+
+def not_measured_notes(study_name: str, rows: Sequence[MeasurementRow]) -> tuple[str, ...]:
+    """One note per row without a value: ``"<study>: <name> on frame <n> not measured: <why>"``."""
+    return tuple(
+        f"{study_name}: {m.name} {'of the study' if m.frame < 0 else f'on frame {m.frame}'} "
+        f"not measured: {m.problem}"
+        for m in rows
+        if m.problem
+    )

@@ -1,4 +1,8 @@
-"""The study report as text and PDF: the stored report text plus every measurement."""
+"""The study report as text and PDF: the stored report text plus every measurement.
+
+Each measurement reads as the app shows it (``engine.measurement.value_text``); one without a
+value (a caliper that cannot be measured) reads "not measurable (why)", as in the app's report.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ from engine.interop.measurements import MeasurementRow, study_measurements
 from engine.interop.pdf import text_pdf
 from engine.interop.project_data import ProjectData, StudyData
 from engine.interop.registry import ExportContext, ExportSummary, register_exporter
+from engine.measurement import value_text
 
 
 def _value(m: MeasurementRow) -> str:
-    unit = "°" if m.unit == "deg" else f" {m.unit}".rstrip()
-    flag = "" if m.calibrated else " (uncalibrated)"
-    return f"{m.value:.1f}{unit}{flag}" if m.unit != "deg" else f"{m.value:.1f}°"
+    """The value as the app shows it, or why there is none (as the app's report says it)."""
+    return f"not measurable ({m.problem})" if m.problem else value_text(m.value, m.unit, m.calibrated)
 
 
 def report_text(study: StudyData, name: str, label_names: dict[int, str]) -> str:

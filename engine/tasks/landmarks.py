@@ -7,6 +7,10 @@ head places its four points at the axis ends of the ellipse fitted to that struc
 outline in the same frame (``engine.tasks.ellipse``), each end given the name of the nearer
 heatmap peak; its value is the circumference (e.g. HC) of the ellipse with those axes, so it
 follows the points when a person moves them.
+
+Each value is measured by ``engine.measurement``'s rule, as the app measures a caliper on the
+same points: mm where the points share a calibrated region, px (flagged uncalibrated) on an
+uncalibrated frame, NaN where they lie in different regions or where no spatial scale applies.
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ def ellipse_through(
 
 
 class LandmarkTask:
-    """Peaks of ``heatmaps`` ``[L, h, w]``; distances (mm) and angles (deg) from ``ModelCfg.measurements``."""
+    """Peaks of ``heatmaps`` ``[L, h, w]``; distances, ellipse circumferences (mm) and angles
+    (deg) from ``ModelCfg.measurements``."""
 
     def __init__(self, cfg: ModelCfg, ref: ModelRef) -> None:
         measurements = tuple(m for m in cfg.measurements if m.get("kind") in POINTS_PER_KIND)
@@ -133,12 +138,16 @@ class LandmarkTask:
     def summarize(
         self, frames: Sequence[Landmarks], others: Mapping[str, TaskResult], cine: CineContext
     ) -> tuple[Quantity, ...]:
-        """Each measurement's mean over the frames."""
+        """Each measurement's mean over the frames where it was measured (NaN where none was)."""
         if not frames or not self.measurements:
             return ()
         out = []
         for k in range(len(self.measurements)):
-            per = [f.measurements[k] for f in frames]
+            per = [f.measurements[k] for f in frames if math.isfinite(f.measurements[k].value)]
+            if not per:
+                first = frames[0].measurements[k]
+                out.append(Quantity(first.name, math.nan, first.unit, first.calibrated, None))
+                continue
             calibrated = all(q.calibrated for q in per)
             unit = per[0].unit if calibrated else ("deg" if per[0].unit == "deg" else "px")
             if not calibrated and unit == "px" and any(q.unit == "mm" for q in per):

@@ -1,8 +1,13 @@
 """Physical units from a frame's calibration: areas in mm2, distances in mm, angles in degrees.
 
-Each region of a frame may have its own scale (SequenceOfUltrasoundRegions), so areas are
-summed region by region and a distance is physical only when both ends share one region.
-Where no spatial scale applies, values stay in pixels and are flagged uncalibrated.
+Distances, perimeters, angles and box sizes are sets of points, measured by the one rule of
+``engine.measurement`` (the same as the app's calipers): in mm where all points lie in one
+calibrated region, in px flagged uncalibrated on an uncalibrated frame, and NaN (not
+measured) where they lie in different regions or where no spatial scale applies.
+
+A mask's area is not a set of points: each pixel counts at the scale of its own region
+(SequenceOfUltrasoundRegions), so areas are summed region by region; where a pixel of the
+mask has no spatial scale, the area stays in pixels and is flagged uncalibrated.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import math
 import numpy as np
 
 from engine.io.calibration import Calibration
+from engine.measurement import MeasureError, quantity, scale_of
 from engine.types import Quantity
 
 
@@ -49,37 +55,23 @@ def _area_mm2(mask: np.ndarray, cal: Calibration) -> float | None:
     return total
 
 
-def _scale_between(points: np.ndarray, cal: Calibration) -> tuple[float, float] | None:
-    """The common (mm/px x, mm/px y) of all points, or None if they do not share one scale."""
-    scales = cal.mm_per_pixel_of(_pixels(points))
-    if np.isnan(scales).any() or not (scales == scales[0]).all():
-        return None
-    return float(scales[0, 0]), float(scales[0, 1])
-
-
-def _pixels(points: np.ndarray) -> np.ndarray:
-    # the pixel each point lies in; a point on a pixel's edge belongs to the pixel before it,
-    # so the outer edge of the last row/column of a region is still inside the region
-    return np.ceil(np.asarray(points, dtype=np.float64).reshape(-1, 2) - 0.5)
-
-
 def distance(name: str, p: np.ndarray, q: np.ndarray, cal: Calibration, frame: int | None = None) -> Quantity:
-    """Distance between two (x, y) points: mm when both share a calibrated region, else px."""
-    pts = np.asarray([p, q], dtype=np.float64)
-    d = pts[1] - pts[0]
-    scale = _scale_between(pts, cal)
-    if scale is None:
-        return Quantity(name, float(math.hypot(d[0], d[1])), "px", False, frame)
-    return Quantity(name, float(math.hypot(d[0] * scale[0], d[1] * scale[1])), "mm", True, frame)
+    """Distance between two (x, y) points by ``engine.measurement``'s rule: mm where both lie in
+    one calibrated region, px (flagged) on an uncalibrated frame, NaN where not measurable."""
+    return quantity(name, "distance", _points([p, q]), cal, frame)
 
 
 def perimeter(name: str, outline: np.ndarray, cal: Calibration, frame: int | None = None) -> Quantity:
-    """Length of the closed polyline ``outline`` ``[N, 2]``: mm when it lies in one calibrated
-    region, else px."""
-    pts = np.asarray(outline, dtype=np.float64)
-    d = np.diff(np.concatenate([pts, pts[:1]]), axis=0)
-    scale = _scale_between(pts, cal)
+    """Length of the closed polyline ``outline`` ``[N, 2]`` by ``engine.measurement``'s rule: mm
+    where it lies in one calibrated region, px (flagged) on an uncalibrated frame, NaN where
+    not measurable."""
+    pts = np.asarray(outline, dtype=np.float64).reshape(-1, 2)
+    try:
+        scale = scale_of(_points(pts), cal)
+    except MeasureError:
+        return Quantity(name, math.nan, "mm", True, frame)
     sx, sy = scale if scale is not None else (1.0, 1.0)
+    d = np.diff(np.concatenate([pts, pts[:1]]), axis=0)
     length = float(np.hypot(d[:, 0] * sx, d[:, 1] * sy).sum())
     return Quantity(name, length, "mm" if scale is not None else "px", scale is not None, frame)
 
@@ -87,26 +79,34 @@ def perimeter(name: str, outline: np.ndarray, cal: Calibration, frame: int | Non
 def angle(
     name: str, a: np.ndarray, vertex: np.ndarray, b: np.ndarray, cal: Calibration, frame: int | None = None
 ) -> Quantity:
-    """Angle a-vertex-b in degrees, in physical space when calibrated (anisotropic pixels)."""
-    pts = np.asarray([a, vertex, b], dtype=np.float64)
-    scale = _scale_between(pts, cal)
-    sx, sy = scale if scale is not None else (1.0, 1.0)
-    u = (pts[0] - pts[1]) * (sx, sy)
-    v = (pts[2] - pts[1]) * (sx, sy)
-    norm = float(np.linalg.norm(u) * np.linalg.norm(v))
-    cos = 1.0 if norm == 0 else float(np.clip(np.dot(u, v) / norm, -1.0, 1.0))
-    return Quantity(name, math.degrees(math.acos(cos)), "deg", scale is not None, frame)
+    """Angle a-vertex-b in degrees, in physical space (anisotropic pixels) by
+    ``engine.measurement``'s rule; flagged uncalibrated on an uncalibrated frame, NaN where the
+    points cannot be measured together."""
+    return quantity(name, "angle", _points([a, vertex, b]), cal, frame)
+
+
+def _points(points: object) -> list[tuple[float, float]]:
+    return [(float(x), float(y)) for x, y in np.asarray(points, dtype=np.float64).reshape(-1, 2)]
 
 
 def box_size_mm(box: np.ndarray, cal: Calibration) -> tuple[float, float]:
-    """(width, height) of an (x0, y0, x1, y1) box in mm, NaN when not in one calibrated region."""
+    """(width, height) of an (x0, y0, x1, y1) box in mm, NaN where its corners cannot be
+    measured together in mm (``engine.measurement``'s rule; NaN on an uncalibrated frame too)."""
     w, h = box_sizes_mm(np.asarray(box)[None], cal)[0]
     return float(w), float(h)
 
 
 def box_sizes_mm(boxes: np.ndarray, cal: Calibration) -> np.ndarray:
-    """``box_size_mm`` of each of ``[N, 4]`` boxes as ``[N, 2]``, all corners looked up at once."""
+    """``box_size_mm`` of each of ``[N, 4]`` boxes as ``[N, 2]``."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    scales = cal.mm_per_pixel_of(_pixels(b)).reshape(-1, 2, 2)  # [box, corner, (x, y)]
-    same = (scales[:, 0] == scales[:, 1]).all(axis=1)  # False where either corner is NaN
-    return np.where(same[:, None], (b[:, 2:] - b[:, :2]) * scales[:, 0], np.nan)
+    out = np.full((len(b), 2), np.nan)
+    if not cal.calibrated:
+        return out
+    for i, (x0, y0, x1, y1) in enumerate(b):
+        try:
+            scale = scale_of([(x0, y0), (x1, y1)], cal)
+        except MeasureError:
+            continue
+        if scale is not None:
+            out[i] = (x1 - x0) * scale[0], (y1 - y0) * scale[1]
+    return out

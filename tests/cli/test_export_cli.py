@@ -20,7 +20,7 @@ def _project(folder: Path, labels: bool = True) -> Path:
     study = store.add_study(CARDIAC, 60, 480, 640)
     plane = np.zeros((480, 640), np.uint8)
     plane[200:260, 300:380] = 1
-    dist = AnnotationRecord("d", "distance", 2, 1, {"points": [[10.0, 20.0], [110.0, 20.0]]})
+    dist = AnnotationRecord("d", "distance", 2, 1, {"points": [[110.0, 120.0], [210.0, 120.0]]})
     store.save_study(study.id, [dist], {2: MaskRecord(2, plane)})
     store.close()
     return folder

@@ -43,8 +43,14 @@ def test_distance_and_angle_in_physical_space():
     cal = two_regions()
     d = distance("BPD", np.array([10.0, 10.0]), np.array([40.0, 50.0]), cal)
     assert d.unit == "mm" and d.value == pytest.approx(math.hypot(30 * 0.3, 40 * 0.2))
+    # across two regions: not measured (NaN), never a pixel number in its place
     across = distance("x", np.array([10.0, 10.0]), np.array([140.0, 10.0]), cal)
-    assert (across.unit, across.calibrated, across.value) == ("px", False, 130.0)
+    assert across.unit == "mm" and math.isnan(across.value)
+    assert math.isnan(
+        angle("a", np.array([20.0, 10.0]), np.array([10.0, 10.0]), np.array([140.0, 10.0]), cal).value
+    )
+    flat = distance("x", np.array([0.0, 0.0]), np.array([3.0, 4.0]), UNCALIBRATED)
+    assert (flat.unit, flat.calibrated, flat.value) == ("px", False, 5.0)
     a = angle("ang", np.array([20.0, 10.0]), np.array([10.0, 10.0]), np.array([10.0, 25.0]), cal)
     assert a.value == pytest.approx(90.0)
     # anisotropic pixels change a diagonal angle: atan2(10 * 0.2, 10 * 0.3)
@@ -107,10 +113,11 @@ def test_box_sizes_use_the_scale_both_corners_share():
     for cal in (nested_regions(), two_regions(), UNCALIBRATED):
         expected = []
         for x0, y0, x1, y1 in boxes:
-            # the pixel holding each corner (an edge belongs to the pixel before it)
-            a = cal.mm_per_pixel_at(math.ceil(x0 - 0.5), math.ceil(y0 - 0.5))
-            b = cal.mm_per_pixel_at(math.ceil(x1 - 0.5), math.ceil(y1 - 0.5))
-            same = a is not None and a == b
+            # the region of the pixel holding each corner (an edge belongs to the pixel before it)
+            ra = cal.region_at(math.ceil(x0 - 0.5), math.ceil(y0 - 0.5))
+            rb = cal.region_at(math.ceil(x1 - 0.5), math.ceil(y1 - 0.5))
+            a = cal.scale_in(ra) if cal.calibrated else None
+            same = a is not None and ra == rb
             expected.append(((x1 - x0) * a[0], (y1 - y0) * a[1]) if same else (math.nan, math.nan))
         sizes = box_sizes_mm(boxes, cal)
         np.testing.assert_allclose(sizes, expected, rtol=1e-12)
