@@ -16,14 +16,8 @@ from app.model.annotations import CALIPER_KINDS, STUDY_WIDE, Annotation, Review
 from app.model.document import Document
 from app.model.measure import MeasureError, measure
 from engine.measurement import NOT_A_NUMBER
-from engine.types import Report
 
 NUMBERS_HEADER = "Findings (linked to the measurements):"
-
-
-def report_draft_text(report: Report) -> str:
-    """The words of a model's report: its impression (digit-free by construction)."""
-    return f"Impression: {report.impression or '(none)'}"
 
 
 def _shown(a: Annotation) -> bool:

@@ -2,11 +2,12 @@
 
 A :class:`HeadSpec` names the head's network and loss (imported only when built, so reading
 specs never imports torch), its task (the post-processing into typed results), the JSON
-encoder of each result type it produces, how a label list sizes the network, how an
-original-frame target becomes a model-input target, how targets follow a change of label order,
-its primary metric and a few flags. Every table that used to repeat a head's name is derived
-from these specs: the model's head classes, the losses, the tasks, ``TASK_NAMES``, the results
-JSON, fine-tuning targets and the gate's primary metrics.
+encoder and the AI-draft converter of each result type it produces, how a label list sizes
+the network, how an original-frame target becomes a model-input target, how targets follow a
+change of label order, its primary metric and a few flags. Every table that used to repeat a
+head's name is derived from these specs: the model's head classes, the losses, the tasks,
+``TASK_NAMES``, the results JSON, the app's AI drafts, fine-tuning targets and the gate's
+primary metrics.
 
 Each kind is one module in ``engine.heads.kinds`` that calls :func:`register_spec`; modules are
 found there by name, so a new kind is one new file (plus its network and its metric).
@@ -75,6 +76,8 @@ class HeadSpec:
         loss: the class name of its training loss, called as ``loss(outputs, target)``.
         task: the post-processing class, built as ``task(cfg, ref)`` (``engine.tasks.base.Task``).
         json: per result type the task produces, its results.json encoder.
+        drafts: per result type, how it becomes AI-draft annotations and mask planes
+            (``engine.drafts``): called as ``fn(result, label_id, drafts)``.
         size: the network's size arguments from its labels, e.g. ``{"num_classes": 3}``.
         target: an original-frame target -> the model-input target the loss takes.
         metric: the primary metric's name in ``training.metrics`` and whether higher is better.
@@ -96,6 +99,7 @@ class HeadSpec:
     loss: str
     task: Callable[..., Any]
     json: Mapping[type, JsonEncoder]
+    drafts: Mapping[type, Callable[..., None]]
     size: Callable[[Sequence[str]], dict[str, Any]]
     target: TargetFn
     metric: tuple[str, bool]

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.annotations import Annotation
+from engine.drafts import Drafts, LabelIds
 from engine.heads.base import FeatureSpec
 from engine.heads.spec import Files, HeadSpec, register_spec
 from engine.tasks.detect import DetectTask
@@ -30,6 +32,14 @@ def _json(r: Detections, files: Files) -> dict[str, Any]:
     return {"frame": r.frame, "boxes": boxes, "calibrated": r.calibrated}
 
 
+def _drafts(r: Detections, label_id: LabelIds, out: Drafts) -> None:
+    for box, score, k in zip(r.boxes, r.scores, r.label_ids):
+        x0, y0, x1, y1 = (float(v) for v in box)
+        name = r.labels[int(k)]
+        box_points = ((x0, y0), (x1, y1))
+        out.annotations.append(Annotation("box", r.frame, label_id(name), box_points, float(score), name))
+
+
 def _target(t: Any, g: Any, s: Any) -> tuple[np.ndarray, np.ndarray]:
     boxes = g.boxes_to_model(np.asarray(t[0], np.float64)).astype(np.float32).reshape(-1, 4)
     return boxes, np.asarray(t[1], np.int64).reshape(-1)
@@ -45,7 +55,8 @@ def _loss_args(spec: FeatureSpec, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 SPEC = register_spec(HeadSpec(
-    kind="detection", rank=2, task=DetectTask, json={Detections: _json}, metric=("map50", True),
+    kind="detection", rank=2, task=DetectTask, metric=("map50", True),
+    json={Detections: _json}, drafts={Detections: _drafts},
     network="FcosDetectionHead", loss="DetectionLoss", remap=_remap, loss_args=_loss_args, stacked=False,
     size=lambda labels: {"num_classes": len(labels)}, target=_target,
 ))

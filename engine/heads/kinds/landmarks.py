@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.annotations import Annotation
+from engine.drafts import Drafts, LabelIds, value_annotation
 from engine.heads.base import FeatureSpec
 from engine.heads.spec import Files, HeadSpec, register_spec
 from engine.tasks.landmarks import LandmarkTask
@@ -25,6 +27,13 @@ def _json(r: Landmarks, files: Files) -> dict[str, Any]:
     return {"frame": r.frame, "points": points, "measurements": [quantity(q) for q in r.measurements]}
 
 
+def _drafts(r: Landmarks, label_id: LabelIds, out: Drafts) -> None:
+    for name, (x, y), score in zip(r.names, r.points, r.scores):
+        point = ((float(x), float(y)),)
+        out.annotations.append(Annotation("landmark", r.frame, label_id(name), point, float(score), name))
+    out.annotations.extend(value_annotation(q) for q in r.measurements)
+
+
 def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
     out = np.full((len(dst), 2), np.nan, dtype=np.float32)
     out[[list(dst).index(n) for n in src]] = np.asarray(t, dtype=np.float32).reshape(-1, 2)
@@ -36,7 +45,8 @@ def _stride(spec: FeatureSpec, params: Mapping[str, Any]) -> int:
 
 
 SPEC = register_spec(HeadSpec(
-    kind="landmarks", rank=3, task=LandmarkTask, json={Landmarks: _json}, metric=("error_mm", False),
+    kind="landmarks", rank=3, task=LandmarkTask, metric=("error_mm", False),
+    json={Landmarks: _json}, drafts={Landmarks: _drafts},
     network="HeatmapLandmarkHead", loss="LandmarkLoss", remap=_remap,
     size=lambda labels: {"num_landmarks": len(labels)},
     loss_args=lambda spec, params: {"stride": _stride(spec, params)},

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.annotations import Annotation
+from engine.drafts import Drafts, LabelIds, value_annotation
 from engine.heads.spec import Files, HeadSpec, register_spec
 from engine.tasks.measure import MeasureTask
 from engine.types import EjectionFraction, Regression
@@ -34,6 +36,17 @@ def _ejection(r: EjectionFraction, files: Files) -> dict[str, Any]:
     }
 
 
+def _value_drafts(r: Regression, label_id: LabelIds, out: Drafts) -> None:
+    out.annotations.extend(value_annotation(q) for q in r.values)
+
+
+def _ejection_drafts(r: EjectionFraction, label_id: LabelIds, out: Drafts) -> None:
+    if np.isfinite(r.ef_percent):  # too few frames or no beat found: marks only, no number
+        out.annotations.append(Annotation("value", value=float(r.ef_percent), name="EF (%)"))
+    out.annotations.extend(Annotation("frame_mark", f, value="ED") for f in r.ed_frames)
+    out.annotations.extend(Annotation("frame_mark", f, value="ES") for f in r.es_frames)
+
+
 def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
     out = np.full(len(dst), np.nan, dtype=np.float32)
     out[[list(dst).index(n) for n in src]] = np.asarray(t, dtype=np.float32).reshape(-1)
@@ -41,8 +54,10 @@ def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
 
 
 SPEC = register_spec(HeadSpec(
-    kind="regression", rank=4, task=MeasureTask, json={Regression: _values, EjectionFraction: _ejection},
-    metric=("mae", False), network="RegressionHead", loss="RegressionLoss", remap=_remap,
+    kind="regression", rank=4, task=MeasureTask, metric=("mae", False),
+    json={Regression: _values, EjectionFraction: _ejection},
+    drafts={Regression: _value_drafts, EjectionFraction: _ejection_drafts},
+    network="RegressionHead", loss="RegressionLoss", remap=_remap,
     size=lambda labels: {"num_outputs": len(labels)},
     target=lambda t, g, s: np.asarray(t, np.float32).reshape(-1),
 ))

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.drafts import Drafts, LabelIds
 from engine.heads.spec import Files, HeadSpec, register_spec
 from engine.tasks.segment import SegmentTask
 from engine.types import SegmentationResult
@@ -24,6 +25,13 @@ def _json(r: SegmentationResult, files: Files) -> dict[str, Any]:
     }
 
 
+def _drafts(r: SegmentationResult, label_id: LabelIds, out: Drafts) -> None:
+    lut = np.zeros(256, np.uint8)
+    for i, name in enumerate(r.labels):
+        lut[i + 1] = label_id(name)
+    out.masks[r.frame] = lut[r.mask]
+
+
 def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
     lut = np.zeros(256, dtype=np.uint8)
     lut[1 : len(src) + 1] = [list(dst).index(n) + 1 for n in src]
@@ -31,7 +39,8 @@ def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
 
 
 SPEC = register_spec(HeadSpec(
-    kind="segmentation", rank=1, task=SegmentTask, json={SegmentationResult: _json}, metric=("dice", True),
+    kind="segmentation", rank=1, task=SegmentTask, metric=("dice", True),
+    json={SegmentationResult: _json}, drafts={SegmentationResult: _drafts},
     network="UnetrSegmentationHead", loss="SegmentationLoss", remap=_remap,
     size=lambda labels: {"num_classes": len(labels)},
     target=lambda t, g, s: g.image_to_model(np.asarray(t, np.uint8), nearest=True)[None].astype(np.int64),

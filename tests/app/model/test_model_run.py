@@ -9,6 +9,7 @@ import pytest
 from app.model.document import Document
 from app.model.inference import prediction_command
 from app.model.model_run import ModelRunner, RunRequest, available_models, not_clinical, statement
+from engine.config import ModelCfg
 from engine.model_card import ModelCard
 from engine.progress import Cancelled, CancelToken
 
@@ -30,7 +31,7 @@ def test_active_versions_come_first(tiny):
 
     cfg, state = tiny
     for _ in range(3):
-        save_version(replace(ModelCard.from_cfg(cfg), version=""), state, activate=False)
+        save_version(ModelCard(replace(cfg, version="")), state, activate=False)
     activate_version(cfg.name, "2")
     mine = [c for c in available_models() if c.card.name == cfg.name]
     assert [c.key for c in mine] == ["echocare-all@2", "echocare-all@3", "echocare-all@1"]
@@ -39,15 +40,17 @@ def test_active_versions_come_first(tiny):
 
 
 def test_the_statement_says_what_the_model_was_trained_on():
-    card = ModelCard("echocare-demo", "1", "echocare_small", trained_on="simulated echo cines (training.sim)")
+    cfg = ModelCfg("echocare-demo", "echocare_small", "1", trained_on="simulated echo cines (training.sim)")
+    card = ModelCard(cfg)
     assert statement(card) == (
         "echocare-demo v1 · Demo model — trained on simulated echo cines (training.sim), not for clinical use"
     )
     assert not_clinical(card)
-    tuned = replace(card, version="2", trained_on="fine-tuned on 50 frames from site")
+    tuned = ModelCard(replace(cfg, version="2", trained_on="fine-tuned on 50 frames from site"))
     expected = "echocare-demo v2 · Demo model — fine-tuned on 50 frames from site, not for clinical use"
     assert statement(tuned) == expected
-    site = replace(card, name="site-model", trained_on="trained on 300 local studies", clinical_use=True)
+    local = replace(cfg, name="site-model", trained_on="trained on 300 local studies", clinical_use=True)
+    site = ModelCard(local)
     assert statement(site) == "site-model v1 · trained on 300 local studies" and not not_clinical(site)
 
 

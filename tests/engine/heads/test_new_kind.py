@@ -2,8 +2,8 @@
 
 The "brightness" kind below lives in this file alone: a network, a loss, a task, a result type
 and its JSON. Nothing else in the engine or training names it, yet the model builds it, the
-runner post-processes it, results.json encodes it and fine-tuning prepares, batches and scores
-its targets: every table is derived from the spec.
+runner post-processes it, results.json encodes it, the AI drafts convert it and fine-tuning
+prepares, batches and scores its targets: every table is derived from the spec.
 """
 
 from dataclasses import dataclass, replace
@@ -14,7 +14,9 @@ import pytest
 import torch
 from torch import nn
 
+from engine.annotations import Annotation
 from engine.config import HeadCfg
+from engine.drafts import to_drafts
 from engine.factory import create_model
 from engine.heads.spec import SPECS, HeadSpec, head_spec, load_kinds, register_spec, task_names
 from engine.io.memory import ArrayCine
@@ -65,6 +67,10 @@ class BrightnessTask:
         return ()
 
 
+def _drafts(r, label_id, out):
+    out.annotations.append(Annotation("value", r.frame, value=r.level, name="brightness"))
+
+
 @pytest.fixture(scope="module")
 def brightness_kind():
     load_kinds()
@@ -77,6 +83,7 @@ def brightness_kind():
             module=__name__,
             task=BrightnessTask,
             json={Brightness: lambda r, files: {"frame": r.frame, "level": round(r.level, 4)}},
+            drafts={Brightness: _drafts},
             size=lambda labels: {"num_outputs": len(labels)},
             target=lambda t, g, s: np.asarray(t, np.float32).reshape(-1),
             metric=("mae", False),
@@ -107,6 +114,10 @@ def test_a_declared_kind_runs_end_to_end(brightness_kind):
     assert levels[1] > levels[0]  # the brighter frame reads brighter through the whole path
     doc = results_document(run.tasks, {}, ref, run.frames, (0, 0, 64, 48))
     assert doc["tasks"][KIND]["frames"][1] == {"frame": 1, "level": round(levels[1], 4)}
+    drafts = to_drafts([run.tasks[KIND]], lambda name: 1)
+    values = [(a.kind, a.frame, a.value) for a in drafts.annotations]
+    assert values == [("value", i, v) for i, v in enumerate(levels)]
+    assert drafts.models == {ref}
 
 
 def test_a_declared_kind_is_fine_tuned_from_its_spec(brightness_kind):
