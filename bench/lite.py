@@ -118,11 +118,12 @@ def student_for(cfg) -> str:
     from training.distill.trainer import distill
 
     teacher = load_model(cfg.teacher)
-    want = {"teacher_sha256": teacher.ref.sha256, "config": json.loads(json.dumps(asdict(cfg)))}
+    config = json.loads(json.dumps(asdict(cfg)))
     name = cfg.name or f"{teacher.card.name}-lite"
     for card in model_store.list_cards():
-        lineage = json.loads(card.notes or "{}").get("lineage", {})
-        if card.name == name and all(lineage.get(k) == v for k, v in want.items()):
+        lineage = card.lineage
+        same = lineage.details.get("teacher_sha256") == teacher.ref.sha256 and lineage.config == config
+        if card.name == name and same:
             log(f"student: cached {card.name}@{card.version}")
             return f"{card.name}@{card.version}"
     every = max(1, cfg.steps // 10)

@@ -39,12 +39,14 @@ class HeadCfg:
 
 @dataclass(frozen=True)
 class ModelCfg:
-    """Architecture, input contract and heads of one model version.
+    """Architecture, input contract and heads of one model version (its card's ``model``).
 
     Attributes:
         name: model name in the store, e.g. "echocare-demo".
         arch: registered encoder variant, e.g. "echocare_swin_b".
+        version: version string, unique per name ("1", "2", ...; "" before the store numbers it).
         input_size: (H, W) the encoder is run at; multiples of 32.
+        in_chans: input channels.
         mean, std: per-channel normalisation applied after scaling pixels to [0, 1].
         crop_to_fan: crop each frame to the ultrasound fan before resizing.
         heads: the heads, keyed by task in ``heads_by_name``.

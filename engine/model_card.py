@@ -1,7 +1,14 @@
 """The model card: the JSON that describes one immutable model version in the store.
 
-``card.json`` is parsed here, at the edge, into a frozen :class:`ModelCard`; unknown keys are
-rejected. ``ModelCard.cfg()`` gives the :class:`~engine.config.ModelCfg` the factory builds from.
+A card holds the model's :class:`~engine.config.ModelCfg` (architecture, input, heads), its
+:class:`Lineage` (parent version, data and label hashes, the gate's verdict), its metrics and the
+sha256s of its files. ``card.json`` is parsed here, at the edge, into a frozen
+:class:`ModelCard`; unknown keys are rejected.
+
+The file lays the card out as ``{"model": {...}, "lineage": {...}, "metrics": ..., ...}``.
+Cards written before lineage was typed (the bundled model's among them) are flat: the model
+fields at the top level with ``architecture`` for ``arch``, ``parent`` beside them and the
+lineage as JSON inside ``notes``. :meth:`ModelCard.from_dict` reads both layouts.
 """
 
 from __future__ import annotations
@@ -26,92 +33,128 @@ def utc_now() -> str:
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """Where a model version came from.
+
+    Attributes:
+        parent: the version it was derived from (a version of the same name, else
+            ``NAME@VERSION``), or None.
+        method: how it was made: "fine-tune", "distillation" ("" when not recorded).
+        mode: the fine-tuning mode ("heads", "lora", "full"), else "".
+        data_sha256: sha256 over the training frames.
+        labels_sha256: sha256 over the training labels.
+        test_split_sha256: sha256 of the frozen test split's frame keys.
+        label_counts: labelled frames per head (and per class for classification).
+        patients: patients in the training data.
+        config: the run's configuration, as JSON values.
+        gate: the better-than-parent gate's one-line reason ("" when no gate ran).
+        worse: heads the gate found worse than the parent on the frozen test split.
+        activated: whether the version was made active when it was stored (None: not recorded).
+        details: further facts of the method (distillation: teacher sha256, losses, minutes).
+    """
+
+    parent: str | None = None
+    method: str = ""
+    mode: str = ""
+    data_sha256: str = ""
+    labels_sha256: str = ""
+    test_split_sha256: str = ""
+    label_counts: Mapping[str, Any] = field(default_factory=dict)
+    patients: int = 0
+    config: Mapping[str, Any] = field(default_factory=dict)
+    gate: str = ""
+    worse: tuple[str, ...] = ()
+    activated: bool | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Lineage:
+        """Lineage from JSON values; keys that are not fields are kept in ``details``.
+
+        Also reads the layout kept in ``notes`` before lineage was typed: ``gate`` as
+        ``{"worse": [...], "reason": "..."}``.
+        """
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names - {"details"}}
+        details = {**data.get("details", {}), **{k: v for k, v in data.items() if k not in names}}
+        gate = values.get("gate")
+        if isinstance(gate, Mapping):
+            values["gate"] = str(gate.get("reason") or "")
+            values.setdefault("worse", gate.get("worse", ()))
+        values["worse"] = tuple(str(h) for h in values.get("worse", ()))
+        return cls(**values, details=details)
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """What the store records about one model version.
 
     Attributes:
-        name: model name, e.g. "echocare-demo".
-        version: version string, unique per name ("1", "2", ...).
-        architecture: registered encoder variant (``engine.models.echocare.ENCODERS``).
-        input_size: (H, W) the encoder runs at, pixels.
-        in_chans: input channels.
-        mean, std: per-channel normalisation after scaling pixels to [0, 1].
-        crop_to_fan: crop frames to the ultrasound fan before resizing.
-        heads: the heads: name, kind, labels, params.
-        measurements: named measurements between landmarks.
+        model: architecture, input contract, heads and training-data statement; its ``name``
+            and ``version`` are the card's.
+        lineage: the parent version and how this version was made from it.
+        metrics: evaluation figures, name -> value.
         source_sha256: sha256 of the file the weights were imported or trained from.
         weights_sha256: sha256 of ``model.safetensors``; verified on every load.
-        parent: the version this one was derived from, or None.
-        metrics: evaluation figures, name -> value.
         created: ISO-8601 UTC creation time.
-        trained_on: a plain statement of the training data.
-        clinical_use: False unless clinical validity has been shown.
         notes: free text (recipe, import report).
     """
 
-    name: str
-    version: str
-    architecture: str
-    input_size: tuple[int, int] = (256, 256)
-    in_chans: int = 3
-    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
-    std: tuple[float, ...] = (1.0, 1.0, 1.0)
-    crop_to_fan: bool = False
-    heads: tuple[HeadCfg, ...] = ()
-    measurements: tuple[Mapping[str, Any], ...] = ()
+    model: ModelCfg
+    lineage: Lineage = field(default_factory=Lineage)
+    metrics: Mapping[str, float] = field(default_factory=dict)
     source_sha256: str = ""
     weights_sha256: str = ""
-    parent: str | None = None
-    metrics: Mapping[str, float] = field(default_factory=dict)
     created: str = field(default_factory=utc_now)
-    trained_on: str = "unknown"
-    clinical_use: bool = False
     notes: str = ""
 
+    @property
+    def name(self) -> str:
+        """The model's name in the store."""
+        return self.model.name
+
+    @property
+    def version(self) -> str:
+        """The version, unique per name ("1", "2", ...)."""
+        return self.model.version
+
+    @property
+    def heads(self) -> tuple[HeadCfg, ...]:
+        """The model's heads."""
+        return self.model.heads
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(H, W) the encoder runs at."""
+        return self.model.input_size
+
+    @property
+    def in_chans(self) -> int:
+        """Input channels."""
+        return self.model.in_chans
+
+    @property
+    def trained_on(self) -> str:
+        """The plain statement of the training data."""
+        return self.model.trained_on
+
+    @property
+    def clinical_use(self) -> bool:
+        """False unless clinical validity has been shown."""
+        return self.model.clinical_use
+
     def cfg(self) -> ModelCfg:
-        """The model configuration the factory builds this version from."""
-        return ModelCfg(
-            name=self.name,
-            arch=self.architecture,
-            version=self.version,
-            input_size=self.input_size,
-            in_chans=self.in_chans,
-            mean=self.mean,
-            std=self.std,
-            crop_to_fan=self.crop_to_fan,
-            heads=self.heads,
-            measurements=self.measurements,
-            trained_on=self.trained_on,
-            clinical_use=self.clinical_use,
-        )
+        """The model configuration the factory builds this version from (``model``)."""
+        return self.model
 
     @classmethod
     def from_cfg(cls, cfg: ModelCfg, **extra: Any) -> ModelCard:
-        """A card for ``cfg``; ``extra`` sets the store fields (sha256s, parent, metrics...)."""
-        return cls(
-            name=cfg.name,
-            version=cfg.version,
-            architecture=cfg.arch,
-            input_size=cfg.input_size,
-            in_chans=cfg.in_chans,
-            mean=cfg.mean,
-            std=cfg.std,
-            crop_to_fan=cfg.crop_to_fan,
-            heads=cfg.heads,
-            measurements=cfg.measurements,
-            trained_on=cfg.trained_on,
-            clinical_use=cfg.clinical_use,
-            **extra,
-        )
+        """A card for ``cfg``; ``extra`` sets the other fields (lineage, metrics, sha256s...)."""
+        return cls(cfg, **extra)
 
     def to_json(self) -> str:
         """The card as indented JSON text."""
-        data = asdict(self)
-        data["heads"] = [
-            {"name": h.name, "kind": h.kind, "labels": list(h.labels), "params": dict(h.params)}
-            for h in self.heads
-        ]
-        return json.dumps(data, indent=2, sort_keys=False) + "\n"
+        return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str, path: str | Path | None = None) -> ModelCard:
@@ -126,24 +169,67 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: str | Path | None = None) -> ModelCard:
-        """Build a card from a decoded JSON object, validating its keys and types."""
-        known = {f.name for f in fields(cls)}
+        """Build a card from a decoded JSON object (either layout), validating keys and types."""
+        flat = "model" not in data and "architecture" in data
+        known = _FLAT_KEYS if flat else {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(path, f"unknown model card keys: {', '.join(unknown)}")
-        missing = [k for k in ("name", "version", "architecture") if k not in data]
+        missing = [k for k in (("name", "version") if flat else ("model",)) if k not in data]
         if missing:
             raise ConfigError(path, f"model card lacks {', '.join(missing)}")
-        values = dict(data)
         try:
-            values["heads"] = tuple(_head(h) for h in data.get("heads", ()))
-            for key in ("input_size", "mean", "std", "measurements"):
-                if key in values:
-                    values[key] = tuple(values[key])
-            values["version"] = str(values["version"])
+            values = _from_flat(data) if flat else dict(data)
+            values["model"] = _model(values["model"])
+            values["lineage"] = Lineage.from_dict(values.get("lineage", {}))
             return cls(**values)
-        except (TypeError, ValueError, KeyError) as err:
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
             raise ConfigError(path, f"invalid model card ({err})") from None
+
+
+_STORE_KEYS = frozenset({"metrics", "source_sha256", "weights_sha256", "created", "notes"})
+_FLAT_KEYS = (_STORE_KEYS | {f.name for f in fields(ModelCfg)} | {"architecture", "parent"}) - {"arch"}
+
+
+def _from_flat(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The card layout of ``data`` written before lineage was typed (see the module docstring)."""
+    model = {k: v for k, v in data.items() if k not in _STORE_KEYS | {"parent", "architecture"}}
+    model["arch"] = data["architecture"]
+    out: dict[str, Any] = {k: v for k, v in data.items() if k in _STORE_KEYS}
+    lineage: dict[str, Any] = {"parent": data.get("parent")}
+    notes = _json_object(str(data.get("notes") or ""))
+    if notes is not None and "lineage" in notes:
+        lineage.update(notes.pop("lineage"))
+        if "activated" in notes:
+            lineage["activated"] = notes.pop("activated")
+        out["notes"] = json.dumps(notes, sort_keys=True) if notes else ""
+    out["model"], out["lineage"] = model, lineage
+    return out
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _model(data: Mapping[str, Any]) -> ModelCfg:
+    unknown = sorted(set(data) - {f.name for f in fields(ModelCfg)})
+    if unknown:
+        raise ValueError(f"unknown model keys {unknown}")
+    missing = [k for k in ("name", "arch") if k not in data]
+    if missing:
+        raise ValueError(f"the model lacks {', '.join(missing)}")
+    values = dict(data)
+    values["heads"] = tuple(_head(h) for h in data.get("heads", ()))
+    for key in ("input_size", "mean", "std", "measurements"):
+        if key in values:
+            values[key] = tuple(values[key])
+    if "version" in values:
+        values["version"] = str(values["version"])
+    return ModelCfg(**values)
 
 
 def _head(data: Mapping[str, Any]) -> HeadCfg:

@@ -13,6 +13,7 @@ from pathlib import Path
 from torch import Tensor
 
 from engine.checkpoint import LoadReport, echocare_filter, read_state_dict, unwrap
+from engine.config import ModelCfg
 from engine.errors import ModelError
 from engine.factory import create_encoder
 from engine.model_card import ModelCard
@@ -86,15 +87,14 @@ def import_checkpoint(
     tensors, report = echocare_filter(state, encoder)
     if not report.ok:
         raise ModelError(path, report.refusal(arch))
-    card = ModelCard(
+    model = ModelCfg(
         name=name or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem),
+        arch=arch,
         version="",
-        architecture=arch,
-        in_chans=encoder.arch.in_chans,
         input_size=(256, 256),
-        source_sha256=sha256_file(path),
+        in_chans=encoder.arch.in_chans,
         trained_on=trained_on or f"imported from {path.name}",
-        notes="\n".join(report.lines()),
     )
+    card = ModelCard(model, source_sha256=sha256_file(path), notes="\n".join(report.lines()))
     stored = save_version(card, {f"encoder.{k}": v for k, v in tensors.items()})
     return ImportResult(stored, report, arch)

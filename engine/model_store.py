@@ -196,7 +196,7 @@ def save_version(card: ModelCard, state: Mapping[str, object], *, activate: bool
         save_file({k: _own(v) for k, v in state.items()}, str(weights), metadata={"format": "pt"})
         with weights.open("rb+") as fh:
             os.fsync(fh.fileno())
-        card = replace(card, version=version, weights_sha256=sha256_file(weights))
+        card = replace(card, model=replace(card.model, version=version), weights_sha256=sha256_file(weights))
         _fsync_write(tmp / CARD_FILE, card.to_json().encode("utf-8"))
         _fsync_dir(tmp)
         tmp.rename(final)
@@ -237,7 +237,7 @@ def rollback(name: str) -> str:
     versions = _versions(name)
     if current is None:
         raise ModelError(user_root() / name, "no versions to roll back")
-    parent = read_card(user_root() / name / current).parent
+    parent = read_card(user_root() / name / current).lineage.parent
     older = [v for v in versions if _version_key(v) < _version_key(current)]
     target = parent if parent in versions else (older[-1] if older else None)
     if target is None:

@@ -2,11 +2,11 @@
 
 Every fine-tuning run stores a new immutable version in ``engine.model_store``. Its card holds:
 
-* ``parent``: the version it started from (a version of the same name, else ``NAME@VERSION``);
 * ``metrics``: figures on the frozen test split, ``test.<head>.<metric>``, plus the parent's
   figures on the *same* split as ``parent.<head>.<metric>`` (so the two are comparable);
-* ``notes``: JSON ``{"lineage": {...}}`` with data and label hashes, label counts, the run
-  config, the gate's verdict and whether the version was activated.
+* ``lineage`` (``engine.model_card.Lineage``): the version it started from (a version of the
+  same name, else ``NAME@VERSION``), data and label hashes, label counts, the run config, the
+  gate's verdict and whether the version was activated.
 
 Gate: for each trained head, the primary metric (``training.metrics.primary``) must not be
 worse than the parent's by more than ``TOLERANCE``; otherwise the version is flagged and, under
@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from training.metrics import primary
+from engine.model_card import Lineage, ModelCard
 
 TOLERANCE = 1e-3
 
@@ -46,6 +46,8 @@ def gate(
     test: Mapping[str, float], parent: Mapping[str, float] | None, heads: Sequence[str], policy: str
 ) -> Verdict:
     """Compare primary metrics of the new version and its parent (``{"<head>.<metric>": value}``)."""
+    from training.metrics import primary  # imports torch
+
     worse = []
     details = []
     for head in heads:
@@ -80,65 +82,61 @@ def sha256_of(chunks: Sequence[bytes]) -> str:
 def register_version(
     model: Any,
     *,
-    parent: Any | None,
+    parent: ModelCard | None,
     test: Mapping[str, float],
     parent_test: Mapping[str, float] | None,
     verdict: Verdict,
     lineage: Mapping[str, Any],
     trained_on: str,
-) -> Any:
-    """Store ``model`` (a FoundationModel, LoRA already folded) as a new version; returns its card."""
+) -> ModelCard:
+    """Store ``model`` (a FoundationModel, LoRA already folded) as a new version; returns its card.
+
+    Args:
+        lineage: the run's data facts (``training.api.lineage_of``); the parent, the method and
+            the gate's verdict are added here.
+    """
     from engine import model_store
-    from engine.model_card import ModelCard
 
     metrics = {f"test.{k}": float(v) for k, v in test.items() if not math.isnan(v)}
     metrics.update({f"parent.{k}": float(v) for k, v in (parent_test or {}).items() if not math.isnan(v)})
     parent_ref = None
     if parent is not None:
         parent_ref = parent.version if parent.name == model.cfg.name else f"{parent.name}@{parent.version}"
-    notes = {
-        "lineage": {**lineage, "gate": {"worse": list(verdict.worse), "reason": verdict.reason}},
-        "activated": verdict.activate,
-    }
-    card = ModelCard.from_cfg(
+    facts = Lineage.from_dict(lineage)
+    card = ModelCard(
         replace(model.cfg, version="", trained_on=trained_on),
-        parent=parent_ref,
+        lineage=replace(
+            facts,
+            parent=parent_ref,
+            method="fine-tune",
+            gate=verdict.reason,
+            worse=verdict.worse,
+            activated=verdict.activate,
+        ),
         metrics=metrics,
-        source_sha256=str(lineage.get("data_sha256", "")),
-        notes=json.dumps(notes, sort_keys=True),
+        source_sha256=facts.data_sha256,
     )
     return model_store.save_version(card, model.state_dict(), activate=verdict.activate)
 
 
-def _lineage(card: Any) -> dict[str, Any]:
-    try:
-        return dict(json.loads(card.notes or "{}").get("lineage", {}))
-    except (ValueError, AttributeError):
-        return {}
-
-
-def compare_rows(a: Any, b: Any) -> list[tuple[str, str, str]]:
+def compare_rows(a: ModelCard, b: ModelCard) -> list[tuple[str, str, str]]:
     """Rows (field, A, B) comparing two cards: lineage, then every metric of either."""
 
     def fmt(v: Any) -> str:
-        return "-" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
+        return "-" if v is None or v == "" else (f"{v:.4f}" if isinstance(v, float) else str(v))
 
-    la, lb = _lineage(a), _lineage(b)
+    la, lb = a.lineage, b.lineage
     rows = [
         ("version", f"{a.name}@{a.version}", f"{b.name}@{b.version}"),
-        ("parent", fmt(a.parent), fmt(b.parent)),
+        ("parent", fmt(la.parent), fmt(lb.parent)),
         ("created", a.created, b.created),
-        ("mode", fmt(la.get("mode")), fmt(lb.get("mode"))),
+        ("mode", fmt(la.mode), fmt(lb.mode)),
         ("heads", ",".join(h.name for h in a.heads), ",".join(h.name for h in b.heads)),
-        ("data sha256", fmt(la.get("data_sha256", ""))[:12], fmt(lb.get("data_sha256", ""))[:12]),
-        ("labels sha256", fmt(la.get("labels_sha256", ""))[:12], fmt(lb.get("labels_sha256", ""))[:12]),
-        (
-            "test split sha256",
-            fmt(la.get("test_split_sha256", ""))[:12],
-            fmt(lb.get("test_split_sha256", ""))[:12],
-        ),
-        ("label counts", json.dumps(la.get("label_counts", {})), json.dumps(lb.get("label_counts", {}))),
-        ("gate", fmt(la.get("gate", {}).get("reason")), fmt(lb.get("gate", {}).get("reason"))),
+        ("data sha256", la.data_sha256[:12], lb.data_sha256[:12]),
+        ("labels sha256", la.labels_sha256[:12], lb.labels_sha256[:12]),
+        ("test split sha256", la.test_split_sha256[:12], lb.test_split_sha256[:12]),
+        ("label counts", json.dumps(dict(la.label_counts)), json.dumps(dict(lb.label_counts))),
+        ("gate", fmt(la.gate), fmt(lb.gate)),
     ]
     for key in sorted(set(a.metrics) | set(b.metrics)):
         rows.append((key, fmt(a.metrics.get(key)), fmt(b.metrics.get(key))))
@@ -160,7 +158,6 @@ def compare_text(ref_a: str, ref_b: str) -> str:
     w1 = max(len(r[1]) for r in rows)
     lines = [f"{'':<{w0}}  {'A':<{w1}}  B"]
     lines += [f"{k:<{w0}}  {va:<{w1}}  {vb}" for k, va, vb in rows]
-    same = _lineage(a).get("test_split_sha256") == _lineage(b).get("test_split_sha256")
-    if not same:
+    if a.lineage.test_split_sha256 != b.lineage.test_split_sha256:
         lines.append("note: the two versions were tested on different test splits; compare with care")
     return "\n".join(lines)

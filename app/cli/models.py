@@ -71,7 +71,7 @@ def _list(args: argparse.Namespace) -> int:
         active = model_store.active_version(card.name)
         mark = "*" if active == card.version else " "
         heads = ",".join(h.name for h in card.heads) or "encoder only"
-        print(f"{mark} {card.name}@{card.version}  {card.architecture}  {heads}  {card.created}")
+        print(f"{mark} {card.name}@{card.version}  {card.model.arch}  {heads}  {card.created}")
     return 0
 
 

@@ -15,7 +15,6 @@ starts without them.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -192,23 +191,19 @@ def version_rows() -> list[VersionRow]:
     for card in model_store.list_cards():
         folder = model_store.user_root() / card.name / card.version
         bundled = not folder.is_dir()
-        try:
-            lineage = json.loads(card.notes or "{}").get("lineage", {})
-        except ValueError:
-            lineage = {}
         active = not bundled and model_store.active_version(card.name) == card.version
         rows.append(
             VersionRow(
                 ref=f"{card.name}@{card.version}",
                 name=card.name,
                 version=card.version,
-                parent=str(card.parent or ""),
+                parent=card.lineage.parent or "",
                 active=active,
                 bundled=bundled,
                 created=card.created,
-                mode=str(lineage.get("mode", "")),
+                mode=card.lineage.mode,
                 metrics=dict(card.metrics),
-                gate=str(lineage.get("gate", {}).get("reason", "")),
+                gate=card.lineage.gate,
                 heads=tuple(h.name for h in card.heads),
             )
         )

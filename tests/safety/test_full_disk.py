@@ -110,10 +110,11 @@ def _full_store(disk, monkeypatch):
     import torch
 
     from engine import model_store
+    from engine.config import ModelCfg
     from engine.model_card import ModelCard
 
     monkeypatch.setenv("ECHOCARE_HOME", str(disk / "home"))
-    card = ModelCard(name="m", version="", architecture="echocare_test", in_chans=1, input_size=(64, 64))
+    card = ModelCard(ModelCfg(name="m", arch="echocare_test", version="", input_size=(64, 64), in_chans=1))
     first = model_store.save_version(card, {"w": torch.ones(16, 16)})
     fill(disk)
     return card, first

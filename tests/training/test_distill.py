@@ -119,10 +119,13 @@ def test_distilled_student_is_stored_with_teacher_as_parent_and_runs_like_it(tea
     assert result.steps == 2 and np.isfinite(result.final_loss)
     assert {"features", "segmentation", "report", "detection", "labels"} <= set(result.losses)
     card = register(result, cfg, {"distill.dice_ratio": 0.5})
-    assert (card.name, card.version, card.parent) == ("teach-lite", "1", "teach@1")
-    lineage = json.loads(card.notes)["lineage"]
-    assert lineage["teacher_sha256"] == load_model(teacher).ref.sha256 and lineage["steps"] == 2
-    assert lineage["initialised_from_teacher"] == result.initialised > 0
+    assert (card.name, card.version, card.lineage.parent) == ("teach-lite", "1", "teach@1")
+    assert card.lineage.method == "distillation" and card.lineage.config["student"] == "echocare_test"
+    details = card.lineage.details
+    assert details["teacher_sha256"] == load_model(teacher).ref.sha256 and details["steps"] == 2
+    assert details["initialised_from_teacher"] == result.initialised > 0
+    stored = load_model("teach-lite").card.lineage  # as read back from card.json
+    assert (stored.parent, stored.method, stored.details["steps"]) == ("teach@1", "distillation", 2)
     student, parent = load_model("teach-lite"), load_model(teacher)
     assert student.cfg.heads_by_name["segmentation"].params["width"] == 4
     images = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)

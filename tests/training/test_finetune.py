@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
@@ -64,12 +63,14 @@ def test_heads_only_uses_cached_features_and_versions_are_gated(tmp_path, capsys
     losses = [h["train_loss"] for h in first.loop.history]
     assert losses[-1] < losses[0]
     card = first.card
-    assert (card.name, card.version, card.parent) == (NAME, "1", None)
+    assert (card.name, card.version, card.lineage.parent) == (NAME, "1", None)
     assert model_store.active_version(NAME) == "1"
     assert card.metrics["test.segmentation.dice"] == pytest.approx(first.test["segmentation.dice"])
-    lineage = json.loads(card.notes)["lineage"]
-    assert len(lineage["data_sha256"]) == 64 and len(lineage["labels_sha256"]) == 64
-    assert lineage["label_counts"]["segmentation"] == 32 and lineage["mode"] == "heads"
+    lineage = card.lineage
+    assert len(lineage.data_sha256) == 64 and len(lineage.labels_sha256) == 64
+    assert lineage.label_counts["segmentation"] == 32 and lineage.mode == "heads"
+    assert lineage.method == "fine-tune" and lineage.activated and lineage.config["mode"] == "heads"
+    assert model_store.locate(f"{NAME}@1")[1].lineage == lineage  # typed in card.json, read back the same
     assert [h.labels for h in card.heads] == [("lesion",)]
 
     # a child trained badly (huge learning rate, full mode) is scored against its parent on the
@@ -80,9 +81,10 @@ def test_heads_only_uses_cached_features_and_versions_are_gated(tmp_path, capsys
     assert bad.parent_test["segmentation.dice"] == pytest.approx(first.test["segmentation.dice"], abs=1e-5)
     assert bad.test["segmentation.dice"] < bad.parent_test["segmentation.dice"]
     assert bad.verdict.worse == ("segmentation",) and not bad.verdict.activate
-    assert bad.card.version == "2" and bad.card.parent == "1"
+    assert bad.card.version == "2" and bad.card.lineage.parent == "1"
+    assert bad.card.lineage.worse == ("segmentation",) and bad.card.lineage.activated is False
     assert model_store.active_version(NAME) == "1"
-    assert json.loads(bad.card.notes)["lineage"]["test_split_sha256"] == lineage["test_split_sha256"]
+    assert bad.card.lineage.test_split_sha256 == lineage.test_split_sha256
 
     table = compare_text(f"{NAME}@1", f"{NAME}@2")
     assert "test.segmentation.dice" in table and "worse than its parent" in table

@@ -62,7 +62,7 @@ def test_finetuning_a_stored_multi_label_head_keeps_it(tmp_path, monkeypatch):
     assert heads["segmentation"].labels == ("vessel", "lesion")
     assert set(heads) == {"segmentation", "classification", "landmarks"}  # untouched heads are kept
     assert result.parent_test is not None and "segmentation.dice" in result.parent_test
-    assert result.card.parent == "1"
+    assert result.card.lineage.parent == "1"
     # full mode trains the encoder and the named head only; the other heads are left as they were
     before = model.state_dict()
     after = result.model.state_dict()

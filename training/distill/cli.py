@@ -78,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
         )
         metrics = {f"distill.{k}": v for k, v in figures.items() if v == v}
     card = register(result, cfg, metrics, activate=not args.no_activate)
-    print(json.dumps({"name": card.name, "version": card.version, "parent": card.parent, **metrics}))
+    print(json.dumps({"name": card.name, "version": card.version, "parent": card.lineage.parent, **metrics}))
     return 0

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 
 from engine import model_store
-from engine.model_card import ModelCard
+from engine.model_card import Lineage, ModelCard
 from training.distill.config import DistillCfg
 from training.distill.trainer import DistillResult
 
@@ -20,7 +19,7 @@ def register(
 ) -> ModelCard:
     """Save the student in the model store; returns its card.
 
-    The card's ``parent`` is the teacher (``name@version``) and its notes hold the lineage:
+    The card's lineage names the teacher (``name@version``) as the parent and holds
     the teacher's weights sha256, the run settings, the frames' hash and the final losses.
     """
     t = result.teacher.card
@@ -38,10 +37,9 @@ def register(
         "minutes": round(result.seconds / 60, 2),
     }
     model_cfg = replace(result.student.cfg, version="", trained_on=TRAINED_ON.format(teacher=parent))
-    card = ModelCard.from_cfg(
+    card = ModelCard(
         model_cfg,
-        parent=parent,
+        lineage=Lineage.from_dict({"parent": parent, **lineage}),
         metrics={k: float(v) for k, v in (metrics or {}).items()},
-        notes=json.dumps({"lineage": lineage}, sort_keys=True),
     )
     return model_store.save_version(card, result.student.state_dict(), activate=activate)

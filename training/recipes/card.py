@@ -76,12 +76,11 @@ def save_model(model: Any, folder: Path, notes: Mapping[str, Any], trained_on: s
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
     del torch
-    card = ModelCard.from_cfg(
-        model.cfg,
+    card = ModelCard(
+        replace(model.cfg, trained_on=trained_on, clinical_use=False),
         weights_sha256=sha256_file(folder / WEIGHTS_FILE),
         notes=json.dumps({**notes, "weights_dtype": "float16" if half else "float32"}, sort_keys=True),
     )
-    card = replace(card, trained_on=trained_on, clinical_use=False)
     write_card(card, folder)
     return card
 

@@ -239,7 +239,7 @@ def test_list_show_remove(tmp_path, run_cli):
     code, out, _ = run_cli("models", "list")
     assert code == 0 and "* tiny@1  echocare_test" in out
     code, out, _ = run_cli("models", "show", "tiny@1")
-    assert code == 0 and '"architecture": "echocare_test"' in out
+    assert code == 0 and '"arch": "echocare_test"' in out
     assert run_cli("models", "remove", "tiny")[0] == 0
     code, _, err = run_cli("models", "show", "tiny")
     assert code == 2 and "no such model" in err

@@ -11,7 +11,7 @@ import torch
 from engine import model_store
 from engine.errors import ConfigError, ModelError
 from engine.factory import create_model, load_model
-from engine.model_card import ModelCard
+from engine.model_card import Lineage, ModelCard
 
 
 def _save(cfg, **extra):
@@ -27,7 +27,7 @@ def test_saved_version_loads_with_identical_outputs(tiny_cfg, private_store):
     assert sorted(p.name for p in folder.iterdir()) == ["card.json", "model.safetensors"]
     assert card.weights_sha256 == model_store.sha256_file(folder / "model.safetensors")
     stored = json.loads((folder / "card.json").read_text())
-    assert stored["architecture"] == "echocare_test" and stored["heads"][0]["labels"] == ["a", "b"]
+    assert stored["model"]["arch"] == "echocare_test" and stored["model"]["heads"][0]["labels"] == ["a", "b"]
 
     loaded = load_model("tiny", device="cpu")
     assert not loaded.module.training
@@ -50,7 +50,7 @@ def test_tampered_weights_are_refused(tiny_cfg, private_store):
 
 def test_versions_are_immutable_and_activation_rolls_back(tiny_cfg, private_store):
     _save(tiny_cfg)
-    _, second = _save(tiny_cfg, parent="1")
+    _, second = _save(tiny_cfg, lineage=Lineage(parent="1"))
     assert second.version == "2" and model_store.active_version("tiny") == "2"
     with pytest.raises(ModelError, match="immutable"):
         model_store.save_version(second, create_model(tiny_cfg).state_dict())
