@@ -2,15 +2,15 @@
 
 ``available_models`` lists the model store (bundled and user versions, the active version of
 each model first); ``statement`` is what the app shows about a model's training data;
-``ModelRunner`` loads a model version once and runs the engine's tasks on a frame range. The
-engine (and torch) is imported on the first run, inside the worker thread.
+``ModelRunner`` loads a model version once and runs the engine's tasks on a frame range of the
+study the document already holds open (its frames are decoded once, for the viewer and the
+model alike). The engine (and torch) is imported on the first run, inside the worker thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.model_card import ModelCard
@@ -95,26 +95,26 @@ class RunRequest:
         model: ``name@version`` of the model.
         tasks: task names, or ("all",).
         frames: frame indices to analyse.
-        path: the study's file (opened again in the worker: the viewer keeps its own reader).
+        cine: the open study (the document's reader, shared with the viewer; its readers are
+            thread-safe and it stays open after the run).
     """
 
     model: str
     tasks: tuple[str, ...]
     frames: tuple[int, ...]
-    path: Path
+    cine: Cine
 
 
 class ModelRunner:
     """Loads model versions on first use and runs tasks on a study.
 
     Args:
-        opener: reads a study file as a Cine (the session's reader).
         device: ``auto|cpu|cuda|mps``.
-        backend: ``torch|onnx|auto``; torch by default, which needs no export step.
+        backend: ``torch|onnx|auto``; torch by default, which needs no export step (its
+            precision is measured where there is a choice: bf16 on a CPU with AMX, on CUDA).
     """
 
-    def __init__(self, opener: Callable[[Path], Cine], device: str = "auto", backend: str = "torch") -> None:
-        self.opener = opener
+    def __init__(self, device: str = "auto", backend: str = "torch") -> None:
         self.device = device
         self.backend = backend
         self._loaded: dict[str, tuple[Any, Any]] = {}
@@ -137,7 +137,7 @@ class ModelRunner:
     def run(
         self, request: RunRequest, progress: ProgressFn = no_progress, cancel: CancelToken = NEVER
     ) -> Any:
-        """Run the request; returns the engine's ``RunResult``.
+        """Run the request on its cine (left open); returns the engine's ``RunResult``.
 
         Raises:
             EchoCareError: the model, the file or a task failed (one-line message).
@@ -147,12 +147,8 @@ class ModelRunner:
 
         loaded, predictor = self._predictor(request.model)
         cancel.raise_if_cancelled()
-        cine = self.opener(request.path)
-        try:
-            tasks: str | Sequence[str] = "all" if request.tasks == ("all",) else list(request.tasks)
-            return run_tasks(
-                cine, predictor, loaded.cfg, loaded.ref, tasks, request.frames,
-                progress=progress, cancel=cancel,
-            )  # fmt: skip
-        finally:
-            cine.close()
+        tasks: str | Sequence[str] = "all" if request.tasks == ("all",) else list(request.tasks)
+        return run_tasks(
+            request.cine, predictor, loaded.cfg, loaded.ref, tasks, request.frames,
+            progress=progress, cancel=cancel,
+        )  # fmt: skip

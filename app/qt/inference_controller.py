@@ -1,16 +1,16 @@
 """InferenceController: runs the chosen model on the open study in the background.
 
 The work (loading the model, decoding frames, the engine's tasks) runs on the thread pool in a
-``Worker``; progress and the result come back on the GUI thread, where the result is applied
-to the document as one undoable step of AI drafts carrying the model version. The window stays
-responsive throughout, and a cancelled or failed run changes nothing.
+``Worker``, on the cine the document holds open: the file is not opened again, and frames the
+viewer already decoded are not decoded again. Progress and the result come back on the GUI
+thread, where the result is applied to the document as one undoable step of AI drafts carrying
+the model version. The window stays responsive throughout, and a cancelled or failed run, or
+one whose study was closed meanwhile, changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QMessageBox
@@ -28,7 +28,6 @@ from app.model.model_run import (
 from app.qt.panels.inference_panel import InferencePanel
 from app.qt.workers import Worker
 from engine.errors import EchoCareError
-from engine.io.cine import Cine
 from engine.progress import Progress
 
 
@@ -41,8 +40,8 @@ class InferenceController(QObject):
 
     Args:
         panel: the inference panel.
-        opener: reads the study file in the worker (the session's reader).
-        study_path: returns the open study's file, or None.
+        opener, study_path: unused (a run reads the bound document's open cine); accepted
+            while callers still pass them.
     """
 
     notice_changed = Signal(str, bool)
@@ -53,14 +52,14 @@ class InferenceController(QObject):
     def __init__(
         self,
         panel: InferencePanel,
-        opener: Callable[[Path], Cine],
-        study_path: Callable[[], Path | None],
+        opener: object = None,
+        study_path: object = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        del opener, study_path
         self.panel = panel
-        self.runner = ModelRunner(opener)
-        self.study_path = study_path
+        self.runner = ModelRunner()
         self.doc: Document | None = None
         self.worker: Worker | None = None
         self.choices: dict[str, ModelChoice] = {}
@@ -118,8 +117,8 @@ class InferenceController(QObject):
 
     def run(self) -> bool:
         """Start a run of the panel's choice on the open study; False when it cannot start."""
-        doc, path = self.doc, self.study_path()
-        if self.running or doc is None or path is None:
+        doc = self.doc
+        if self.running or doc is None:
             return False
         tasks = tuple(self.panel.checked_tasks())
         if not self.panel.model_key or not tasks:
@@ -130,11 +129,11 @@ class InferenceController(QObject):
         except EchoCareError as err:
             self.error.emit(err.one_line())
             return False
-        request = RunRequest(self.panel.model_key, tasks, frames, path)
+        request = RunRequest(self.panel.model_key, tasks, frames, doc.cine)
         worker = Worker(partial(self.runner.run, request))
         worker.signals.progressed.connect(self._on_progressed)
         worker.signals.returned.connect(partial(self._on_returned, doc, request))
-        worker.signals.errored.connect(self._on_errored)
+        worker.signals.errored.connect(partial(self._on_run_errored, doc))
         worker.signals.crashed.connect(self._on_crashed)
         worker.signals.cancelled.connect(self._on_cancelled)
         worker.signals.finished.connect(self._on_finished)
@@ -177,6 +176,12 @@ class InferenceController(QObject):
         text = f"{len(results)} task(s) on {n} frame(s): {len(cmd.commands)} AI draft(s) from {request.model}"
         self.panel.show_status(text, done=True)
         self.message.emit(text)
+
+    def _on_run_errored(self, doc: Document, text: str) -> None:
+        if doc is not self.doc:  # the study (and its cine) was closed during the run
+            self.panel.show_status("the study changed during the run; its results were dropped")
+            return
+        self._on_errored(text)
 
     def _on_errored(self, text: str) -> None:
         self.panel.show_status(f"failed: {text}")

@@ -54,16 +54,19 @@ def test_the_statement_says_what_the_model_was_trained_on():
     assert statement(site) == "site-model v1 · trained on 300 local studies" and not not_clinical(site)
 
 
-def test_a_run_gives_one_undo_step_and_a_cancelled_run_raises(tiny, tmp_path, cine, opener, sample_file):
+def test_a_run_gives_one_undo_step_and_a_cancelled_run_raises(tiny, cine, monkeypatch):
     from engine.model_store import save_version
 
     cfg, state = tiny
     save_version(ModelCard.from_cfg(cfg), state)
-    runner = ModelRunner(opener)
-    request = RunRequest("echocare-all@1", ("segmentation", "regression"), (0, 1, 2), sample_file)
+    runner = ModelRunner()
+    request = RunRequest("echocare-all@1", ("segmentation", "regression"), (0, 1, 2), cine)
+    closed = []
+    monkeypatch.setattr(cine, "close", lambda: closed.append(True))
     seen = []
     result = runner.run(request, progress=seen.append)
     assert list(result.tasks) == ["segmentation", "regression"] and seen[-1].done == 3
+    assert not closed, "the document's cine stays open after a run"
     doc = Document(cine)
     doc.apply(prediction_command(doc, result.tasks.values()))
     assert sorted(doc.masks) == [0, 1, 2] and doc.study_value("value", "EF (%)") is not None

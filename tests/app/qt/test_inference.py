@@ -4,6 +4,7 @@ edit -> undo -> redo -> save -> reopen; cancel; the model's training-data statem
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -116,6 +117,33 @@ def test_run_all_tasks_edit_undo_redo_save_reopen(make_window, qtbot, mouse, tmp
     assert again.doc.mask_meta[0].origin is Origin.AI_DRAFT and again.doc.mask_meta[0].model.version == "1"
     assert again.doc.annotations == drafts, "every AI draft is back with its model version"
     assert [(m.name, m.version) for m in again.session.store.models()] == [(stored_model.name, "1")]
+
+
+def test_a_run_uses_the_open_cine_the_file_is_opened_and_each_frame_decoded_once(
+    make_window, qtbot, cardiac_sample, stored_model, monkeypatch
+):
+    opened = []
+
+    def counting_open(path):
+        opened.append(path)
+        return open_cine(path)
+
+    decoded = Counter()
+    reader = type(open_cine(cardiac_sample))
+    decode = reader._decode
+
+    def counting_decode(self, index):
+        decoded[index] += 1
+        return decode(self, index)
+
+    monkeypatch.setattr(reader, "_decode", counting_decode)
+    window = make_window(reader=counting_open)
+    assert window.open_path(cardiac_sample)
+    run_and_wait(window, qtbot, frames=(0, 3))
+    assert window.inference_panel.status.text().startswith("7 task(s) on 4 frame(s)"), window.last_message
+    assert sorted(window.doc.masks) == [0, 1, 2, 3]
+    assert opened == [cardiac_sample], "opening the study is the only read of the file"
+    assert {0, 1, 2, 3} <= set(decoded) and max(decoded.values()) == 1, decoded
 
 
 def test_cancel_changes_nothing_and_errors_are_shown(make_window, qtbot, cardiac_sample, stored_model):
