@@ -1,10 +1,16 @@
-"""The inference core: one encoder pass per frame feeds every head.
+"""The inference core: one encoder pass per frame feeds every head, on the backend's device.
 
 :class:`Predictor` runs a loaded model through a backend (PyTorch or ONNX Runtime). Encoder
-features are kept in a bounded LRU :class:`FeatureCache` keyed by (frame key, model sha256,
-model version), so a second head, a re-run or a new prompt on a frame never re-encodes it.
-Uncached frames are encoded in batches; ``run_many`` streams a cine with progress, cancel
-and a prefetch thread that decodes the next frames while the current batch runs.
+features stay where the backend made them (torch tensors, on the GPU with CUDA; numpy arrays
+with ONNX Runtime), in a bounded LRU :class:`FeatureCache` keyed by (frame key, model sha256,
+model version): a second head, a re-run or a new prompt on a frame never re-encodes it, and the
+heads read the features without a trip through the host. Only the heads' outputs go to numpy,
+once per batch, for the tasks' post-processing. Uncached frames are encoded in batches.
+
+With ``auto`` the runtime and precision are chosen by measurement on the first frames of a run
+(``Predictor.measure_choice``, called by ``engine.tasks.runner``; ``engine.backends.measured``)
+and remembered per machine and model; until then, or where nothing is measured,
+``engine.backends.base.choose_backend`` decides by rule.
 
 Inputs are preprocessed model inputs: float32 [B, 3, H, W] at the card's input size, already
 normalised (see ``engine.transforms``).
@@ -12,28 +18,31 @@ normalised (see ``engine.transforms``).
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
-from engine.backends.base import Backend, BackendChoice, choose_backend
+from engine import agreement
+from engine.backends import measured
+from engine.backends.base import Backend, BackendChoice, choose_backend, to_host
 from engine.errors import TaskError
 from engine.export.graphs import FEATURES, IMAGE
 from engine.factory import LoadedModel
-from engine.progress import NEVER, CancelToken, Progress, ProgressFn, no_progress
 
-Features = tuple[np.ndarray, ...]  # five arrays [C_i, H_i, W_i] of one frame
+Features = tuple[Any, ...]  # five device arrays [C_i, H_i, W_i] of one frame (torch or numpy)
 HeadOutputs = dict[str, dict[str, np.ndarray]]  # {head: {output: [B, ...]}}
 
 DEFAULT_CACHE_BYTES = 512 << 20
+_WARM_UP = ("measuring", "warm-up")  # the cache key of the frame each candidate runs untimed first
 
 
 class FeatureCache:
-    """A bounded LRU cache of per-frame encoder features.
+    """A bounded LRU cache of per-frame encoder features (numpy arrays or device tensors).
 
     Args:
         max_bytes: the most feature bytes held; the least recently used frames go first.
@@ -80,9 +89,25 @@ class FeatureCache:
             self.bytes = 0
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
-    """A read-only contiguous copy, safe to share from the cache."""
+def _own(array: Any) -> Any:
+    """One frame of a batch output, owning its memory (so the cache accounts exact bytes);
+    a numpy copy is read-only, safe to share from the cache."""
+    if isinstance(array, torch.Tensor):
+        return array.clone()
     out = np.array(array, dtype=np.float32, order="C")
+    out.setflags(write=False)
+    return out
+
+
+def _stack(arrays: Sequence[Any]) -> Any:
+    """Frames back into a batch, on the device they are on."""
+    if isinstance(arrays[0], torch.Tensor):
+        return torch.stack(list(arrays))
+    return np.stack(arrays)
+
+
+def _read_only(array: Any) -> np.ndarray:
+    out = to_host(array)
     out.setflags(write=False)
     return out
 
@@ -98,13 +123,21 @@ class Predictor:
 
     Args:
         loaded: from ``engine.factory.load_model``.
-        backend: ``auto|torch|onnx`` (see ``engine.backends.base.choose_backend``).
+        backend: ``auto|torch|onnx``; with ``precision="auto"`` the paths of that choice are
+            measured (``measure_choice``), else ``engine.backends.base.choose_backend`` decides.
         device: ``auto|cpu|cuda|mps``.
         precision: ``auto|fp32|bf16|fp16|int8``: torch autocast (bf16, fp16), or the ONNX
             encoder in dynamic int8 on the CPU / every ONNX graph in fp16 on CUDA.
         cache_bytes: bound of the feature cache.
         batch_size: frames per encoder pass.
         onnx_dir: where the ONNX export is kept; a per-user cache folder by default.
+        choices: where measured choices are kept; the per-user ``backend-choice.json`` by default.
+
+    Attributes:
+        choice: the path in use.
+        candidates: the paths ``auto`` measures here (empty when the precision is fixed).
+        undecided: ``auto`` has not measured on this machine and model yet; ``choice`` is the rule's.
+        measurement: the trials behind the choice, when it was measured (now or before).
     """
 
     def __init__(
@@ -116,20 +149,48 @@ class Predictor:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         batch_size: int = 4,
         onnx_dir: str | Path | None = None,
+        choices: measured.ChoiceCache | None = None,
     ) -> None:
         self.loaded = loaded
-        self.choice: BackendChoice = choose_backend(backend, device, precision)
         self.cache = FeatureCache(cache_bytes)
         self.batch_size = max(1, int(batch_size))
         self._model_key = (loaded.ref.sha256, loaded.ref.version)
         self._onnx_dir = Path(onnx_dir) if onnx_dir else _onnx_dir(loaded)
         self.fallbacks: dict[str, str] = {}
-        self.encoder = self._backend("encoder")
         self._heads: dict[str, Backend] = {}
+        self._encoder: Backend | None = None
+        self._choices = choices or measured.ChoiceCache()
+        self.candidates = measured.candidate_choices(backend, device, precision)
+        self.measurement: measured.Measurement | None = None
+        self._choice_key = ""
+        if len(self.candidates) > 1:
+            self._choice_key = measured.choice_key(self.candidates[0].device, backend, *self._model_key)
+            self.measurement = self._choices.get(self._choice_key)
+        if self.measurement is not None and self.measurement.chosen in self.candidates:
+            self.choice = self.measurement.chosen
+        elif len(self.candidates) == 1:
+            self.choice = self.candidates[0]
+        else:
+            self.measurement = None
+            self.choice = choose_backend(backend, device, precision)
+        self.undecided = len(self.candidates) > 1 and self.measurement is None
+        if not self.undecided:
+            self._encoder = self._backend("encoder")
 
     @property
     def head_names(self) -> tuple[str, ...]:
         return self.loaded.module.head_names
+
+    @property
+    def encoder(self) -> Backend:
+        """The encoder's backend (built on first use while ``auto`` is undecided)."""
+        if self._encoder is None:
+            self._encoder = self._backend("encoder")
+        return self._encoder
+
+    @encoder.setter
+    def encoder(self, backend: Backend) -> None:
+        self._encoder = backend
 
     def _backend(self, graph: str) -> Backend:
         """The backend of one graph ("encoder" or "head_<name>").
@@ -186,8 +247,24 @@ class Predictor:
             raise TaskError(None, f"model input must be {list(expected)}, got {list(images.shape)}")
         return images
 
-    def features(self, keys: Sequence[Hashable], images: np.ndarray) -> list[Features]:
-        """Encoder features of each frame, encoding only frames not in the cache.
+    def _device_features(self, keys: Sequence[Hashable], images: Any) -> list[Features]:
+        """Per frame, the five feature levels on the device, encoding only uncached frames.
+
+        ``images`` is the batch already uploaded (``encoder.upload``).
+        """
+        found = [self.cache.get((k, *self._model_key)) for k in keys]
+        todo = [i for i, f in enumerate(found) if f is None]
+        for start in range(0, len(todo), self.batch_size):
+            idx = todo[start : start + self.batch_size]
+            out = self.encoder.run_device({IMAGE: images[idx]})
+            for row, i in enumerate(idx):
+                feats = tuple(_own(out[n][row]) for n in FEATURES)
+                self.cache.put((keys[i], *self._model_key), feats)
+                found[i] = feats
+        return found  # type: ignore[return-value]
+
+    def features(self, keys: Sequence[Hashable], images: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+        """Encoder features of each frame, on the host and read-only, encoding only uncached frames.
 
         Args:
             keys: one hashable per frame (e.g. (study uid, frame index)); equal keys mean
@@ -198,21 +275,16 @@ class Predictor:
             per frame, five arrays [C_i, H / s_i, W / s_i].
         """
         images = self._check(keys, images)
-        found = [self.cache.get((k, *self._model_key)) for k in keys]
-        todo = [i for i, f in enumerate(found) if f is None]
-        for start in range(0, len(todo), self.batch_size):
-            idx = todo[start : start + self.batch_size]
-            out = self.encoder.run({IMAGE: images[idx]})
-            for row, i in enumerate(idx):
-                feats = tuple(_frozen(out[n][row]) for n in FEATURES)
-                self.cache.put((keys[i], *self._model_key), feats)
-                found[i] = feats
-        return found  # type: ignore[return-value]
+        feats = self._device_features(keys, self.encoder.upload(images))
+        return [tuple(_read_only(f) for f in frame) for frame in feats]
 
     def run_heads(
         self, keys: Sequence[Hashable], images: np.ndarray, names: Iterable[str] | None = None
     ) -> HeadOutputs:
         """Run heads on frames, reusing cached features.
+
+        The image goes to the device once; the features stay there; every head's outputs come
+        back to the host together.
 
         Returns:
             ``{head: {output: array [B, ...]}}`` in frame order.
@@ -223,105 +295,60 @@ class Predictor:
         wanted = self.head_names if names is None else tuple(names)
         heads = {n: self._head(n) for n in wanted}
         images = self._check(keys, images)
-        per_frame = self.features(keys, images)
-        inputs = {n: np.stack([f[i] for f in per_frame]) for i, n in enumerate(FEATURES)}
-        inputs[IMAGE] = images
-        return {name: backend.run(inputs) for name, backend in heads.items()}
+        on_device = self.encoder.upload(images)
+        per_frame = self._device_features(keys, on_device)
+        inputs = {n: _stack([f[i] for f in per_frame]) for i, n in enumerate(FEATURES)}
+        inputs[IMAGE] = on_device
+        outputs = {name: backend.run_device(inputs) for name, backend in heads.items()}
+        return {name: {k: to_host(v) for k, v in out.items()} for name, out in outputs.items()}
 
-    def run_many(
+    def measure_choice(
         self,
-        frames: Iterable[tuple[Hashable, np.ndarray]],
-        names: Iterable[str] | None = None,
-        total: int = 0,
-        progress: ProgressFn = no_progress,
-        cancel: CancelToken = NEVER,
-        prefetch: int = 2,
-    ) -> Iterator[tuple[list[Hashable], HeadOutputs]]:
-        """Stream (key, image [3, H, W]) pairs through the heads in batches.
+        keys: Sequence[Hashable],
+        images: np.ndarray,
+        names: Sequence[str],
+        results: Callable[[HeadOutputs], object],
+    ) -> measured.Measurement | None:
+        """Settle an undecided ``auto``: time every candidate path on these frames and keep the
+        fastest whose task results agree with the fp32 reference's (``engine.agreement``).
 
-        A background thread pulls the next frames from ``frames`` (decoding and
-        preprocessing them) while the current batch runs.
+        Each candidate runs one frame untimed, then ``names`` on all the frames, timed. The
+        chosen path's backends and cached features become this predictor's, and the choice is
+        stored for this machine and model.
 
         Args:
-            frames: the frames, lazily produced.
-            names: heads to run; all when None.
-            total: the frame count for progress reports, if known.
-            progress: called after each batch with frames done so far.
-            cancel: checked before each batch; raises ``Cancelled``.
-            prefetch: batches decoded ahead.
+            keys, images: the frames, as for ``run_heads``.
+            names: the heads the run needs.
+            results: the task results of ``run_heads`` outputs (what must agree).
 
-        Yields:
-            the batch's keys and ``run_heads`` outputs.
+        Returns:
+            the measurement; None when the choice was already made.
         """
-        wanted = tuple(self.head_names if names is None else names)
-        done = 0
-        for batch in _Prefetcher(frames, self.batch_size, prefetch, cancel):
-            cancel.raise_if_cancelled()
-            keys = [k for k, _ in batch]
-            out = self.run_heads(keys, np.stack([img for _, img in batch]), wanted)
-            done += len(batch)
-            progress(Progress(done, total, "running heads"))
-            yield keys, out
-        cancel.raise_if_cancelled()
+        if not self.undecided:
+            return None
+        images = self._check(keys, images)
+        paths: dict[BackendChoice, Predictor] = {}
 
+        def prepare(choice: BackendChoice) -> Callable[[], HeadOutputs]:
+            path = Predictor(
+                self.loaded, choice.kind, choice.device, choice.precision,
+                self.cache.max_bytes, self.batch_size, self._onnx_dir,
+            )  # fmt: skip
+            path.run_heads([_WARM_UP], images[:1], names)
+            path.cache.clear()
+            paths[choice] = path
+            return lambda: path.run_heads(keys, images, names)
 
-_END = object()
+        def differs(ref: HeadOutputs, got: HeadOutputs) -> str | None:
+            return agreement.first_difference(results(ref), results(got))
 
-
-class _Prefetcher:
-    """Batches of frames produced by a daemon thread, at most ``depth`` batches ahead."""
-
-    def __init__(
-        self, frames: Iterable[tuple[Hashable, np.ndarray]], batch_size: int, depth: int, cancel: CancelToken
-    ) -> None:
-        self.frames = frames
-        self.batch_size = batch_size
-        self.cancel = cancel
-        self.slots: queue.Queue = queue.Queue(maxsize=max(1, depth))
-        self.stop = threading.Event()
-
-    def _put(self, item: object) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _batches(self) -> Iterator[list[tuple[Hashable, np.ndarray]]]:
-        batch: list[tuple[Hashable, np.ndarray]] = []
-        for item in self.frames:
-            if self.stop.is_set() or self.cancel.cancelled:
-                return
-            batch.append(item)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-    def _produce(self) -> None:
-        try:
-            for batch in self._batches():
-                if not self._put(batch):
-                    return
-        except BaseException as err:  # handed to the consumer, re-raised there
-            self._put(err)
-        finally:
-            self._put(_END)
-
-    def __iter__(self) -> Iterator[list[tuple[Hashable, np.ndarray]]]:
-        worker = threading.Thread(target=self._produce, name="echocare-prefetch", daemon=True)
-        worker.start()
-        try:
-            while (item := self.slots.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item  # type: ignore[misc]
-        finally:
-            self.stop.set()
-            worker.join(timeout=5)
+        found = measured.measure(self.candidates, prepare, len(keys), differs)
+        winner = paths[found.chosen]
+        self.choice, self.fallbacks, self.cache = winner.choice, winner.fallbacks, winner.cache
+        self._encoder, self._heads = winner._encoder, winner._heads
+        self.measurement, self.undecided = found, False
+        self._choices.put(self._choice_key, found)
+        return found
 
 
 def predictor_for(name_or_dir: str | Path, backend: str = "auto", device: str = "auto") -> Predictor:
@@ -330,4 +357,4 @@ def predictor_for(name_or_dir: str | Path, backend: str = "auto", device: str = 
 
     choice = choose_backend(backend, device)
     loaded = load_model(name_or_dir, device="cpu" if choice.kind == "onnx" else choice.device)
-    return Predictor(loaded, backend=choice.kind, device=choice.device)
+    return Predictor(loaded, backend=backend, device=choice.device)

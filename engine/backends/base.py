@@ -1,6 +1,9 @@
-"""The backend interface and the choice between PyTorch and ONNX Runtime.
+"""The backend interface and the rule-based choice between PyTorch and ONNX Runtime.
 
-A backend runs one graph (see ``engine.export.graphs``) on named numpy arrays. ``auto`` picks:
+A backend runs one graph (see ``engine.export.graphs``) on named numpy arrays, or on its own
+device arrays (``upload`` / ``run_device``) so that a graph's outputs feed the next graph
+without a round trip through the host. ``choose_backend`` is the rule ``auto`` falls back to
+where it cannot measure (``engine.backends.measured`` times the candidates instead):
 
 * a CUDA GPU: PyTorch with bf16 autocast (fp16 where bf16 is unsupported);
 * Apple MPS: PyTorch in fp32;
@@ -14,8 +17,9 @@ it moves the outputs, see ``engine.export.quantize``) and in fp16 on CUDA with o
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -35,6 +39,22 @@ class Backend(Protocol):
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the graph on ``inputs`` (every name in ``input_names``, batch first)."""
         ...
+
+    def upload(self, array: np.ndarray) -> Any:
+        """``array`` as this backend's input on its device (a torch tensor, or the array itself)."""
+        ...
+
+    def run_device(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Run on inputs already on the device (``upload`` or another graph's ``run_device``
+        outputs; numpy arrays are uploaded); the float32 outputs stay on the device."""
+        ...
+
+
+def to_host(array: Any) -> np.ndarray:
+    """A backend's array as numpy: a torch tensor is copied from its device (no torch import here)."""
+    if isinstance(array, np.ndarray):
+        return array
+    return array.detach().cpu().numpy()
 
 
 @dataclass(frozen=True)

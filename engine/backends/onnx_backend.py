@@ -13,17 +13,22 @@ product's work, still flush them (the shifted blocks' product then costs 20 ms i
 The optimised graph is written next to the source file (``<name>.opt-<provider>-ort<version>.onnx``)
 the first time, and later sessions load that file with optimisation switched off, which skips the
 graph rewriting at start-up. On CUDA, inputs and outputs go through I/O binding (one host-to-device
-copy per input, outputs fetched together).
+copy per input, outputs fetched together). The backend's device arrays are numpy arrays on the
+host: ``run_device`` is ``run``, so on CUDA each graph still uploads its inputs (the torch path,
+which ``auto`` measures on CUDA, keeps features on the GPU).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from engine.backends.base import to_host
 from engine.errors import ModelError
 
 
@@ -127,6 +132,14 @@ class OnnxBackend:
     def _feed(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         dtype = {n: np.float16 if "float16" in t else np.float32 for n, t in self._input_types.items()}
         return {n: np.ascontiguousarray(inputs[n], dtype=dtype[n]) for n in self.input_names}
+
+    def upload(self, array: np.ndarray) -> np.ndarray:
+        """The array itself: ONNX Runtime sessions take host arrays."""
+        return array
+
+    def run_device(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """``run`` on host arrays (a torch tensor is copied to the host first)."""
+        return self.run({n: to_host(inputs[n]) for n in self.input_names})
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run on named float32 arrays [B, ...]; returns named float32 arrays."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from engine.backends.base import to_host
 from engine.backends.device import resolve_device, use_all_cores
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -43,10 +46,17 @@ class TorchBackend:
             out = self.module(*inputs)
         return tuple(o.float() for o in out)
 
+    def upload(self, array: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """``array`` as a tensor on this backend's device (no copy when it is already there)."""
+        if isinstance(array, torch.Tensor):
+            return array.to(self.device)
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+
+    def run_device(self, inputs: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """Run on named tensors (numpy arrays are uploaded); returns float32 tensors on the device."""
+        out = self.run_tensors(*(self.upload(inputs[n]) for n in self.input_names))
+        return dict(zip(self.output_names, out, strict=True))
+
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run on named arrays [B, ...]; returns named float32 arrays."""
-        tensors = [
-            torch.from_numpy(np.ascontiguousarray(inputs[n])).to(self.device) for n in self.input_names
-        ]
-        out = self.run_tensors(*tensors)
-        return {n: o.cpu().numpy() for n, o in zip(self.output_names, out, strict=True)}
+        return {n: to_host(o) for n, o in self.run_device(inputs).items()}

@@ -8,16 +8,19 @@ Three stages overlap, each on its own thread, joined by bounded queues of batche
 
 So a cine runs at the speed of its slowest stage, usually inference. The encoder runs once
 per frame for all heads (the predictor caches features by key); each task post-processes its
-head's outputs. Batches stay in frame order through every stage.
+head's outputs. Batches stay in frame order through every stage. A predictor whose ``auto``
+backend is still undecided (``MeasuresChoice``) measures its candidates on the first batch,
+judged by the tasks' results on those frames.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from functools import partial
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -42,6 +45,23 @@ class HeadRunner(Protocol):
         self, keys: Sequence[Hashable], images: np.ndarray, names: Sequence[str]
     ) -> dict[str, dict[str, np.ndarray]]:
         """Outputs ``{head: {name: [B, ...]}}`` of ``images`` ``[B, C, H, W]`` float32."""
+        ...
+
+
+@runtime_checkable
+class MeasuresChoice(Protocol):
+    """A predictor that settles an ``auto`` backend by measurement (``engine.inference.Predictor``)."""
+
+    undecided: bool
+
+    def measure_choice(
+        self,
+        keys: Sequence[Hashable],
+        images: np.ndarray,
+        names: Sequence[str],
+        results: Callable[[dict[str, dict[str, np.ndarray]]], object],
+    ) -> object:
+        """Time the candidate paths on these frames; ``results`` gives the task results to compare."""
         ...
 
 
@@ -111,6 +131,37 @@ def _batches(frames: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield frames[start : start + size]
 
 
+def _frame_results(
+    cine: Cine,
+    tasks: Sequence[Task],
+    heads: Sequence[str],
+    ready: list[tuple[int, np.ndarray, Prepared]],
+    outputs: dict[str, dict[str, np.ndarray]],
+) -> list[dict[str, object]]:
+    """Per frame of a batch, every task's result from the heads' ``outputs`` ``[B, ...]``."""
+    out = []
+    for b, (i, frame, prep) in enumerate(ready):
+        ctx = FrameContext(i, frame, prep.geometry, cine.calibration_for(i))
+        one = {h: {name: value[b] for name, value in outputs[h].items()} for h in heads}
+        out.append(postprocess_frame(tasks, one, ctx))
+    return out
+
+
+def _settle(
+    predictor: HeadRunner,
+    keys: Sequence[Hashable],
+    images: np.ndarray,
+    heads: Sequence[str],
+    results: Callable[[dict[str, dict[str, np.ndarray]]], object],
+    progress: ProgressFn,
+    total: int,
+) -> None:
+    """Let a predictor whose ``auto`` backend is undecided measure its candidates on this batch."""
+    if isinstance(predictor, MeasuresChoice) and predictor.undecided:
+        progress(Progress(0, total, "measuring the fastest backend"))
+        predictor.measure_choice(keys, images, heads, results)
+
+
 def run_tasks(
     cine: Cine,
     predictor: HeadRunner,
@@ -149,13 +200,13 @@ def run_tasks(
             out.append((i, frame, preprocess(frame, cfg, crop)))
         return out
 
+    results = partial(_frame_results, cine, running, heads)
+
     def finish(
         ready: list[tuple[int, np.ndarray, Prepared]], outputs: dict[str, dict[str, np.ndarray]]
     ) -> None:
-        for b, (i, frame, prep) in enumerate(ready):
-            ctx = FrameContext(i, frame, prep.geometry, cine.calibration_for(i))
-            one = {h: {name: value[b] for name, value in outputs[h].items()} for h in heads}
-            for name, result in postprocess_frame(running, one, ctx).items():
+        for frame_results in results(ready, outputs):
+            for name, result in frame_results.items():
                 per_frame[name].append(result)
 
     batches = list(_batches(picked, batch_size))
@@ -175,6 +226,7 @@ def run_tasks(
                 queued += 1
             keys = [(source, i, crop) for i, _, _ in ready]
             images = np.stack([p.image for _, _, p in ready])
+            _settle(predictor, keys, images, heads, partial(results, ready), progress, len(picked))
             outputs = predictor.run_heads(keys, images, heads)
             behind.append(post.submit(finish, ready, outputs))
             while len(behind) > depth:

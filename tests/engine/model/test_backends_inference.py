@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from dataclasses import replace
 
 import numpy as np
@@ -22,7 +21,6 @@ from engine.factory import create_model, load_model
 from engine.heads.base import HEADS, register_head
 from engine.inference import FeatureCache, Predictor
 from engine.model_card import ModelCard
-from engine.progress import Cancelled, CancelToken
 
 
 def assert_parity(got, want) -> None:
@@ -94,10 +92,13 @@ class CountingBackend:
         self.frames = 0
         self.calls = 0
 
-    def run(self, inputs):
+    def upload(self, array):
+        return self.inner.upload(array)
+
+    def run_device(self, inputs):
         self.calls += 1
         self.frames += len(inputs["image"])
-        return self.inner.run(inputs)
+        return self.inner.run_device(inputs)
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
@@ -128,6 +129,32 @@ def test_one_encoder_pass_feeds_every_head(stored, tiny_export, backend):
         pred.run_heads(keys, images[:, :, :32], ["classification"])
 
 
+def test_heads_read_the_features_on_the_device_and_outputs_leave_it_once(stored, monkeypatch):
+    from engine import inference
+
+    pred = Predictor(stored, backend="torch", device="cpu")
+    calls = []
+    run_device = TorchBackend.run_device
+
+    def recording(self, inputs):
+        calls.append((type(self.module).__name__, {type(v) for v in inputs.values()}))
+        return run_device(self, inputs)
+
+    monkeypatch.setattr(TorchBackend, "run_device", recording)
+    to_host = inference.to_host
+    copied = []
+    monkeypatch.setattr(inference, "to_host", lambda a: copied.append(a) or to_host(a))
+    images = np.random.default_rng(5).random((2, 3, 64, 64), dtype=np.float32)
+    out = pred.run_heads(["f0", "f1"], images, ["classification", "regression"])
+    assert [name for name, _ in calls] == ["EncoderGraph", "HeadGraph", "HeadGraph"]
+    assert all(types == {torch.Tensor} for _, types in calls), "every graph got tensors already uploaded"
+    assert len(copied) == 4 and all(isinstance(v, np.ndarray) for o in out.values() for v in o.values())
+    assert all(isinstance(f, torch.Tensor) for f in pred.cache.get(("f0", *pred._model_key)))
+    with torch.no_grad():
+        want = stored.module(torch.from_numpy(images))
+    assert_parity(out["regression"]["logits"], want["regression"]["logits"])
+
+
 def test_feature_cache_is_bounded_lru():
     frame = tuple(np.zeros((4, 8, 8), np.float32) for _ in range(5))  # 5 KiB
     cache = FeatureCache(max_bytes=2 * sum(f.nbytes for f in frame))
@@ -138,46 +165,6 @@ def test_feature_cache_is_bounded_lru():
     assert len(cache) == 2 and cache.get("b") is None and cache.get("a") is frame
     assert cache.bytes <= cache.max_bytes
     assert (cache.hits, cache.misses) == (2, 1)
-
-
-def test_run_many_batches_reports_progress_and_prefetches(stored):
-    pred = Predictor(stored, backend="torch", device="cpu", batch_size=3)
-    rng = np.random.default_rng(2)
-    images = rng.random((7, 3, 64, 64), dtype=np.float32)
-    decoded_on = set()
-
-    def frames():
-        for i, img in enumerate(images):
-            decoded_on.add(threading.current_thread().name)
-            yield i, img
-
-    reports = []
-    batches = list(pred.run_many(frames(), ["classification"], total=7, progress=reports.append))
-    assert [keys for keys, _ in batches] == [[0, 1, 2], [3, 4, 5], [6]]
-    assert [(r.done, r.total) for r in reports] == [(3, 7), (6, 7), (7, 7)]
-    assert decoded_on == {"echocare-prefetch"}
-    logits = np.concatenate([out["classification"]["logits"] for _, out in batches])
-    direct = pred.run_heads(list(range(7)), images, ["classification"])["classification"]["logits"]
-    np.testing.assert_allclose(logits, direct, atol=1e-6)
-
-
-def test_run_many_stops_when_cancelled(stored):
-    pred = Predictor(stored, backend="torch", device="cpu", batch_size=2)
-    token = CancelToken()
-    pulled = []
-
-    def frames():
-        for i in range(100):
-            pulled.append(i)
-            yield i, np.zeros((3, 64, 64), np.float32)
-
-    seen = []
-    with pytest.raises(Cancelled):
-        for keys, _ in pred.run_many(frames(), total=100, cancel=token, prefetch=1):
-            seen.append(keys)
-            token.cancel()
-    assert seen == [[0, 1]]
-    assert len(pulled) < 20
 
 
 def test_bf16_autocast_path_is_close_to_fp32(stored):

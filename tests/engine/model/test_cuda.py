@@ -53,9 +53,31 @@ def test_predictor_on_cuda_caches_features(tiny_cfg):
     assert len(pred.cache) == 4 and pred.cache.misses == 4
     pred.run_heads(list(range(4)), images, ["regression"])
     assert pred.cache.hits == 4
+    assert all(f.is_cuda for f in pred.cache.get((0, *pred._model_key))), "features stay on the GPU"
     with torch.no_grad():
         want = pred.loaded.module.cpu()(torch.from_numpy(images))["classification"]["logits"]
     np.testing.assert_allclose(first["classification"]["logits"], want.numpy(), atol=5e-3)
+
+
+def test_heads_on_cuda_take_gpu_features_without_a_host_round_trip(tiny_cfg, monkeypatch):
+    model_store.save_version(
+        ModelCard.from_cfg(replace(tiny_cfg, version="")), create_model(tiny_cfg).state_dict()
+    )
+    pred = Predictor(load_model("tiny", device="cuda"), backend="torch", device="cuda", precision="fp32")
+    seen = []
+    run_device = TorchBackend.run_device
+
+    def recording(self, inputs):
+        seen.append({(type(v).__name__, getattr(v, "device", None)) for v in inputs.values()})
+        return run_device(self, inputs)
+
+    monkeypatch.setattr(TorchBackend, "run_device", recording)
+    images = np.random.default_rng(2).random((3, 3, 64, 64), dtype=np.float32)
+    out = pred.run_heads(["a", "b", "c"], images, ["classification", "regression"])
+    assert len(seen) == 3 and all(s == {("Tensor", torch.device("cuda", 0))} for s in seen)
+    with torch.no_grad():
+        want = pred.loaded.module.cpu()(torch.from_numpy(images))
+    np.testing.assert_allclose(out["regression"]["logits"], want["regression"]["logits"].numpy(), atol=5e-3)
 
 
 def _cfg():
