@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from app.model.annotations import Annotation, MaskMeta, Review
+from app.model.annotations import MaskMeta, Review
 from app.model.document import Document
 from app.model.labels import Label, LabelSet
 from engine.errors import EchoCareError
 from engine.io.cine import Cine
-from engine.project import AnnotationRecord, LabelRecord, MaskRecord, ProjectStore, StudyRecord
+from engine.project import LabelRecord, MaskRecord, ProjectStore, StudyRecord, from_record, to_record
 
 Opener = Callable[[Path], Cine]
 
@@ -25,25 +25,6 @@ def open_cine(path: Path) -> Cine:
     from engine.io.open import open_cine as engine_open_cine
 
     return engine_open_cine(path)
-
-
-def to_record(a: Annotation) -> AnnotationRecord:
-    data: dict[str, object] = {"points": [list(p) for p in a.points]}
-    if a.value is not None:
-        data["value"] = a.value
-    if a.name:
-        data["name"] = a.name
-    if a.scores:
-        data["scores"] = [[k, p] for k, p in a.scores]
-    return AnnotationRecord(a.id, a.kind, a.frame, a.label_id, data, a.origin, a.model, a.review.value)
-
-
-def from_record(r: AnnotationRecord) -> Annotation:
-    points = tuple((float(x), float(y)) for x, y in r.data.get("points", []))
-    return Annotation(
-        r.kind, r.frame, r.label_id, points, r.data.get("value"), r.data.get("name", ""),
-        r.origin, r.model, Review(r.review), r.id, tuple(r.data.get("scores", ())),
-    )  # fmt: skip
 
 
 class Session:

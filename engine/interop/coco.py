@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from engine.annotations import Annotation
 from engine.interop import rle
 from engine.interop.files import write_json, write_png
 from engine.interop.project_data import ProjectData, StudyData
 from engine.interop.registry import ExportContext, ExportSummary, register_exporter
-from engine.project import AnnotationRecord
 
 COCO_FILE = "annotations.json"
 
@@ -26,15 +26,16 @@ def _points_box(points: list[list[float]]) -> list[float]:
     return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
 
 
-def _annotation_entry(a: AnnotationRecord, image_id: int, ann_id: int) -> dict[str, Any]:
-    points = [list(map(float, p)) for p in a.data.get("points", [])]
+def _annotation_entry(a: Annotation, image_id: int, ann_id: int) -> dict[str, Any]:
+    points = [list(p) for p in a.points]
     entry: dict[str, Any] = {
         "id": ann_id,
         "image_id": image_id,
         "category_id": a.label_id,
         "iscrowd": 0,
         "echocare": {"id": a.id, "kind": a.kind, "frame": a.frame, "points": points}
-        | {k: a.data[k] for k in ("value", "name") if k in a.data},
+        | ({"value": a.value} if a.value is not None else {})
+        | ({"name": a.name} if a.name else {}),
     }
     if points:
         box = _points_box(points)

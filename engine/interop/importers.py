@@ -3,24 +3,25 @@
 Labels are matched to the project's schema by name; unknown names are added. Annotations keep
 their COCO geometry (``segmentation`` as RLE or polygons -> mask planes, ``bbox`` -> boxes,
 ``keypoints`` -> landmarks); an ``echocare`` object written by our COCO export restores the
-annotation exactly (kind, frame, points, value, name, id).
+annotation exactly (kind, frame, points, value, name, id). Every annotation is checked against
+the schema (``engine.annotations``) before anything is written.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.annotations import Annotation, new_id
 from engine.errors import EchoCareError, ProjectError, ReadError
 from engine.interop import rle
 from engine.interop.project_data import open_store
-from engine.project import AnnotationRecord, LabelRecord, MaskRecord, ProjectStore
+from engine.project import LabelRecord, MaskRecord, ProjectStore, to_record
 from engine.provenance import Origin
 
 MAX_LABEL = 255
@@ -102,7 +103,7 @@ class _Pending:
     frames: int
     rows: int
     columns: int
-    annotations: list[AnnotationRecord] = field(default_factory=list)
+    annotations: list[Annotation] = field(default_factory=list)
     masks: dict[int, np.ndarray] = field(default_factory=dict)
 
 
@@ -128,14 +129,14 @@ def _commit(store: ProjectStore, pending: dict[Path, _Pending], labels: _Labels)
         taken = {a.id for a in existing}
         fresh = [a if a.id not in taken else _renamed(a) for a in p.annotations]
         masks = {f: MaskRecord(f, plane, Origin.HUMAN_FINAL) for f, plane in p.masks.items()}
-        store.save_study(study.id, [*existing, *fresh], masks)
+        store.save_study(study.id, [*existing, *map(to_record, fresh)], masks)
         n_ann += len(fresh)
         n_mask += len(masks)
     return ImportResult(tuple(studies), n_ann, n_mask, tuple(labels.added))
 
 
-def _renamed(a: AnnotationRecord) -> AnnotationRecord:
-    return AnnotationRecord(uuid.uuid4().hex, a.kind, a.frame, a.label_id, a.data)
+def _renamed(a: Annotation) -> Annotation:
+    return replace(a, id=new_id())
 
 
 def _image_source(image: dict[str, Any], root: Path) -> tuple[Path, int]:
@@ -146,21 +147,24 @@ def _image_source(image: dict[str, Any], root: Path) -> tuple[Path, int]:
     return root / str(image["file_name"]), 0
 
 
-def _foreign(entry: dict[str, Any], label_id: int, frame: int) -> list[AnnotationRecord]:
+def _foreign(entry: dict[str, Any], label_id: int, frame: int) -> list[Annotation]:
     out = []
     if entry.get("keypoints"):
         kp = np.asarray(entry["keypoints"], np.float64).reshape(-1, 3)
         for x, y, v in kp:
             if v > 0:
-                out.append(
-                    AnnotationRecord(uuid.uuid4().hex, "landmark", frame, label_id, {"points": [[x, y]]})
-                )
+                out.append(Annotation("landmark", frame, label_id, ((x, y),)))
     elif entry.get("bbox") and not entry.get("segmentation"):
         x, y, w, h = (float(v) for v in entry["bbox"])
-        out.append(
-            AnnotationRecord(uuid.uuid4().hex, "box", frame, label_id, {"points": [[x, y], [x + w, y + h]]})
-        )
+        out.append(Annotation("box", frame, label_id, ((x, y), (x + w, y + h))))
     return out
+
+
+def _restored(ext: dict[str, Any], label_id: int, frame: int) -> Annotation:
+    """The annotation an ``echocare`` object of our COCO export describes (a fresh id if none)."""
+    kind, points, name = str(ext["kind"]), tuple(ext.get("points", ())), str(ext.get("name", ""))
+    ann_id = str(ext.get("id") or new_id())
+    return Annotation(kind, frame, label_id, points, ext.get("value"), name, id=ann_id)
 
 
 def _check_geometry(coco_json: Path, entry: dict, image: dict, target: _Pending, frame: int) -> None:
@@ -230,15 +234,9 @@ def import_coco(
                     plane = target.masks.setdefault(frame, np.zeros((h, w), np.uint8))
                     plane[binary] = label_id
                 elif ext.get("kind"):
-                    data = {"points": ext.get("points", [])} | {
-                        k: ext[k] for k in ("value", "name") if k in ext
-                    }
-                    ann_id = str(ext.get("id") or uuid.uuid4().hex)
                     ann_frame = int(ext.get("frame", frame))
                     _check_geometry(coco_json, entry, image, target, ann_frame)
-                    target.annotations.append(
-                        AnnotationRecord(ann_id, str(ext["kind"]), ann_frame, label_id, data)
-                    )
+                    target.annotations.append(_restored(ext, label_id, ann_frame))
                 else:
                     target.annotations.extend(_foreign(entry, label_id, frame))
         except (KeyError, ValueError, TypeError) as err:

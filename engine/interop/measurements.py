@@ -103,19 +103,18 @@ def study_measurements(study: StudyData, label_names: dict[int, str]) -> list[Me
     try:
         for a in study.annotations:
             label = label_names.get(a.label_id, "") if a.label_id else ""
-            points = tuple((float(x), float(y)) for x, y in a.data.get("points", []))
             problem = ""
             if a.kind in FORMULAS and cine is not None:
-                name = str(a.data.get("name") or a.kind)
+                name = a.name or a.kind
                 try:
-                    m = measure(a.kind, points, cine.calibration_for(a.frame))
+                    m = measure(a.kind, a.points, cine.calibration_for(a.frame))
                 except MeasureError as err:
                     value, unit, calibrated, problem = math.nan, "", False, str(err)
                 else:
                     value, unit, calibrated = m.value, m.unit, m.calibrated
-            elif a.kind == "value" and isinstance(a.data.get("value"), int | float):
-                name, unit, calibrated = split_name(str(a.data.get("name", "value")))
-                value = float(a.data["value"])
+            elif a.kind == "value" and isinstance(a.value, int | float):
+                name, unit, calibrated = split_name(a.name or "value")
+                value = float(a.value)
                 if not math.isfinite(value):
                     unit, calibrated, problem = "", False, NOT_A_NUMBER
             else:
@@ -130,7 +129,7 @@ def study_measurements(study: StudyData, label_names: dict[int, str]) -> list[Me
                     value,
                     unit,
                     calibrated,
-                    points,
+                    a.points,
                     a.origin.value,
                     problem,
                 )

@@ -1,4 +1,8 @@
-"""A read-only snapshot of a project for exporters: labels, studies, annotations and masks."""
+"""A read-only snapshot of a project for exporters: labels, studies, annotations and masks.
+
+Annotations are read as the schema's ``engine.annotations.Annotation`` (``from_record``), so
+exporters read points, values and names as the app does.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.annotations import Annotation, Review
 from engine.errors import ProjectError
 from engine.frames import parse_frames
 from engine.io.cine import Cine
-from engine.project import AnnotationRecord, LabelRecord, MaskRecord, ProjectStore, StudyRecord
+from engine.project import AnnotationRecord, LabelRecord, MaskRecord, ProjectStore, StudyRecord, from_record
 from engine.project.store import DB_NAME
-
-REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class StudyData:
 
     record: StudyRecord
     path: Path
-    annotations: tuple[AnnotationRecord, ...]
+    annotations: tuple[Annotation, ...]
     masks: dict[int, MaskRecord]
 
     @property
@@ -88,7 +91,8 @@ def load_project(folder: str | Path, study_id: int | None = None, frames: str | 
     masks and annotations on those frames, and the study-wide ones.
 
     Raises:
-        ProjectError: not a project, no label schema, no studies, or no study ``study_id``.
+        ProjectError: not a project, no label schema, no studies, no study ``study_id``, or a
+            stored annotation that breaks the schema.
         ConfigError: ``frames`` is malformed or names a frame a study lacks.
     """
     with open_store(folder) as store:
@@ -102,7 +106,7 @@ def load_project(folder: str | Path, study_id: int | None = None, frames: str | 
         for r in records:
             path = store.resolve(r)
             keep = None if frames is None else set(parse_frames(frames, r.frames, path))
-            annotations = store.annotations(r.id)
+            annotations = (_annotation(store.folder, a) for a in store.annotations(r.id))
             studies.append(
                 StudyData(
                     r,
@@ -110,13 +114,20 @@ def load_project(folder: str | Path, study_id: int | None = None, frames: str | 
                     tuple(
                         a
                         for a in annotations
-                        if a.review != REJECTED and (keep is None or a.frame < 0 or a.frame in keep)
+                        if a.review != Review.REJECTED and (keep is None or a.frame < 0 or a.frame in keep)
                     ),
                     {
                         f: m
                         for f, m in store.masks(r.id).items()
-                        if m.review != REJECTED and (keep is None or f in keep)
+                        if m.review != Review.REJECTED and (keep is None or f in keep)
                     },
                 )
             )
         return ProjectData(store.folder, labels, tuple(studies))
+
+
+def _annotation(folder: Path, record: AnnotationRecord) -> Annotation:
+    try:
+        return from_record(record)
+    except ValueError as err:
+        raise ProjectError(folder, f"annotation {record.id} breaks the annotation schema: {err}") from None

@@ -30,15 +30,13 @@ def report_text(study: StudyData, name: str, label_names: dict[int, str]) -> str
         lines.append(f"- {m.name}{label}, {where}: {_value(m)}{draft}")
     if not rows:
         lines.append("- none")
-    marks = sorted(
-        (a.frame, str(a.data.get("value", ""))) for a in study.annotations if a.kind == "frame_mark"
-    )
+    marks = sorted((a.frame, str(a.value or "")) for a in study.annotations if a.kind == "frame_mark")
     if marks:
         lines += ["", "Frame marks: " + ", ".join(f"{v} {f}" for f, v in marks)]
-    classes = [str(a.data.get("value", "")) for a in study.annotations if a.kind == "class"]
+    classes = [str(a.value or "") for a in study.annotations if a.kind == "class"]
     if classes:
         lines += ["", "Classification: " + ", ".join(classes)]
-    texts = [str(a.data.get("value", "")).strip() for a in study.annotations if a.kind == "report"]
+    texts = [str(a.value or "").strip() for a in study.annotations if a.kind == "report"]
     lines += ["", "Report:", *(t for t in texts if t)] if any(texts) else []
     return "\n".join(lines) + "\n"
 

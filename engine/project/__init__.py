@@ -1,6 +1,21 @@
 """The project store: studies, label schema, annotations with provenance, masks (Qt-free)."""
 
-from engine.project.records import AnnotationRecord, LabelRecord, MaskRecord, StudyRecord
+from engine.project.records import (
+    AnnotationRecord,
+    LabelRecord,
+    MaskRecord,
+    StudyRecord,
+    from_record,
+    to_record,
+)
 from engine.project.store import ProjectStore
 
-__all__ = ["AnnotationRecord", "LabelRecord", "MaskRecord", "ProjectStore", "StudyRecord"]
+__all__ = [
+    "AnnotationRecord",
+    "LabelRecord",
+    "MaskRecord",
+    "ProjectStore",
+    "StudyRecord",
+    "from_record",
+    "to_record",
+]

@@ -1,4 +1,8 @@
-"""Plain records the project store reads and writes; shared by the app and training."""
+"""Plain records the project store reads and writes; shared by the app and training.
+
+An ``AnnotationRecord`` is converted to and from the schema's ``engine.annotations.Annotation``
+here, and nowhere else (``to_record``, ``from_record``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.annotations import Review
+from engine.annotations import Annotation, Review
 from engine.provenance import ModelRef, Origin
 
 
@@ -41,7 +45,7 @@ class AnnotationRecord:
 
     The schema (which kinds exist, how many points each takes, the review states) is defined
     once, in ``engine.annotations``; the store keeps records as given, and a record is checked
-    against the schema when it becomes an ``Annotation`` again.
+    against the schema when it becomes an ``Annotation`` again (``from_record``).
 
     Attributes:
         id: ``Annotation.id``.
@@ -66,6 +70,32 @@ class AnnotationRecord:
 
     def data_json(self) -> str:
         return json.dumps(self.data, sort_keys=True, separators=(",", ":"))
+
+
+def to_record(a: Annotation) -> AnnotationRecord:
+    """``a`` as stored: ``data`` holds its points, and its value, name and scores where set."""
+    data: dict[str, Any] = {"points": [list(p) for p in a.points]}
+    if a.value is not None:
+        data["value"] = a.value
+    if a.name:
+        data["name"] = a.name
+    if a.scores:
+        data["scores"] = [[k, p] for k, p in a.scores]
+    return AnnotationRecord(a.id, a.kind, a.frame, a.label_id, data, a.origin, a.model, a.review.value)
+
+
+def from_record(r: AnnotationRecord) -> Annotation:
+    """The ``Annotation`` that ``r`` stores.
+
+    Raises:
+        ValueError: ``r`` breaks the schema (an unknown kind or review state, a wrong number
+            of points).
+    """
+    d = r.data
+    return Annotation(
+        r.kind, r.frame, r.label_id, tuple(d.get("points", ())), d.get("value"), d.get("name", ""),
+        r.origin, r.model, Review(r.review), r.id, tuple(d.get("scores", ())),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)

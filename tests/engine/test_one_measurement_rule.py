@@ -27,13 +27,12 @@ from app.model.inference import to_drafts
 from app.model.labels import LabelSet
 from app.model.measure import MeasureError, measure
 from app.model.report import linked_numbers
-from app.model.session import to_record
 from engine.interop import export_project
 from engine.interop.measurements import split_name
 from engine.io.calibration import Calibration, Region
 from engine.io.open import open_cine
 from engine.measurement import ACROSS_REGIONS, NOT_A_NUMBER
-from engine.project import LabelRecord, ProjectStore
+from engine.project import LabelRecord, ProjectStore, to_record
 from engine.provenance import ModelRef
 from engine.tasks.base import CineContext, FrameContext
 from engine.tasks.landmarks import LandmarkTask

@@ -137,7 +137,7 @@ def _sim_source(cfg: FinetuneCfg) -> tuple[list[LabelledSample], Labels]:
 
 def _project_samples(folder: Path, heads: Sequence[str]) -> tuple[list[LabelledSample], Labels]:
     from engine.io import open_cine
-    from engine.project.store import ProjectStore
+    from engine.project import ProjectStore, from_record
     from engine.provenance import Origin
 
     store = ProjectStore(folder)
@@ -147,8 +147,8 @@ def _project_samples(folder: Path, heads: Sequence[str]) -> tuple[list[LabelledS
         for study in store.studies():
             masks = {f: m for f, m in store.masks(study.id).items() if m.origin == Origin.HUMAN_FINAL}
             classes = {
-                a.frame: names.get(a.label_id, str(a.data.get("name", "")))
-                for a in store.annotations(study.id)
+                a.frame: names.get(a.label_id, a.name)
+                for a in map(from_record, store.annotations(study.id))
                 if a.kind == "class" and a.origin == Origin.HUMAN_FINAL
             }
             frames = sorted(set(masks) | {f for f in classes if f >= 0})

@@ -12,7 +12,7 @@ from interop_project import CARDIAC, make_project
 from engine.errors import ConfigError, EchoCareError, ProjectError, ReadError
 from engine.interop import export_project, import_coco, list_formats, rle
 from engine.interop.registry import EXPORTERS
-from engine.project import ProjectStore
+from engine.project import AnnotationRecord, ProjectStore
 
 
 def _one_line(err: EchoCareError, path: object) -> str:
@@ -94,6 +94,20 @@ def test_not_a_project(tmp_path):
         export_project(tmp_path / "nothing", "csv", tmp_path / "out")
     assert "not an EchoCare project" in _one_line(err.value, tmp_path / "nothing")
     assert not (tmp_path / "nothing").exists()
+
+
+def test_a_stored_annotation_that_breaks_the_schema_is_one_line(tmp_path):
+    make_project(tmp_path / "proj")
+    store = ProjectStore(tmp_path / "proj")
+    (study,) = store.studies()
+    broken = AnnotationRecord("b1", "box", 0, 1, {"points": [[1.0, 2.0]]})
+    store.save_study(study.id, [*store.annotations(study.id), broken])
+    store.close()
+    with pytest.raises(ProjectError) as err:
+        export_project(tmp_path / "proj", "csv", tmp_path / "out")
+    line = _one_line(err.value, tmp_path / "proj")
+    assert "annotation b1 breaks the annotation schema: a box takes 2..2 points, got 1" in line
+    assert not (tmp_path / "out").exists() and not _leftovers(tmp_path)
 
 
 def test_bad_coco_file_changes_nothing(tmp_path):

@@ -73,6 +73,8 @@ def test_png_mask_without_its_image_is_refused(tmp_path):
         ({}, {"segmentation": {"size": [20, 30], "counts": [5, 10, 585]}}, "mask is 30x20"),
         ({}, {"echocare": {"kind": "landmark", "frame": 4, "points": [[3, 3]]}}, "frame 4 outside"),
         ({}, {"echocare": {"kind": "landmark", "frame": -2, "points": [[3, 3]]}}, "frame -2 outside"),
+        ({}, {"echocare": {"kind": "box", "frame": 0, "points": [[3, 3]]}}, "a box takes 2..2 points, got 1"),
+        ({}, {"echocare": {"kind": "scribble", "frame": 0, "points": []}}, "unknown annotation kind"),
     ],
 )
 def test_coco_geometry_that_does_not_match_the_study_is_refused(tmp_path, image, annotation, message):

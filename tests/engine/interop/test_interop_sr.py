@@ -6,9 +6,9 @@ import highdicom as hd
 import pydicom
 
 from app.model.measure import measure
-from app.model.session import from_record
 from engine.interop import export_project
 from engine.io import open_cine
+from engine.project import from_record
 
 UCUM = {"mm": "mm", "mm²": "mm2", "deg": "deg", "px": "{pixel}", "px²": "{pixel}2"}
 
