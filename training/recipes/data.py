@@ -8,7 +8,7 @@ the tensors the engine's losses take (formats in ``engine.heads.<task>``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -68,29 +68,46 @@ def _landmarks(truth: Any, frame: int, geom: Geometry) -> np.ndarray:
     return out
 
 
+def _seg_target(truth: Any, frame: int, geom: Geometry) -> np.ndarray:
+    return geom.image_to_model(_seg_lut(truth.labels)[truth.masks[frame]], nearest=True).astype(np.uint8)
+
+
+def _box_target(truth: Any, frame: int, geom: Geometry) -> tuple[np.ndarray, np.ndarray]:
+    names = [truth.box_classes[i] for i in truth.box_labels[frame]]
+    boxes = geom.boxes_to_model(np.asarray(truth.boxes[frame], np.float64).reshape(-1, 4))
+    return boxes.astype(np.float32), np.array([DETECTION.index(n) for n in names], np.int64)
+
+
+def _values(truth: Any) -> np.ndarray:
+    return np.array([truth.values[k].value for k in REGRESSION], np.float32)
+
+
+def normalised(image: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """A uint8 image scaled to [0, 1] and normalised like the model input (float32)."""
+    return ((image.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
+
+
+# per head kind: the simulation's exact label of one frame, in the recipe's label space and
+# model-input pixels (the report stays text until the vocabulary is known)
+SIM_TARGETS: dict[str, Callable[[Any, int, Geometry], Any]] = {
+    "segmentation": _seg_target,
+    "classification": lambda truth, frame, geom: CLASSES.index(truth.class_names[truth.class_index]),
+    "detection": _box_target,
+    "landmarks": _landmarks,
+    "regression": lambda truth, frame, geom: _values(truth),
+    "enhancement": lambda truth, frame, geom: _to_model(geom, truth.clean[frame]),
+    "report": lambda truth, frame, geom: truth.report,
+}
+# stored targets kept compact (uint8 maps and frames) and widened when a batch is built
+WIDEN: dict[str, Callable[[np.ndarray, float, float], np.ndarray]] = {
+    "segmentation": lambda t, mean, std: t[None].astype(np.int64),
+    "enhancement": lambda t, mean, std: normalised(t, mean, std)[None],
+}
+
+
 def frame_targets(result: Any, frame: int, geom: Geometry, heads: Sequence[str]) -> dict[str, Any]:
     """Targets of ``heads`` for frame ``frame`` of a simulation, in model-input pixels."""
-    truth = result.truth
-    out: dict[str, Any] = {}
-    for head in heads:
-        if head == "segmentation":
-            lut = _seg_lut(truth.labels)
-            out[head] = geom.image_to_model(lut[truth.masks[frame]], nearest=True).astype(np.uint8)
-        elif head == "classification":
-            out[head] = CLASSES.index(truth.class_names[truth.class_index])
-        elif head == "detection":
-            names = [truth.box_classes[i] for i in truth.box_labels[frame]]
-            boxes = geom.boxes_to_model(np.asarray(truth.boxes[frame], np.float64).reshape(-1, 4))
-            out[head] = (boxes.astype(np.float32), np.array([DETECTION.index(n) for n in names], np.int64))
-        elif head == "landmarks":
-            out[head] = _landmarks(truth, frame, geom)
-        elif head == "regression":
-            out[head] = np.array([truth.values[k].value for k in REGRESSION], np.float32)
-        elif head == "enhancement":
-            out[head] = _to_model(geom, truth.clean[frame])
-        elif head == "report":
-            out[head] = truth.report
-    return out
+    return {head: SIM_TARGETS[head](result.truth, frame, geom) for head in heads}
 
 
 def render_scene(
@@ -160,21 +177,22 @@ class RecipeSet:
         return len(self.samples)
 
     def _norm(self, img: np.ndarray, c: int) -> np.ndarray:
-        return ((img.astype(np.float32) / 255.0 - self.mean[c]) / self.std[c]).astype(np.float32)
+        return normalised(img, self.mean[c], self.std[c])
+
+    def _tensor(self, head: str, target: Any) -> Any:
+        """A stored target as the loss takes it (``WIDEN``); a (boxes, labels) pair stays a pair."""
+        import torch
+
+        if isinstance(target, tuple):
+            return tuple(torch.from_numpy(t) for t in target)
+        if head in WIDEN:
+            return torch.from_numpy(WIDEN[head](target, self.mean[0], self.std[0]))
+        return torch.as_tensor(target)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         import torch
 
         s = self.samples[index]
         image = torch.from_numpy(np.stack([self._norm(s.image, c) for c in range(3)]))
-        targets: dict[str, Any] = {}
-        for head, t in s.targets.items():
-            if head == "segmentation":
-                targets[head] = torch.from_numpy(t[None].astype(np.int64))
-            elif head == "detection":
-                targets[head] = (torch.from_numpy(t[0]), torch.from_numpy(t[1]))
-            elif head == "enhancement":
-                targets[head] = torch.from_numpy(self._norm(t, 0)[None])
-            else:
-                targets[head] = torch.as_tensor(t)
+        targets = {head: self._tensor(head, t) for head, t in s.targets.items()}
         return {"image": image, "targets": targets, "spacing": torch.tensor([float("nan")] * 2)}
