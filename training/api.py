@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.config_files import to_dict
 from engine.errors import ConfigError
@@ -290,3 +290,126 @@ def _train(
 
 def _without_loss(metrics: Mapping[str, float]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if k != "loss" and not math.isnan(v)}
+
+
+# -- what the app uses of training: the app imports no other training module (pyproject.toml's
+# import-linter contract holds it to that). Each import is made on first use, so the app starts
+# without torch.
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Hashable
+    from pathlib import Path
+
+    import numpy as np
+
+    from training.active import QueueItem
+    from training.run_process import TrainingRun
+
+
+def evaluate_versions(refs: Sequence[str], config: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Score stored versions on the frozen test split of ``config``'s data, each in its own label space.
+
+    Args:
+        refs: ``NAME@VERSION`` of each version.
+        config: a fine-tuning config mapping (the heads and data to score on).
+
+    Returns:
+        ``{ref: {"<head>.<metric>": value}}``.
+    """
+    from engine import model_store
+    from engine.config_files import from_dict
+    from engine.factory import load_model
+
+    out: dict[str, dict[str, float]] = {}
+    for ref in refs:
+        model_cfg = model_store.locate(ref)[1].model
+        heads = tuple(h for h in from_dict(FinetuneCfg, dict(config)).heads if h in model_cfg.heads_by_name)
+        cfg = from_dict(
+            FinetuneCfg, {**dict(config), "heads": list(heads), "input_size": list(model_cfg.input_size)}
+        )
+        samples, labels = load_samples(cfg)
+        samples, labels = align_to_model(samples, labels, model_cfg, heads)
+        test = split_items(samples, lambda s: s.patient, cfg.split)["test"]
+        model = load_model(ref, device="cpu").module
+        data = PreparedSet(test, InputSpec.of_model(model.cfg), heads)
+        out[ref] = _without_loss(evaluate_model(model, data, heads, labels))
+    return out
+
+
+def compare_versions(ref_a: str, ref_b: str) -> list[tuple[str, str, str]]:
+    """(field, A, B) rows of two stored versions: lineage, gate and every metric.
+
+    Raises:
+        ModelError: a version does not exist.
+    """
+    from engine import model_store
+    from training.versions import compare_rows
+
+    return compare_rows(model_store.locate(ref_a)[1], model_store.locate(ref_b)[1])
+
+
+def compare_text(ref_a: str, ref_b: str) -> str:
+    """``echocare models compare A B``: two stored versions side by side as a text table."""
+    from training.versions import compare_text as text
+
+    return text(ref_a, ref_b)
+
+
+def correct_next(
+    keys: Sequence[Hashable],
+    probs: Sequence[np.ndarray],
+    features: np.ndarray,
+    budget: int,
+    labelled: Sequence[int] = (),
+) -> list[QueueItem]:
+    """The "correct these next" frames: most uncertain and least like the labelled ones, best first.
+
+    Args:
+        keys: one key per frame (returned in the items).
+        probs: per frame, a segmentation softmax ``[K, H, W]``.
+        features: ``[N, D]`` frame descriptors (pooled encoder features).
+        budget: how many frames to return.
+        labelled: indices of frames already corrected (never returned).
+    """
+    import numpy as np
+
+    from training.active import queue, softmax_entropy
+
+    uncertainty = np.concatenate([softmax_entropy(p[None]) for p in probs]) if len(probs) else np.zeros(0)
+    return queue(keys, uncertainty, features, budget, labelled=labelled)
+
+
+def start_training(config: Mapping[str, Any], run_dir: Path) -> TrainingRun:
+    """Start fine-tuning ``config`` in its own process writing to ``run_dir``; poll the run it returns."""
+    from training.run_process import start_run
+
+    return start_run(config, run_dir)
+
+
+def add_train_arguments(actions: Any) -> None:
+    """Register ``pretrain``, ``finetune`` and ``compare`` on an argparse sub-parsers object."""
+    from training.runner import add_arguments
+
+    add_arguments(actions)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Run the ``echocare train`` action ``args`` names; returns the exit status."""
+    from training.runner import run
+
+    return run(args)
+
+
+def add_distill_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the distillation trainer's options to ``parser``."""
+    from training.distill.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def run_distill(args: argparse.Namespace) -> int:
+    """Distil a student as ``args`` says; returns the exit status."""
+    from training.distill.cli import run
+
+    return run(args)

@@ -16,16 +16,16 @@ def _actions(train: argparse.ArgumentParser) -> Any:
 
 def add_parser(sub: Any) -> None:
     """Register ``echocare train distill`` under the existing ``train`` command."""
-    from training.distill.cli import add_arguments
+    from training.api import add_distill_arguments
 
     parser = _actions(sub.choices["train"]).add_parser(
         "distill", help="distil a small, fast student from a stored teacher model"
     )
-    add_arguments(parser)
+    add_distill_arguments(parser)
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from training.distill.cli import run
+    from training.api import run_distill
 
-    return run(args)
+    return run_distill(args)

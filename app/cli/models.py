@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from training.versions import compare_text
+    from training.api import compare_text
 
     print(compare_text(args.a, args.b))
     return 0

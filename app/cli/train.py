@@ -11,14 +11,14 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     """Register ``echocare train``."""
-    from training.runner import add_arguments
+    from training.api import add_train_arguments
 
     parser = sub.add_parser("train", help="pretrain or fine-tune EchoCare models; compare versions")
-    add_arguments(parser.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    add_train_arguments(parser.add_subparsers(dest="action", required=True, metavar="ACTION"))
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from training.runner import run
+    from training.api import run_train
 
-    return run(args)
+    return run_train(args)

@@ -1,12 +1,13 @@
 """The action table: every menu entry and shortcut of the main window, declared once.
 
-``build_actions`` turns the table into QActions bound to the window's handlers; the cheat
-sheet is generated from the same table, so it can never disagree with the shortcuts.
+``build_actions`` turns the table into QActions bound to their handlers: the window's methods,
+or a panel's (the correction loop's panels, named by ``ActionSpec.target``). The cheat sheet is
+generated from the same table, so it can never disagree with the shortcuts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -21,10 +22,12 @@ class ActionSpec:
         id: stable id, e.g. "edit.undo".
         text: menu text with its mnemonic.
         shortcut: key sequence ("" for none).
-        handler: name of the main window's method to call.
+        handler: name of the method to call on the target.
         arg: a string argument passed to the handler, if any.
         menu: the menu it appears in.
         group: actions of one group are mutually exclusive (the tools).
+        target: whose method ``handler`` names: "" for the main window, else a key of the
+            targets ``build_actions`` is given (the loop's panels: "queue", "training", "versions").
     """
 
     id: str
@@ -34,10 +37,15 @@ class ActionSpec:
     arg: str | None = None
     menu: str = "&File"
     group: str = ""
+    target: str = ""
 
 
 def _tool(name: str, text: str, key: str) -> ActionSpec:
     return ActionSpec(f"tool.{name}", text, key, "set_tool", name, "&Tools", "tools")
+
+
+def _loop(name: str, text: str, key: str, target: str, handler: str) -> ActionSpec:
+    return ActionSpec(f"loop.{name}", text, key, handler, menu="&Loop", target=target)
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -84,6 +92,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("model.run", "&Run model on the chosen frames", "Ctrl+I", "run_inference", menu="&Model"),
     ActionSpec("model.cancel", "&Cancel the model run", "Ctrl+Shift+I", "cancel_inference", menu="&Model"),
     ActionSpec("model.refresh", "Re&load the model list", "", "refresh_models", menu="&Model"),
+    _loop("propagate", "&Propagate mask from this frame", "Ctrl+Shift+P", "queue", "propagate"),
+    _loop("rank", "&Rank frames to correct next", "Ctrl+Shift+R", "queue", "rank"),
+    _loop("train", "&Start fine-tuning", "", "training", "start"),
+    _loop("cancel", "&Cancel fine-tuning", "", "training", "cancel"),
+    _loop("rollback", "Roll &back model version", "", "versions", "rollback_selected"),
     ActionSpec("view.fit", "&Fit to window", "F", "fit_view", menu="&View"),
     ActionSpec("view.zoom_in", "Zoom &in", "Ctrl+=", "zoom", "1.25", "&View"),
     ActionSpec("view.zoom_out", "Zoom &out", "Ctrl+-", "zoom", "0.8", "&View"),
@@ -105,8 +118,14 @@ def _slot(handler: Callable[..., object], arg: str | None) -> Callable[[], None]
     return call
 
 
-def build_actions(window: QMainWindow, specs: tuple[ActionSpec, ...] = ACTIONS) -> dict[str, QAction]:
-    """Create a QAction per spec, put it in its menu and connect it to the window's handler."""
+def build_actions(
+    window: QMainWindow, targets: Mapping[str, object], specs: tuple[ActionSpec, ...] = ACTIONS
+) -> dict[str, QAction]:
+    """Create a QAction per spec, put it in the window's menu and connect it to its handler.
+
+    Args:
+        targets: the objects (besides the window) whose handlers specs name, by ``target``.
+    """
     actions: dict[str, QAction] = {}
     menus: dict[str, QMenu] = {}
     groups: dict[str, QActionGroup] = {}
@@ -114,7 +133,8 @@ def build_actions(window: QMainWindow, specs: tuple[ActionSpec, ...] = ACTIONS) 
         action = QAction(spec.text, window)
         if spec.shortcut:
             action.setShortcut(QKeySequence(spec.shortcut))
-        action.triggered.connect(_slot(getattr(window, spec.handler), spec.arg))
+        owner = targets[spec.target] if spec.target else window
+        action.triggered.connect(_slot(getattr(owner, spec.handler), spec.arg))
         if spec.group:
             action.setCheckable(True)
             groups.setdefault(spec.group, QActionGroup(window)).addAction(action)

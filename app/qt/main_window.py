@@ -83,7 +83,8 @@ class MainWindow(EditHandlers, QMainWindow):
         self.inference.notice_changed.connect(self.set_model_notice)
         self.inference.message.connect(self.show_message)
         self.inference.error.connect(self.show_error)
-        self.actions = build_actions(self)
+        self.loop_panels = install_loop_panels(self)
+        self.actions = build_actions(self, self.loop_panels.targets)
         self._build_recent_menu()
         self.autosave = AutosaveController(self.session, settings.autosave_delay_ms, self)
         self.autosave.saved.connect(lambda: self.autosave_label.setText("saved"))
@@ -95,8 +96,7 @@ class MainWindow(EditHandlers, QMainWindow):
         self._clear_document()
         self._show_studies()
         self.inference.refresh_models()
-        install_loop_panels(self)
-        self._share_report_place(("Training", "Model versions", "Correct next"))
+        self._share_report_place(tuple(self.loop_panels.docks.values()))
         if recovered or warning:
             self.show_message(RECOVERED if recovered else warning)
 
@@ -146,13 +146,11 @@ class MainWindow(EditHandlers, QMainWindow):
         self.results.review_requested.connect(self.review_ids)
         self._show_model_card("no model loaded")
 
-    def _share_report_place(self, titles: tuple[str, ...]) -> None:
+    def _share_report_place(self, docks: tuple[QDockWidget, ...]) -> None:
         """Put these docks in tabs beside the report, so the viewer keeps its room."""
         report = self.docks["Findings and report"]
-        for title in titles:
-            dock = self.findChild(QDockWidget, title)
-            if dock is not None:
-                self.tabifyDockWidget(report, dock)
+        for dock in docks:
+            self.tabifyDockWidget(report, dock)
         report.raise_()
 
     @property

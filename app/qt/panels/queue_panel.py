@@ -1,12 +1,12 @@
 """ "Correct these next" queue and mask propagation through the open cine.
 
-* **Rank frames** runs a model version's segmentation over the cine on the thread pool, scores
-  each frame's uncertainty (entropy of the softmax) and diversity (k-center over encoder
-  features, frames already corrected count as covered) with ``training.active``, and lists the
-  frames most worth correcting. Double-clicking an item (or Enter) jumps to that frame.
+* **Rank frames** runs a model version's segmentation over the open cine on the thread pool and
+  lists the frames most worth correcting (``app.model.adaptation.ranking``: uncertainty of the
+  softmax, and diversity over encoder features, frames already corrected counting as covered).
+  Double-clicking an item (or Enter) jumps to that frame.
 * **Propagate** carries the human-final masks, boxes and landmarks of the corrected frames
   (keyframes) to the other frames of the span the current frame affects (up to the next
-  keyframe on each side), with ``engine.tasks.propagate``. The result lands as pending AI
+  keyframe on each side; ``app.model.adaptation.propagation``). The result lands as pending AI
   drafts in one undoable step.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,38 +28,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model import loop
-from app.model.annotations import MaskMeta, Review
-from app.model.commands import mask_diff
-from app.model.history import Composite
+from app.model.adaptation.propagation import (
+    Propagated,
+    mask_keyframes,
+    plan_propagation,
+    propagate,
+    propagation_step,
+)
 from app.qt.workers import Worker, start_tracked
-from engine.provenance import Origin
+from engine.progress import NEVER, CancelToken
 
 if TYPE_CHECKING:
     from app.model.document import Document
-
-DRAFT = MaskMeta(Origin.AI_DRAFT, None, Review.PENDING)
-
-
-def keyframes(doc: Document) -> dict[int, np.ndarray]:
-    """Frames whose mask a person drew or accepted: ``{frame: plane}``."""
-    return {
-        f: plane.copy()
-        for f, plane in doc.masks.items()
-        if doc.mask_meta.get(f, MaskMeta()).origin == Origin.HUMAN_FINAL and plane.any()
-    }
-
-
-def propagation_commands(doc: Document, planes: dict[int, np.ndarray]) -> list[Any]:
-    """Commands writing propagated planes as pending drafts."""
-    cmds = []
-    for f, plane in sorted(planes.items()):
-        before = doc.masks.get(f)
-        before = np.zeros(doc.shape, np.uint8) if before is None else before
-        cmd = mask_diff(f, before, plane, doc.mask_meta.get(f), DRAFT, "propagate mask")
-        if cmd is not None:
-            cmds.append(cmd)
-    return cmds
+    from training.api import QueueItem
 
 
 class QueuePanel(QWidget):
@@ -85,7 +65,7 @@ class QueuePanel(QWidget):
         super().__init__(parent)
         self._document, self._models = document, models
         self.workers: set[Worker] = set()
-        self.items: list[Any] = []
+        self.items: list[QueueItem] = []
         self.model = QComboBox(editable=True)
         self.budget = QSpinBox()
         self.budget.setRange(1, 500)
@@ -126,22 +106,21 @@ class QueuePanel(QWidget):
         if doc is None or not ref:
             self.message.emit("open a study and choose a model version to rank its frames")
             return
-        frames = list(range(doc.n_frames))
-        images = [doc.frame_image(i) for i in frames]
-        done = sorted(keyframes(doc))
+        corrected = sorted(mask_keyframes(doc))
         budget = self.budget.value()
 
-        def work(progress: Any = None, cancel: Any = None) -> list[Any]:
-            from training.active import queue, softmax_entropy
+        def work(cancel: CancelToken = NEVER, **_: Any) -> tuple[Document, list[QueueItem]]:
+            from app.model.adaptation.ranking import rank_frames
 
-            seg = loop.segment_frames(ref, images, frames, cancel)
-            u = softmax_entropy(np.stack(seg.probs))
-            return queue(frames, u, seg.features, budget, labelled=done)
+            return doc, rank_frames(ref, doc.cine, budget, corrected, cancel)
 
-        self.message.emit(f"ranking {len(frames)} frames with {ref}…")
+        self.message.emit(f"ranking {doc.n_frames} frames with {ref}…")
         self._run(work, self._show_queue)
 
-    def _show_queue(self, items: list[Any]) -> None:
+    def _show_queue(self, result: tuple[Document, list[QueueItem]]) -> None:
+        doc, items = result
+        if doc is not self._document():
+            return  # another study was opened meanwhile
         self.items = items
         self.list.clear()
         for it in items:
@@ -161,43 +140,30 @@ class QueuePanel(QWidget):
         doc = self._document()
         if doc is None:
             return
-        here, n = doc.view.frame_index, doc.n_frames
-        keys = keyframes(doc)
-        tracks = loop.track_keyframes(doc, here)
-        if here not in keys and not tracks:
+        plan = plan_propagation(doc, doc.view.frame_index)
+        if plan is None:
             self.message.emit(
                 "correct (or accept) this frame's mask, boxes or landmarks first; it becomes the keyframe"
             )
             return
-        spans = [
-            loop.track_span(k, here, n) for k in ([keys] if here in keys else []) + list(tracks.values())
-        ]
-        first, last = min(a for a, _ in spans), max(b for _, b in spans)
-        images = [doc.frame_image(i) for i in range(first, last + 1)]
+        images = [doc.frame_image(i) for i in plan.frames]
 
-        def work(progress: Any = None, cancel: Any = None) -> tuple[Document, dict, dict]:
-            from engine.tasks.propagate import affected_span, propagate_masks
+        def work(**_: Any) -> tuple[Document, Propagated]:
+            return doc, propagate(plan, images)
 
-            masks: dict[int, np.ndarray] = {}
-            if here in keys:
-                lo, hi = affected_span(here, sorted(keys), n)
-                a, b = loop.track_span(keys, here, n)
-                near = {f - a: p for f, p in keys.items() if a <= f <= b}
-                out = propagate_masks(images[a - first : b - first + 1], near, span=(lo - a, hi - a))
-                masks = {f + a: p for f, p in out.items()}
-            return doc, masks, loop.propagate_tracks(images, first, tracks, here)
-
-        self.message.emit(f"propagating frames {first + 1}-{last + 1} …")
+        self.message.emit(f"propagating frames {plan.first + 1}-{plan.last + 1} …")
         self._run(work, self._apply_propagation)
 
-    def _apply_propagation(self, result: tuple[Document, dict, dict]) -> None:
-        doc, planes, tracks = result
+    def _apply_propagation(self, result: tuple[Document, Propagated]) -> None:
+        doc, done = result
         if doc is not self._document():
             return  # another study was opened meanwhile
-        cmds = propagation_commands(doc, planes) + loop.track_commands(doc, tracks)
-        if cmds:
-            doc.apply(Composite(f"propagate to {len(planes)} masks and {len(tracks)} tracks", cmds))
-        self.message.emit(f"propagated to {len(planes)} frames and {len(tracks)} tracks (drafts to review)")
+        step = propagation_step(doc, done)
+        if step is not None:
+            doc.apply(step)
+        self.message.emit(
+            f"propagated to {len(done.masks)} frames and {len(done.tracks)} tracks (drafts to review)"
+        )
 
     def _run(self, fn: Callable[..., Any], done: Callable[[Any], None]) -> None:
         start_tracked(self.workers, fn, done, self.message.emit)

@@ -1,6 +1,6 @@
 """Training panel: choose model, heads, mode and data; run fine-tuning in its own process.
 
-The run is a separate Python process (``training.run_process``), so the window stays
+The run is a separate Python process (``app.model.adaptation.runs.start_run``), so the window stays
 responsive and survives the run failing or being killed. A timer reads the run's progress
 files: the loss per step and the per-epoch figures are drawn with pyqtgraph, and the status
 line shows the step, the ETA and, at the end, the new version and its test metrics.
@@ -28,19 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.loop import (
-    HEADS,
-    MODES,
-    TrainChoice,
-    build_config,
-    human_final_frames,
-    new_run_dir,
-    snapshot_data,
-)
+from app.model.adaptation.runs import HEADS, MODES, TrainChoice, human_final_frames, start_run
 
 if TYPE_CHECKING:
     from engine.project.store import ProjectStore
-    from training.run_process import TrainingRun
+    from training.api import TrainingRun
 
 POLL_MS = 200
 VARIANTS = ("echocare_test", "echocare_small", "echocare_lite", "echocare_swin_b")
@@ -235,18 +227,14 @@ class TrainingPanel(QWidget):
     # -- the run -----------------------------------------------------------------------------
     def start(self) -> None:
         """Snapshot the chosen data and start a fresh run in its own process."""
-        from training.run_process import start_run
-
         if self.run is not None and self.run.alive:
             return
         choice = self.choice()
         if not choice.model or not choice.heads or not choice.study_ids:
             self.status.setText("choose a starting model, at least one head and one study")
             return
-        store = self._store()
-        self.last_config = build_config(choice, snapshot_data(store, choice))
         self._clear_plot()
-        self.run = start_run(self.last_config, new_run_dir(store))
+        self.last_config, self.run = start_run(self._store(), choice)
         self.status.setText(f"starting in {self.run.run_dir.name} (process {self.run.process.pid})")
         self._set_running(True)
 

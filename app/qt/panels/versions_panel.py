@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model import loop
+from app.model.adaptation import versions
 from app.qt.workers import Worker, start_tracked
+from engine.progress import NEVER, CancelToken
 
 if TYPE_CHECKING:
     from app.model.document import Document
@@ -131,7 +132,7 @@ class VersionsPanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self._document, self._config = document, config
-        self.rows: list[loop.VersionRow] = []
+        self.rows: list[versions.VersionRow] = []
         self.workers: set[Worker] = set()
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -159,7 +160,7 @@ class VersionsPanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read the model store."""
-        self.rows = loop.version_rows()
+        self.rows = versions.version_rows()
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
             cells = (
@@ -202,7 +203,7 @@ class VersionsPanel(QWidget):
         if len(refs) != 1 or refs[0] not in {r.ref for r in self.rows if not r.bundled}:
             self.message.emit("select one stored version to activate")
             return
-        loop.activate(refs[0])
+        versions.activate(refs[0])
         self._changed(refs[0], f"{refs[0]} is now active")
 
     def rollback_selected(self) -> None:
@@ -215,7 +216,7 @@ class VersionsPanel(QWidget):
             self.message.emit("select a version of the model to roll back")
             return
         try:
-            ref = loop.rollback(names.pop())
+            ref = versions.rollback(names.pop())
         except ModelError as err:
             self.message.emit(err.one_line())
             return
@@ -237,21 +238,20 @@ class VersionsPanel(QWidget):
             self.message.emit("select two versions to compare")
             return
         a, b = refs
-        self._show_metrics(loop.compare_rows(a, b))
+        self._show_metrics(versions.compare_rows(a, b))
         cfg = self._config()
         if cfg is not None:
-            self._run(lambda **_: loop.evaluate_versions([a, b], cfg), self._show_now)
+            self._run(lambda **_: versions.evaluate_versions([a, b], cfg), self._show_now)
         doc = self._document()
         if doc is not None:
             index = doc.view.frame_index
             frame = doc.frame_image(index)
             ids = {lab.name: lab.id for lab in doc.labels}
 
-            def overlays(**kw: Any) -> dict[str, np.ndarray]:
-                return {
-                    r: loop.segment_frames(r, [frame], [index], kw.get("cancel")).planes(ids)[index]
-                    for r in (a, b)
-                }
+            def overlays(cancel: CancelToken = NEVER, **_: Any) -> dict[str, np.ndarray]:
+                from app.model.adaptation.segment import segment
+
+                return {r: segment(r, doc.cine, [index], cancel).planes(ids)[index] for r in (a, b)}
 
             self._run(overlays, lambda planes: self.compare_view.show_pair(frame, (a, b), planes))
 

@@ -1,4 +1,4 @@
-"""Fixtures of the loop tests: a main window on a lesion project, with the loop panels installed."""
+"""Fixtures of the loop tests: a main window on a lesion project (its loop panels are installed)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from loop_project import make_project, npy_opener
 from PySide6.QtWidgets import QApplication
 
 from app.model.settings import AppSettings
-from app.qt.loop import install_loop_panels
 from app.qt.main_window import MainWindow
 
 
@@ -19,7 +18,6 @@ def make_window(qtbot, tmp_path):
         project = make_project(tmp_path / "proj", studies=studies, labelled=labelled)
         w = MainWindow(project, opener=_opener, settings=AppSettings())
         qtbot.addWidget(w)
-        install_loop_panels(w)
         w.show()
         made.append(w)
         return w

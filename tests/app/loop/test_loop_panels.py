@@ -7,6 +7,7 @@ from loop_project import store_tiny_model, truth_mask
 from PySide6.QtCore import Qt
 
 from app.model.commands import mask_diff
+from app.qt.actions import ACTIONS
 from engine import model_store
 
 RUN_MS = 150_000
@@ -127,3 +128,13 @@ def test_the_study_choice_survives_a_refresh(make_window):
     correct_studies(window, 3)  # the third study gets its first correction: ticked now
     training.refresh()
     assert training.choice().study_ids == (ids[1], ids[2])
+
+
+def test_the_loop_menu_is_built_from_the_action_table(make_window):
+    window = make_window(studies=1)
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Loop")
+    specs = [s for s in ACTIONS if s.menu == "&Loop"]
+    assert [a.text() for a in menu.actions()] == [s.text for s in specs]
+    assert {s.target for s in specs} == set(window.loop_panels.targets)
+    window.actions["loop.rollback"].trigger()  # nothing stored yet: the versions panel says so
+    assert window.last_message == "select a version of the model to roll back"

@@ -44,7 +44,7 @@ def test_propagate_fills_only_the_affected_span_as_drafts(make_window, qtbot, tm
     correct(doc, 8, truth[8])  # a correction in the middle re-propagates its span only
     before = {f: doc.masks[f].copy() for f in range(1, 15)}
     doc.set_frame(8)
-    window.loop_panels.actions["propagate"].trigger()
+    window.actions["loop.propagate"].trigger()  # Loop > Propagate (Ctrl+Shift+P)
     qtbot.waitUntil(lambda: not queue.busy(), timeout=30_000)
     assert doc.mask_meta[8].origin == Origin.HUMAN_FINAL and doc.mask_meta[15].origin == Origin.HUMAN_FINAL
     assert any(not np.array_equal(before[f], doc.masks[f]) for f in (6, 7, 9, 10))
