@@ -1,7 +1,10 @@
 """NIfTI-1: one label volume and one image volume per study (x, y, 1, t), gzip-compressed.
 
 The NIfTI-1 header (348 bytes, little-endian) is written here directly: dimensions, voxel
-size in mm from the frame's calibration (1 where uncalibrated), frame interval in seconds.
+size in mm, frame interval in seconds. The voxel size is the scale every labelled pixel of the
+study shares (a mask is not a set of points: ``engine.tasks.units.mask_scale``); where they
+share none (uncalibrated, or pixels without or with different scales) it is 1 and the export's
+notes say so.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from engine.interop.project_data import ProjectData
 from engine.interop.registry import ExportContext, ExportSummary, register_exporter
 from engine.io.cine import Cine
 from engine.project import MaskRecord
+from engine.tasks.units import mask_scale
 
 HEADER_SIZE = 348
 VOX_OFFSET = 352
@@ -92,6 +96,7 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 def export_nifti(data: ProjectData, ctx: ExportContext) -> ExportSummary:
     """Write ``<study>_labels.nii.gz`` (every frame; 0 where unlabelled) and ``<study>_image.nii.gz``."""
     files: list[str] = []
+    notes: list[str] = []
     for study in data.studies:
         if not study.masks:
             continue
@@ -105,20 +110,19 @@ def export_nifti(data: ProjectData, ctx: ExportContext) -> ExportSummary:
             scale = _scale(cine, study.masks)
             ts = cine.timestamps_ms
             dt = (ts[-1] - ts[0]) / (len(ts) - 1) / 1000.0 if len(ts) > 1 else 1.0
-        pixdim = (float(scale[0]), float(scale[1]), 1.0, float(dt))
+        if scale is None:
+            notes.append(f"{name}: voxel size 1 (not mm): the labelled pixels share no spatial scale")
+        sx, sy = scale or (1.0, 1.0)
+        pixdim = (float(sx), float(sy), 1.0, float(dt))
         for suffix, vol in (("labels", labels), ("image", image)):
             rel = f"{name}_{suffix}.nii.gz"
             write_bytes(ctx.staging / rel, gzip.compress(encode(vol, pixdim, f"EchoCare {suffix}"), 6))
             files.append(rel)
-    return ExportSummary(tuple(files), () if files else ("no study has masks",))
+    return ExportSummary(tuple(files), tuple(notes) if files else ("no study has masks",))
 
 
-def _scale(cine: Cine, masks: dict[int, MaskRecord]) -> tuple[float, float]:
-    """mm per pixel (x, y) at the first labelled structure's centre; 1 where uncalibrated."""
-    for frame, mask in sorted(masks.items()):
-        ys, xs = np.nonzero(mask.plane)
-        if xs.size:
-            scale = cine.calibration_for(frame).mm_per_pixel_at(float(xs.mean()), float(ys.mean()))
-            if scale is not None:
-                return scale
-    return (1.0, 1.0)
+def _scale(cine: Cine, masks: dict[int, MaskRecord]) -> tuple[float, float] | None:
+    """The mm per pixel (x, y) every labelled pixel of every frame shares, or None."""
+    labelled = [(f, m.plane > 0) for f, m in masks.items() if m.plane.any()]
+    scales = {mask_scale(mask, cine.calibration_for(f)) for f, mask in labelled}
+    return scales.pop() if len(scales) == 1 else None

@@ -1,8 +1,10 @@
 """Ejection fraction from a segmented ventricle over a cine (area-length volumes, beat by beat).
 
 Volumes use the single-plane area-length method ``V = 8 A^2 / (3 pi L)`` with A the mask area
-and L its long-axis length. End-diastole is a local maximum of the volume curve, end-systole
-the minimum between it and the next end-diastole; EF is averaged over the beats found.
+and L its long-axis length, both at the scale all the mask's pixels share (a mask is not a set
+of points: ``engine.tasks.units.mask_scale``). End-diastole is a local maximum of the volume
+curve, end-systole the minimum between it and the next end-diastole; EF is averaged over the
+beats found.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ import cv2
 import numpy as np
 
 from engine.io.calibration import Calibration
+from engine.tasks.units import mask_scale
 
 
 def area_length_volume(mask: np.ndarray, cal: Calibration) -> tuple[float, bool]:
-    """Volume of a boolean ``[H, W]`` ventricle mask: (ml, True) when calibrated, else (px3, False).
+    """Volume of a boolean ``[H, W]`` ventricle mask: (ml, True) when its pixels share a spatial
+    scale (``mask_scale``), else (px3, False), as ``engine.tasks.units.area`` stays in pixels
+    where a pixel has no spatial scale.
 
-    The long axis is the extent of the mask along its principal axis, in mm where calibrated
-    (the spacing at the mask centroid) or pixels. The principal axis comes from the mask's
-    second moments and the extent from its outer outline (a linear function of the pixels is
-    largest and smallest on the outline), so no list of every pixel is built.
+    The long axis is the extent of the mask along its principal axis. The principal axis comes
+    from the mask's second moments and the extent from its outer outline (a linear function of
+    the pixels is largest and smallest on the outline), so no list of every pixel is built.
     """
     binary = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
     m = cv2.moments(binary, binaryImage=True)
@@ -29,7 +33,7 @@ def area_length_volume(mask: np.ndarray, cal: Calibration) -> tuple[float, bool]
     if count < 3:
         return 0.0, cal.calibrated
     cx, cy = m["m10"] / count, m["m01"] / count
-    scale = cal.mm_per_pixel_at(cx, cy)
+    scale = mask_scale(mask, cal)
     sx, sy = scale if scale is not None else (1.0, 1.0)
     cov = np.array([[m["mu20"] * sx * sx, m["mu11"] * sx * sy], [m["mu11"] * sx * sy, m["mu02"] * sy * sy]])
     _, vecs = np.linalg.eigh(cov)

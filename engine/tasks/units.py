@@ -5,9 +5,11 @@ Distances, perimeters, angles and box sizes are sets of points, measured by the 
 calibrated region, in px flagged uncalibrated on an uncalibrated frame, and NaN (not
 measured) where they lie in different regions or where no spatial scale applies.
 
-A mask's area is not a set of points: each pixel counts at the scale of its own region
+A mask is not a set of points: each pixel counts at the scale of its own region
 (SequenceOfUltrasoundRegions), so areas are summed region by region; where a pixel of the
-mask has no spatial scale, the area stays in pixels and is flagged uncalibrated.
+mask has no spatial scale, the area stays in pixels and is flagged uncalibrated. What needs one
+scale for a whole mask (a volume, a voxel size) takes the scale all its pixels share
+(``mask_scale``), and stays in pixels where they share none.
 """
 
 from __future__ import annotations
@@ -23,36 +25,40 @@ from engine.types import Quantity
 
 def area(name: str, mask: np.ndarray, cal: Calibration, frame: int | None = None) -> Quantity:
     """Area of a boolean ``[H, W]`` mask: mm2 when every pixel is calibrated, else px2 (flagged)."""
-    total = _area_mm2(mask, cal) if cal.calibrated else None
-    if total is None:
+    parts = _mask_parts(mask, cal) if cal.calibrated else None
+    if parts is None or any(scale is None for _, scale in parts):
         return Quantity(name, float(np.count_nonzero(mask)), "px2", False, frame)
+    total = sum((n * scale[0] * scale[1] for n, scale in parts if scale is not None), 0.0)
     return Quantity(name, total, "mm2", True, frame)
 
 
-def _area_mm2(mask: np.ndarray, cal: Calibration) -> float | None:
-    """Each pixel at the scale ``cal.mm_per_pixel_at`` gives it, counted region by region (the
-    smallest region first, as there); None when a pixel of the mask has no spatial scale."""
-    total = 0.0
+def mask_scale(mask: np.ndarray, cal: Calibration) -> tuple[float, float] | None:
+    """The one (mm/px x, mm/px y) every pixel of a boolean ``[H, W]`` mask has, as ``area``
+    scales them; None on an uncalibrated frame, for an empty mask, where a pixel has no spatial
+    scale, or where its pixels have different scales (what needs one scale is then in pixels)."""
+    scales = {scale for _, scale in _mask_parts(mask, cal)} if cal.calibrated else set()
+    return scales.pop() if len(scales) == 1 else None
+
+
+def _mask_parts(mask: np.ndarray, cal: Calibration) -> list[tuple[int, tuple[float, float] | None]]:
+    """(pixel count, scale) of the mask's pixels region by region: each pixel in the smallest
+    region containing it (as ``cal.mm_per_pixel_at``), the rest at the frame-wide scale; a
+    scale is None where no spatial scale applies. Parts without pixels are left out."""
+    parts: list[tuple[int, tuple[float, float] | None]] = []
     left = mask
     if cal.regions:
         counted = np.zeros(mask.shape, dtype=bool)
         for r in sorted(cal.regions, key=lambda r: r.n_pixels):
             window = (slice(r.y0, r.y1 + 1), slice(r.x0, r.x1 + 1))
-            inside = np.count_nonzero(mask[window] & ~counted[window])
+            inside = int(np.count_nonzero(mask[window] & ~counted[window]))
             counted[window] = True
             if inside:
-                scale = cal.scale_in(r)
-                if scale is None:
-                    return None
-                total += float(inside) * scale[0] * scale[1]
+                parts.append((inside, cal.scale_in(r)))
         left = mask & ~counted
-    outside = np.count_nonzero(left)  # pixels in no region: the frame-wide scale, if any
+    outside = int(np.count_nonzero(left))  # pixels in no region: the frame-wide scale, if any
     if outside:
-        scale = cal.scale_in(None)
-        if scale is None:
-            return None
-        total += float(outside) * scale[0] * scale[1]
-    return total
+        parts.append((outside, cal.scale_in(None)))
+    return parts
 
 
 def distance(name: str, p: np.ndarray, q: np.ndarray, cal: Calibration, frame: int | None = None) -> Quantity:

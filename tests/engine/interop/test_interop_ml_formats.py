@@ -14,7 +14,7 @@ from engine.interop.measurements import study_measurements
 from engine.interop.nifti import read as read_nifti
 from engine.interop.project_data import load_project
 from engine.io import open_cine
-from engine.project import AnnotationRecord, ProjectStore
+from engine.project import AnnotationRecord, MaskRecord, ProjectStore
 
 
 def _key(a):
@@ -95,17 +95,37 @@ def test_csv_lists_every_measurement_with_full_precision(project, tmp_path):
 
 
 def test_nifti_volumes_hold_every_frame(project, tmp_path):
-    export_project(project.folder, "nifti", tmp_path / "nii")
+    result = export_project(project.folder, "nifti", tmp_path / "nii")
     labels = read_nifti(tmp_path / "nii" / "0001_cardiac_lv_cine_labels.nii.gz")
     image = read_nifti(tmp_path / "nii" / "0001_cardiac_lv_cine_image.nii.gz")
     with open_cine(project.source) as cine:
         assert labels.data.shape == (cine.n_frames, 1, 480, 640)
         np.testing.assert_array_equal(image.data[3, 0], cine.frame(3))
-        spacing = cine.calibration_for(0).mm_per_pixel_at(320, 240)
     for f in range(labels.data.shape[0]):
         expected = project.masks.get(f, np.zeros((480, 640), np.uint8))
         np.testing.assert_array_equal(labels.data[f, 0], expected)
-    assert labels.pixdim[:2] == tuple(np.float32(s) for s in spacing)
+    # the scattered labelled pixels outside the scanned region have no spatial scale
+    assert labels.pixdim[:2] == (1.0, 1.0)
+    assert result.notes == (
+        "0001_cardiac_lv_cine: voxel size 1 (not mm): the labelled pixels share no spatial scale",
+    )
+
+
+def test_nifti_voxel_size_is_the_scale_every_labelled_pixel_shares(project, tmp_path):
+    with open_cine(project.source) as cine:
+        (region,) = cine.calibration_for(0).regions
+    inside = np.zeros((480, 640), bool)
+    inside[region.y0 : region.y1 + 1, region.x0 : region.x1 + 1] = True
+    store = ProjectStore(project.folder)
+    masks = {
+        f: MaskRecord(f, np.where(inside, plane, 0).astype(np.uint8)) for f, plane in project.masks.items()
+    }
+    store.save_study(project.study_id, store.annotations(project.study_id), masks)
+    store.close()
+    result = export_project(project.folder, "nifti", tmp_path / "nii")
+    labels = read_nifti(tmp_path / "nii" / "0001_cardiac_lv_cine_labels.nii.gz")
+    assert labels.pixdim[:2] == (np.float32(region.spacing_x), np.float32(region.spacing_y))
+    assert result.notes == ()
 
 
 def test_report_text_and_pdf(project, tmp_path):

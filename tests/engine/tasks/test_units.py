@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from engine.io.calibration import UNCALIBRATED, Calibration, Region
-from engine.tasks.units import angle, area, box_size_mm, box_sizes_mm, distance
+from engine.tasks.ejection import area_length_volume
+from engine.tasks.units import angle, area, box_size_mm, box_sizes_mm, distance, mask_scale
 
 
 def two_regions():
@@ -95,6 +96,34 @@ def test_area_equals_the_sum_of_each_pixels_own_scale(cal):
     inner = np.zeros((h, w), bool)
     inner[12:20, 22:30] = True
     assert area("a", inner, nested_regions()).value == pytest.approx(64 * 0.01)
+
+
+@pytest.mark.parametrize(
+    "cal",
+    [nested_regions(), nested_regions("pixel_spacing", (0.5, 0.4)), two_regions(), UNCALIBRATED],
+    ids=["regions", "regions-and-pixel-spacing", "side-by-side", "uncalibrated"],
+)
+def test_mask_scale_is_the_scale_every_pixel_has(cal):
+    """... and the ventricle volume is in ml at that scale, else in pixels (flagged)."""
+    rng = np.random.default_rng(6)
+    h, w = (120, 160)
+    found = set()
+    for y, x in rng.integers(0, 120, (20, 2)):
+        mask = np.zeros((h, w), bool)
+        mask[y : y + rng.integers(2, 30), x : x + rng.integers(2, 30)] = True
+        scales = {cal.mm_per_pixel_at(x, y) for y, x in zip(*np.nonzero(mask))}
+        one = scales.pop() if len(scales) == 1 and cal.calibrated else None
+        assert mask_scale(mask, cal) == one
+        found.add(one is not None)
+        sx, sy = one or (1.0, 1.0)
+        flat = Calibration(pixel_spacing=(sy, sx), source="pixel_spacing") if one else UNCALIBRATED
+        assert area_length_volume(mask, cal) == area_length_volume(mask, flat)
+        assert area_length_volume(mask, cal)[1] == (one is not None)
+    assert found == ({True, False} if cal.calibrated else {False})
+    assert mask_scale(np.zeros((h, w), bool), cal) is None
+    inner = np.zeros((h, w), bool)
+    inner[12:20, 22:30] = True  # inside the zoom box alone
+    assert mask_scale(inner, nested_regions()) == (0.1, 0.1)
 
 
 def test_mm_per_pixel_of_many_points_is_that_of_each_point():
