@@ -22,7 +22,12 @@ Prints progress lines, then one JSON object as the last line:
   each level's range), and ``int8_class_agreement`` / ``int8_regression_max_diff`` of the two
   heads on those features (random weights: a check of the numerics, not of clinical accuracy);
 * ``cache_hit_ms``: a second head on a frame whose features are cached;
-* ``fastest``: the quickest fp32-exact path, and what ``auto`` chooses;
+* ``fastest``: the quickest fp32-exact path of the timings above;
+* ``auto``: the path ``auto`` chooses by measurement (``engine.backends.measured``) on
+  ``--auto-frames`` frames of a synthetic cine, through the tasks of the bench model's heads,
+  with ``auto_trials`` (each candidate's milliseconds per frame, encoder and heads, and whether
+  its task results agree with fp32) and ``auto_rule``, what the rule picks without measuring
+  (the baseline); ``--auto-only`` runs this part alone;
 * with ``--fps-batch N``: ``frames_per_s`` of the encoder at batch N with autocast, and
   ``frames_per_s_all_heads`` of the encoder plus all seven heads (``all_heads_cfg``, width 16)
   at batch N with autocast (target >= 300 on an H100 for the full-size encoder).
@@ -48,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backends.base import choose_backend
 from engine.backends.device import resolve_device, use_all_cores
+from engine.backends.measured import ChoiceCache
 from engine.backends.onnx_backend import OnnxBackend
 from engine.backends.torch_backend import TorchBackend
 from engine.config import HeadCfg, ModelCfg
@@ -212,6 +218,38 @@ def bench_cache(loaded: LoadedModel, image: np.ndarray, backend: str, device: st
     return {"cache_miss_ms": round(miss, 1), "cache_hit_ms": hit, "cache_backend": backend}
 
 
+def bench_auto(loaded: LoadedModel, size: int, frames: int, device: str, folder: Path) -> dict:
+    """What ``auto`` measures and chooses here, on ``frames`` frames (a fresh choice cache)."""
+    from engine.io.memory import ArrayCine
+    from engine.tasks.runner import run_tasks
+
+    rule = choose_backend("auto", device)
+    cine = ArrayCine(np.random.default_rng(2).integers(0, 255, (frames, size, size), dtype=np.uint8))
+    pred = Predictor(
+        loaded, backend="auto", device=device, batch_size=frames, onnx_dir=folder,
+        choices=ChoiceCache(folder / "backend-choice.json"),
+    )  # fmt: skip
+    run_tasks(cine, pred, loaded.cfg, loaded.ref, "all", batch_size=frames)
+    loaded.module.cpu()
+
+    def name(c) -> str:
+        return f"{c.kind} {c.precision}"
+
+    trials = pred.measurement.trials if pred.measurement else ()
+    out = {
+        "auto": pred.choice.kind,
+        "auto_choice": name(pred.choice),
+        "auto_rule": name(rule),
+        "auto_frames": frames,
+        "auto_trials": [
+            {"path": name(t.choice), "ms_per_frame": t.ms_per_frame, "agrees": t.agrees, "note": t.note}
+            for t in trials
+        ],
+    }
+    log(f"auto: {out['auto_choice']} (rule: {out['auto_rule']}); trials {out['auto_trials']}")
+    return out
+
+
 def bench_fps(loaded: LoadedModel, size: int, batch: int, device: str) -> dict:
     choice = choose_backend("torch", device)
     precision = choice.precision if choice.precision != "fp32" else "bf16"
@@ -253,6 +291,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9, help="interleaved torch/ONNX Runtime rounds")
     parser.add_argument("--fps-batch", type=int, default=0)
     parser.add_argument("--skip-onnx", action="store_true")
+    parser.add_argument("--auto-frames", type=int, default=4, help="frames auto measures on")
+    parser.add_argument("--auto-only", action="store_true", help="only what auto measures and chooses")
     args = parser.parse_args()
 
     device = str(resolve_device(args.device))
@@ -269,6 +309,11 @@ def main() -> None:
     }
     if device.startswith("cuda"):
         result["gpu"] = torch.cuda.get_device_name(0)
+    if args.auto_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            result |= bench_auto(loaded, args.size, args.auto_frames, device, Path(tmp))
+        print(json.dumps(result))
+        return
     result |= bench_torch(loaded, image, device, args.repeat)
     ref = result.pop("_ref")
     with tempfile.TemporaryDirectory() as tmp:
@@ -276,7 +321,7 @@ def main() -> None:
             result |= bench_onnx(loaded, image, ref, Path(tmp), args.rounds)
         exact = {"torch": result["torch_ms"], "onnx": result.get("onnx_ms", float("inf"))}
         result["fastest"] = min(exact, key=exact.get)
-        result["auto"] = choose_backend("auto", args.device).kind
+        result |= bench_auto(loaded, args.size, args.auto_frames, device, Path(tmp))
         result |= bench_cache(loaded, image, result["auto"], device, Path(tmp))
     if args.fps_batch:
         result |= bench_fps(loaded, args.size, args.fps_batch, device)

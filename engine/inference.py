@@ -312,9 +312,10 @@ class Predictor:
         """Settle an undecided ``auto``: time every candidate path on these frames and keep the
         fastest whose task results agree with the fp32 reference's (``engine.agreement``).
 
-        Each candidate runs one frame untimed, then ``names`` on all the frames, timed. The
-        chosen path's backends and cached features become this predictor's, and the choice is
-        stored for this machine and model.
+        Each candidate runs one frame untimed, then ``names`` on all the frames, timed in turn
+        with the others (``engine.backends.measured.measure``). The chosen path's backends and
+        cached features become this predictor's, and the choice is stored for this machine and
+        model.
 
         Args:
             keys, images: the frames, as for ``run_heads``.
@@ -335,9 +336,13 @@ class Predictor:
                 self.cache.max_bytes, self.batch_size, self._onnx_dir,
             )  # fmt: skip
             path.run_heads([_WARM_UP], images[:1], names)
-            path.cache.clear()
             paths[choice] = path
-            return lambda: path.run_heads(keys, images, names)
+
+            def timed() -> HeadOutputs:
+                path.cache.clear()  # every round encodes the frames
+                return path.run_heads(keys, images, names)
+
+            return timed
 
         def differs(ref: HeadOutputs, got: HeadOutputs) -> str | None:
             return agreement.first_difference(results(ref), results(got))

@@ -11,11 +11,13 @@ The candidates (``candidate_choices``), reference first:
 * Apple MPS: torch fp32 alone.
 
 A fixed ``--backend`` keeps only its own candidates; a fixed precision measures nothing. The
-predictor runs the candidates on the first frames of a run (``Predictor.measure_choice``); the
-agreement check is ``engine.agreement``. The result is kept in ``<user cache>/backend-choice.json``
-keyed by the machine (CPU, cores, GPU, torch and onnxruntime versions), the device, the backend
-asked for and the model's sha256 and version, so it is measured once. Where nothing can be
-measured yet, ``engine.backends.base.choose_backend`` decides by rule.
+predictor runs the candidates on the first frames of a run (``Predictor.measure_choice``), in
+turn for ``ROUNDS`` rounds so that a busy moment of a shared machine slows all of them alike,
+and takes each one's median; the agreement check is ``engine.agreement``. The result is kept
+in ``<user cache>/backend-choice.json`` keyed by the machine (CPU, cores, GPU, torch and
+onnxruntime versions), the device, the backend asked for and the model's sha256 and version,
+so it is measured once. Where nothing can be measured yet, ``engine.backends.base.choose_backend``
+decides by rule.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -39,6 +42,7 @@ T = TypeVar("T")
 
 CHOICE_FILE = "backend-choice.json"
 FORMAT = 1
+ROUNDS = 3  # timed runs of each candidate, in turn
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,12 @@ def measure(
     prepare: Callable[[BackendChoice], Callable[[], T]],
     frames: int,
     differs: Callable[[T, T], str | None],
+    rounds: int = ROUNDS,
 ) -> Measurement:
     """Time every candidate and choose.
+
+    The candidates run in turn, ``rounds`` times, so each round's runs see the same load of a
+    shared machine; a candidate's time is its median. Its first run's results are compared.
 
     Args:
         candidates: reference first (``candidate_choices``).
@@ -164,21 +172,33 @@ def measure(
         RuntimeError, EchoCareError: the reference failed (a later candidate's failure only
             rules it out).
     """
-    trials: list[Trial] = []
-    ref: T | None = None
+    runs: dict[BackendChoice, Callable[[], T]] = {}
+    failed: dict[BackendChoice, str] = {}
+    outputs: dict[BackendChoice, T] = {}
+    times: dict[BackendChoice, list[float]] = {c: [] for c in candidates}
+    for _ in range(max(1, rounds)):
+        for choice in candidates:
+            if choice in failed:
+                continue
+            try:
+                if choice not in runs:
+                    runs[choice] = prepare(choice)
+                out, ms = time_candidate(choice, runs[choice], frames)
+            except (RuntimeError, EchoCareError) as err:
+                if choice == candidates[0]:
+                    raise
+                failed[choice] = f"failed: {err}".splitlines()[0]
+                continue
+            outputs.setdefault(choice, out)
+            times[choice].append(ms)
+    ref = outputs[candidates[0]]
+    trials = []
     for choice in candidates:
-        reference = not trials
-        try:
-            out, ms = time_candidate(choice, prepare(choice), frames)
-        except (RuntimeError, EchoCareError) as err:
-            if reference:
-                raise
-            trials.append(Trial(choice, math.inf, False, f"failed: {err}".splitlines()[0]))
+        if choice in failed:
+            trials.append(Trial(choice, math.inf, False, failed[choice]))
             continue
-        if reference:
-            ref = out
-        note = "" if reference else differs(ref, out) or ""  # type: ignore[arg-type]
-        trials.append(Trial(choice, round(ms, 1), not note, note))
+        note = "" if choice == candidates[0] else differs(ref, outputs[choice]) or ""
+        trials.append(Trial(choice, round(statistics.median(times[choice]), 1), not note, note))
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
     return Measurement(fastest_agreeing(trials), tuple(trials), stamp)
 

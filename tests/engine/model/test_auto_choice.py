@@ -78,7 +78,8 @@ def onnx_dir(tiny_export):
 
 
 class FakeClock:
-    """Stands in for ``measured.time_candidate``: runs the candidate, reports a set time for it."""
+    """Stands in for ``measured.time_candidate``: runs the candidate, reports a set time for it,
+    and hands its outputs on tagged with the candidate (for a stand-in agreement check)."""
 
     def __init__(self, ms):
         self.ms = ms
@@ -86,11 +87,11 @@ class FakeClock:
 
     def __call__(self, choice, run, frames):
         self.timed.append(choice)
-        return run(), self.ms[choice]
+        return (choice, run()), self.ms[choice]
 
 
-def _measure(pred, images):
-    return pred.measure_choice(["a", "b"], images, ["classification", "regression"], lambda out: out)
+def _measure(pred, images, results=lambda out: out):
+    return pred.measure_choice(["a", "b"], images, ["classification", "regression"], results)
 
 
 @pytest.mark.parametrize(
@@ -105,9 +106,10 @@ def test_auto_measures_once_per_machine_and_model(stored, onnx_dir, tmp_path, mo
     monkeypatch.setattr(measured, "time_candidate", clock)
     compared = []
 
-    def differs(ref, got, where="result"):  # the candidate compared is the one just timed
-        compared.append(clock.timed[-1])
-        return "Dice 0.9 < 0.99" if bf16_differs and clock.timed[-1] == BF16 else None
+    def differs(ref, got, where="result"):
+        assert ref[0] == TORCH
+        compared.append(got[0])
+        return "Dice 0.9 < 0.99" if bf16_differs and got[0] == BF16 else None
 
     monkeypatch.setattr(agreement, "first_difference", differs)
     cache = ChoiceCache(tmp_path / "choice.json")
@@ -115,7 +117,7 @@ def test_auto_measures_once_per_machine_and_model(stored, onnx_dir, tmp_path, mo
     assert pred.undecided and pred.candidates == (TORCH, ONNX, BF16)
     images = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
     found = _measure(pred, images)
-    assert clock.timed == [TORCH, ONNX, BF16] and compared == [ONNX, BF16]
+    assert clock.timed == [TORCH, ONNX, BF16] * measured.ROUNDS and compared == [ONNX, BF16]
     assert found.chosen == expected == pred.choice and not pred.undecided
     assert [t.agrees for t in found.trials] == [True, True, not bf16_differs]
     assert isinstance(pred.encoder, OnnxBackend if expected == ONNX else TorchBackend)
@@ -127,7 +129,7 @@ def test_auto_measures_once_per_machine_and_model(stored, onnx_dir, tmp_path, mo
 
     again = Predictor(stored, backend="auto", device="cpu", onnx_dir=onnx_dir, choices=cache)
     assert not again.undecided and again.choice == expected and again.measurement == found
-    assert _measure(again, images) is None and len(clock.timed) == 3, "measured once, then read from disk"
+    assert _measure(again, images) is None and len(clock.timed) == 3 * measured.ROUNDS, "measured once"
 
 
 def test_without_amx_auto_compares_the_fp32_paths(stored, onnx_dir, tmp_path, monkeypatch):
@@ -136,8 +138,8 @@ def test_without_amx_auto_compares_the_fp32_paths(stored, onnx_dir, tmp_path, mo
     monkeypatch.setattr(measured, "time_candidate", clock)
     pred = Predictor(stored, "auto", "cpu", onnx_dir=onnx_dir, choices=ChoiceCache(tmp_path / "c.json"))
     images = np.random.default_rng(1).random((2, 3, 64, 64), dtype=np.float32)
-    found = _measure(pred, images)  # the real agreement check: ONNX Runtime matches torch fp32
-    assert clock.timed == [TORCH, ONNX] and [t.agrees for t in found.trials] == [True, True]
+    found = _measure(pred, images, lambda tagged: tagged[1])  # the real check: ORT matches torch fp32
+    assert clock.timed == [TORCH, ONNX] * measured.ROUNDS and [t.agrees for t in found.trials] == [True, True]
     assert pred.choice == TORCH and isinstance(pred.encoder, TorchBackend)
 
 
