@@ -2,9 +2,9 @@
 
 ``engine.measurement`` decides the region, scale, edge rule and unit for the app, the models'
 landmark measurements and every export alike: distances and areas use the mm per pixel of the
-region under the points; points in different regions (or outside any spatial region of a
-calibrated frame) are refused with ``MeasureError``; uncalibrated frames are measured in
-pixels and say so.
+region under the points (else the frame's pixel spacing); points in different regions, or
+where no spatial scale applies on a calibrated frame, are refused with ``MeasureError``;
+uncalibrated frames are measured in pixels and say so.
 """
 
 from __future__ import annotations

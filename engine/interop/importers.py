@@ -195,8 +195,9 @@ def import_coco(
         media_root: where ``file_name`` paths are relative to (default: the JSON's folder).
 
     Raises:
-        EchoCareError: unreadable JSON, missing images, or a project that cannot be written;
-            the project is left unchanged then.
+        EchoCareError: unreadable JSON, missing images, an annotation that breaks the schema
+            or does not fit its study, or a project that cannot be written; the project is
+            left unchanged then.
     """
     coco_json = Path(coco_json)
     try:

@@ -116,7 +116,7 @@ def study_measurements(study: StudyData, label_names: dict[int, str]) -> list[Me
                 name, unit, calibrated = split_name(a.name or "value")
                 value = float(a.value)
                 if not math.isfinite(value):
-                    unit, calibrated, problem = "", False, NOT_A_NUMBER
+                    value, unit, calibrated, problem = math.nan, "", False, NOT_A_NUMBER
             else:
                 continue
             rows.append(

@@ -26,7 +26,7 @@ class StudyData:
     Attributes:
         record: the study row.
         path: the study's file on this machine.
-        annotations: every annotation, in stored order.
+        annotations: the annotations ``load_project`` kept, in stored order.
         masks: label planes ``[H, W]`` uint8 by frame index (values are label ids).
     """
 

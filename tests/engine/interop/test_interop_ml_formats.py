@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import cv2
 import numpy as np
 from interop_project import LABELS
 
+from engine.annotations import Annotation
 from engine.interop import export_project, import_coco, import_png_masks, rle
 from engine.interop.measurements import study_measurements
 from engine.interop.nifti import read as read_nifti
-from engine.interop.project_data import load_project
+from engine.interop.project_data import StudyData, load_project
 from engine.io import open_cine
-from engine.project import AnnotationRecord, MaskRecord, ProjectStore
+from engine.measurement import NOT_A_NUMBER
+from engine.project import AnnotationRecord, MaskRecord, ProjectStore, StudyRecord
 
 
 def _key(a):
@@ -151,3 +154,12 @@ def test_rejected_drafts_are_not_exported(project, tmp_path):
     export_project(project.folder, "csv", tmp_path / "csv")
     ids = [r["annotation_id"] for r in csv.DictReader((tmp_path / "csv" / "measurements.csv").open())]
     assert "r" not in ids and "d1" in ids
+
+
+def test_a_stored_value_that_is_not_a_finite_number_has_no_value(tmp_path):
+    values = [Annotation("value", value=v, name="EF (%)") for v in (math.inf, math.nan, 57.25)]
+    study = StudyData(StudyRecord(1, "x.dcm"), tmp_path / "x.dcm", tuple(values), {})
+    rows = study_measurements(study, {})
+    assert [r.problem for r in rows] == [NOT_A_NUMBER, NOT_A_NUMBER, ""]
+    assert [math.isnan(r.value) for r in rows] == [True, True, False]
+    assert [(r.unit, r.calibrated) for r in rows] == [("", False), ("", False), ("%", True)]
