@@ -31,7 +31,7 @@ from engine.interop import export_project
 from engine.interop.measurements import split_name
 from engine.io.calibration import Calibration, Region
 from engine.io.open import open_cine
-from engine.measurement import ACROSS_REGIONS, NOT_A_NUMBER
+from engine.measurement import ACROSS_REGIONS
 from engine.project import LabelRecord, ProjectStore, to_record
 from engine.provenance import ModelRef
 from engine.tasks.base import CineContext, FrameContext
@@ -96,18 +96,19 @@ def write_cine(path: Path, regions: list[tuple[int, int, int, int, float]]) -> P
     return path
 
 
-def ai_draft(case: Case, cine) -> Annotation:
-    """The landmarks task's "mitral annulus" distance between p and q, as the app's AI draft."""
+def ai_draft(case: Case, cine) -> Annotation | None:
+    """The landmarks task's "mitral annulus" distance between p and q, as the app's AI draft
+    (None: the task could not measure it, so the run drafts no number)."""
     task = LandmarkTask(all_heads_cfg(), REF)
     ctx = FrameContext(
         FRAME, cine.frame(FRAME), Geometry.letterbox((H, W), (64, 64)), cine.calibration_for(FRAME)
     )
     apex = ((case.p[0] + case.q[0]) / 2, 110.0)
     landmarks = task.result(ctx, np.array([apex, case.p, case.q]), np.ones(3))
-    (value,) = [
-        a for a in to_drafts([landmarks], LabelSet()).annotations if a.name.startswith("mitral annulus")
-    ]
-    return draft(value, REF)
+    drafts = to_drafts([landmarks], LabelSet()).annotations
+    values = [a for a in drafts if a.name.startswith("mitral annulus")]
+    assert len(values) == (1 if np.isfinite(landmarks.measurements[0].value) else 0)
+    return draft(values[0], REF) if values else None
 
 
 def statement(value: float, unit: str) -> tuple[float, str] | None:
@@ -139,9 +140,12 @@ def test_caliper_draft_report_csv_and_sr_state_one_value(name, tmp_path):
 
     # 2. the AI draft: the landmarks task's measurement, as the app stores it
     ai = ai_draft(case, cine)
-    ai_name, ai_unit, ai_calibrated = split_name(ai.name)
-    assert ai_name == "mitral annulus" and ai_calibrated == (case.regions != [])
-    assert statement(float(ai.value), ai_unit) == app
+    if ai is None:
+        assert app is None
+    else:
+        ai_name, ai_unit, ai_calibrated = split_name(ai.name)
+        assert ai_name == "mitral annulus" and ai_calibrated == (case.regions != [])
+        assert statement(float(ai.value), ai_unit) == app
 
     # the app's report (it lists study-wide values only, so the caliper's line)
     doc = Document(cine)
@@ -154,7 +158,7 @@ def test_caliper_draft_report_csv_and_sr_state_one_value(name, tmp_path):
     store = ProjectStore(folder)
     store.set_labels([LabelRecord(1, "LV", (230, 60, 60))])
     study = store.add_study(source, 4, H, W)
-    store.save_study(study.id, [to_record(caliper), to_record(ai)])
+    store.save_study(study.id, [to_record(a) for a in (caliper, ai) if a is not None])
     store.close()
     stem = f"{study.id:04d}_{source.stem}"
 
@@ -163,8 +167,8 @@ def test_caliper_draft_report_csv_and_sr_state_one_value(name, tmp_path):
     lines = (tmp_path / "report" / f"{stem}_report.txt").read_text().splitlines()
     caliper_line = f"- distance, frame {FRAME}: {app_text}"
     assert caliper_line in lines
-    ai_line = f"- mitral annulus, frame {FRAME}: {app_text if app else f'not measurable ({NOT_A_NUMBER})'}"
-    assert f"{ai_line} (AI draft)" in lines
+    ai_line = f"- mitral annulus, frame {FRAME}: {app_text}"
+    assert (f"{ai_line} (AI draft)" in lines) == (ai is not None)
     pdf = (tmp_path / "report" / f"{stem}_report.pdf").read_bytes()
     assert caliper_line in _pdf_text(pdf)
     assert report.notes == ()
@@ -174,14 +178,11 @@ def test_caliper_draft_report_csv_and_sr_state_one_value(name, tmp_path):
     with open(tmp_path / "csv" / "measurements.csv", newline="") as f:
         rows = {r["annotation_id"]: r for r in csv.DictReader(f)}
     for a in (caliper, ai):
-        row = rows.get(a.id)
+        row = rows.get(a.id) if a is not None else None
         assert ((float(row["value"]), row["unit"]) if row else None) == app
         if row:
             assert (row["ucum"], row["calibrated"]) == (UCUM[app[1]], str(int(app[1] == "mm")))
-    not_measured = (
-        f"{stem}: distance on frame {FRAME} not measured: {ACROSS_REGIONS}",
-        f"{stem}: mitral annulus on frame {FRAME} not measured: {NOT_A_NUMBER}",
-    )
+    not_measured = (f"{stem}: distance on frame {FRAME} not measured: {ACROSS_REGIONS}",)
     assert result.notes == (() if app else not_measured)
 
     # 5. the DICOM SR, read back with pydicom

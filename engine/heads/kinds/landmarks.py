@@ -31,7 +31,8 @@ def _drafts(r: Landmarks, label_id: LabelIds, out: Drafts) -> None:
     for name, (x, y), score in zip(r.names, r.points, r.scores):
         point = ((float(x), float(y)),)
         out.annotations.append(Annotation("landmark", r.frame, label_id(name), point, float(score), name))
-    out.annotations.extend(value_annotation(q) for q in r.measurements)
+    # a measurement the rule refuses (points in two regions) is no number: no draft, as for EF
+    out.annotations.extend(value_annotation(q) for q in r.measurements if np.isfinite(q.value))
 
 
 def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:

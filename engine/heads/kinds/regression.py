@@ -37,7 +37,7 @@ def _ejection(r: EjectionFraction, files: Files) -> dict[str, Any]:
 
 
 def _value_drafts(r: Regression, label_id: LabelIds, out: Drafts) -> None:
-    out.annotations.extend(value_annotation(q) for q in r.values)
+    out.annotations.extend(value_annotation(q) for q in r.values if np.isfinite(q.value))
 
 
 def _ejection_drafts(r: EjectionFraction, label_id: LabelIds, out: Drafts) -> None:
