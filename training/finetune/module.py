@@ -28,6 +28,24 @@ def run_heads(model: nn.Module, feats: Sequence[Tensor], image: Tensor, targets:
     return out
 
 
+def head_losses(
+    losses: nn.ModuleDict,
+    outputs: Mapping[str, Any],
+    targets: Mapping[str, Any],
+    zero: Tensor,
+    weights: Mapping[str, float] | None = None,
+) -> dict[str, Tensor]:
+    """``loss_<head>`` of every target's head and their sum (weighted when given) as ``loss``."""
+    out: dict[str, Tensor] = {}
+    total = zero
+    for name, target in targets.items():
+        loss = losses[name](outputs[name], target)
+        out[f"loss_{name}"] = loss
+        total = total + (weights[name] * loss if weights is not None else loss)
+    out["loss"] = total
+    return out
+
+
 class FinetuneModule(nn.Module):
     """``forward(batch) -> {"loss", "loss_<head>"...}`` for the chosen heads.
 
@@ -48,14 +66,7 @@ class FinetuneModule(nn.Module):
         else:
             feats = self.model.encoder(image)
         outputs = run_heads(self.model, feats, image, targets)
-        out: dict[str, Tensor] = {}
-        total = image.new_zeros(())
-        for name, target in targets.items():
-            loss = self.losses[name](outputs[name], target)
-            out[f"loss_{name}"] = loss
-            total = total + loss
-        out["loss"] = total
-        return out
+        return head_losses(self.losses, outputs, targets, image.new_zeros(()))
 
 
 def cache_features(

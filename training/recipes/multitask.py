@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from engine.progress import CancelToken, ProgressFn, no_progress
 from training.config import OptimCfg, RunCfg
 from training.distributed import DistInfo
-from training.finetune.module import build_losses, run_heads
+from training.finetune.module import build_losses, head_losses, run_heads
 from training.finetune.samples import collate
 from training.loop import LoopResult, TrainLoop
 from training.recipes.config import PhaseRecipe
@@ -64,14 +64,7 @@ class WeightedHeads(nn.Module):
         else:
             feats = self.model.encoder(image)
         outputs = run_heads(self.model, feats, image, targets)
-        out: dict[str, Tensor] = {}
-        total = image.new_zeros(())
-        for name, target in targets.items():
-            loss = self.losses[name](outputs[name], target)
-            out[f"loss_{name}"] = loss
-            total = total + self.weights[name] * loss
-        out["loss"] = total
-        return out
+        return head_losses(self.losses, outputs, targets, image.new_zeros(()), self.weights)
 
 
 def scene_order(
