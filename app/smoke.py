@@ -98,7 +98,7 @@ def run_model(cine: object, model_dir: Path) -> dict[str, object]:
         runner = OnnxHeads(model_dir / "onnx")
         backend = "onnxruntime"
     ref = ModelRef(card.name, card.version, card.weights_sha256)
-    result = run_tasks(cine, runner, card.cfg(), ref, "all", frames)  # type: ignore[arg-type]
+    result = run_tasks(cine, runner, card.model, ref, "all", frames)  # type: ignore[arg-type]
     return {"backend": backend, "model": f"{card.name}@{card.version}", "frames": list(frames),
             "tasks": sorted(result.tasks)}  # fmt: skip
 

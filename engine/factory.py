@@ -87,7 +87,7 @@ def load_model(name_or_dir: str | Path, device: str = "auto") -> LoadedModel:
 
     folder, card = model_store.locate(name_or_dir)
     state = model_store.read_weights(folder, card)
-    module = create_model(card.cfg())
+    module = create_model(card.model)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as err:

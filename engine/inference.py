@@ -241,8 +241,8 @@ class Predictor:
 
     def _check(self, keys: Sequence[Hashable], images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, dtype=np.float32)
-        h, w = self.loaded.card.input_size
-        expected = (len(keys), self.loaded.card.in_chans, h, w)
+        h, w = self.loaded.card.model.input_size
+        expected = (len(keys), self.loaded.card.model.in_chans, h, w)
         if images.shape != expected:
             raise TaskError(None, f"model input must be {list(expected)}, got {list(images.shape)}")
         return images

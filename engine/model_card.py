@@ -118,35 +118,6 @@ class ModelCard:
         """The version, unique per name ("1", "2", ...)."""
         return self.model.version
 
-    @property
-    def heads(self) -> tuple[HeadCfg, ...]:
-        """The model's heads."""
-        return self.model.heads
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        """(H, W) the encoder runs at."""
-        return self.model.input_size
-
-    @property
-    def in_chans(self) -> int:
-        """Input channels."""
-        return self.model.in_chans
-
-    @property
-    def trained_on(self) -> str:
-        """The plain statement of the training data."""
-        return self.model.trained_on
-
-    @property
-    def clinical_use(self) -> bool:
-        """False unless clinical validity has been shown."""
-        return self.model.clinical_use
-
-    def cfg(self) -> ModelCfg:
-        """The model configuration the factory builds this version from (``model``)."""
-        return self.model
-
     @classmethod
     def from_cfg(cls, cfg: ModelCfg, **extra: Any) -> ModelCard:
         """A card for ``cfg``; ``extra`` sets the other fields (lineage, metrics, sha256s...)."""

@@ -236,7 +236,7 @@ def _train(
     sets = {k: PreparedSet(v or parts["train"][:1], spec, cfg.heads) for k, v in parts.items()}
     parent_test = None
     if start.parent is not None and all(
-        h in start.parent.cfg().heads_by_name and start.parent.cfg().heads_by_name[h].labels == labels[h]
+        h in start.parent.model.heads_by_name and start.parent.model.heads_by_name[h].labels == labels[h]
         for h in cfg.heads
     ):
         parent_test = _without_loss(evaluate_model(model, sets["test"], cfg.heads, labels))

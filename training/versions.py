@@ -131,7 +131,7 @@ def compare_rows(a: ModelCard, b: ModelCard) -> list[tuple[str, str, str]]:
         ("parent", fmt(la.parent), fmt(lb.parent)),
         ("created", a.created, b.created),
         ("mode", fmt(la.mode), fmt(lb.mode)),
-        ("heads", ",".join(h.name for h in a.heads), ",".join(h.name for h in b.heads)),
+        ("heads", ",".join(h.name for h in a.model.heads), ",".join(h.name for h in b.model.heads)),
         ("data sha256", la.data_sha256[:12], lb.data_sha256[:12]),
         ("labels sha256", la.labels_sha256[:12], lb.labels_sha256[:12]),
         ("test split sha256", la.test_split_sha256[:12], lb.test_split_sha256[:12]),

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if code != 0:
         return code
     print(f"EchoCare Studio demo: {sample.name} analysed by {card.name} v{card.version}")
-    print(f"  {card.trained_on}")
+    print(f"  {card.model.trained_on}")
     if (out / "report.txt").is_file():
         print()
         print((out / "report.txt").read_text(encoding="utf-8").rstrip())

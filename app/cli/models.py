@@ -70,7 +70,7 @@ def _list(args: argparse.Namespace) -> int:
     for card in cards:
         active = model_store.active_version(card.name)
         mark = "*" if active == card.version else " "
-        heads = ",".join(h.name for h in card.heads) or "encoder only"
+        heads = ",".join(h.name for h in card.model.heads) or "encoder only"
         print(f"{mark} {card.name}@{card.version}  {card.model.arch}  {heads}  {card.created}")
     return 0
 

@@ -72,11 +72,11 @@ def statement(card: ModelCard) -> str:
 
     A model not shown to be clinically valid always says so, in plain words.
     """
-    trained = card.trained_on.strip() or "unknown data"
+    trained = card.model.trained_on.strip() or "unknown data"
     lower = trained.lower()
     as_is = ("trained", "fine-tuned", "imported", "random", "demo")
     text = trained if lower.startswith(as_is) else f"trained on {trained}"
-    if not card.clinical_use and NOT_CLINICAL not in lower:
+    if not card.model.clinical_use and NOT_CLINICAL not in lower:
         text += f", {NOT_CLINICAL}"
     prefix = "Demo model — " if "demo" in card.name.lower() and "demo" not in lower else ""
     return f"{card.name} v{card.version} · {prefix}{text}"
@@ -84,7 +84,7 @@ def statement(card: ModelCard) -> str:
 
 def not_clinical(card: ModelCard) -> bool:
     """True when the card does not claim clinical validity (shown as a warning)."""
-    return not card.clinical_use or "simulat" in card.trained_on.lower()
+    return not card.model.clinical_use or "simulat" in card.model.trained_on.lower()
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ class InferenceController(QObject):
 
     def _fill_tasks(self) -> None:
         choice = self.choices.get(self.panel.model_key)
-        heads = [h.name for h in choice.card.heads] if choice else []
+        heads = [h.name for h in choice.card.model.heads] if choice else []
         self.panel.set_tasks(self.runner.task_names(), heads)
 
     def select_model(self, key: str) -> None:

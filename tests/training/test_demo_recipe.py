@@ -40,8 +40,8 @@ def test_smoke_model_loads_through_the_store(smoke_run):
     assert set(loaded.module.head_names) == set(TASK_NAMES)
     assert card.weights_sha256 == sha256_file(folder / "model.safetensors")
     assert (folder / "model.safetensors").stat().st_size <= 10 * 1024 * 1024
-    assert card.clinical_use is False
-    assert "simulated" in card.trained_on and "not for clinical use" in card.trained_on
+    assert card.model.clinical_use is False
+    assert "simulated" in card.model.trained_on and "not for clinical use" in card.model.trained_on
     for key in ("lesion.dice", "classification.auc", "detection.map50", "landmarks.fetal_mre_px",
                 "ef.mae", "enhancement.psnr_gain_db", "report.numbers_consistent"):  # fmt: skip
         assert f"test.{key}" in card.metrics

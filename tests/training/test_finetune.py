@@ -71,7 +71,7 @@ def test_heads_only_uses_cached_features_and_versions_are_gated(tmp_path, capsys
     assert lineage.label_counts["segmentation"] == 32 and lineage.mode == "heads"
     assert lineage.method == "fine-tune" and lineage.activated and lineage.config["mode"] == "heads"
     assert model_store.locate(f"{NAME}@1")[1].lineage == lineage  # typed in card.json, read back the same
-    assert [h.labels for h in card.heads] == [("lesion",)]
+    assert [h.labels for h in card.model.heads] == [("lesion",)]
 
     # a child trained badly (huge learning rate, full mode) is scored against its parent on the
     # same frozen test split, flagged, stored, and not activated

@@ -58,7 +58,7 @@ def test_human_final_masks_only(project, tmp_path, monkeypatch):
     for s in samples:  # project label id 7 becomes head class 1
         assert set(np.unique(s.targets["segmentation"])) <= {0, 1}
     result = finetune(_cfg(project, tmp_path))
-    assert result.card is not None and result.card.heads[0].labels == ("lesion",)
+    assert result.card is not None and result.card.model.heads[0].labels == ("lesion",)
     assert "segmentation.dice" in result.test
 
 

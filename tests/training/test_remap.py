@@ -58,7 +58,7 @@ def test_finetuning_a_stored_multi_label_head_keeps_it(tmp_path, monkeypatch):
         run=RunCfg(out_dir=str(tmp_path / "run"), epochs=1, device="cpu"),
     )
     result = finetune(cfg)
-    heads = {h.name: h for h in result.card.heads}
+    heads = {h.name: h for h in result.card.model.heads}
     assert heads["segmentation"].labels == ("vessel", "lesion")
     assert set(heads) == {"segmentation", "classification", "landmarks"}  # untouched heads are kept
     assert result.parent_test is not None and "segmentation.dice" in result.parent_test

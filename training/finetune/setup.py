@@ -50,7 +50,7 @@ def locate_start(cfg: FinetuneCfg) -> tuple[ModelCfg, Any | None, Any | None]:
         raise ConfigError(
             None, f"model {cfg.model!r} is neither a stored model nor a variant ({known})"
         ) from None
-    return card.cfg(), card, folder
+    return card.model, card, folder
 
 
 def head_cfgs(base: ModelCfg, cfg: FinetuneCfg, labels: Mapping[str, tuple[str, ...]]) -> tuple[HeadCfg, ...]:

@@ -50,7 +50,7 @@ def version_rows() -> list[VersionRow]:
                 mode=card.lineage.mode,
                 metrics=dict(card.metrics),
                 gate=card.lineage.gate,
-                heads=tuple(h.name for h in card.heads),
+                heads=tuple(h.name for h in card.model.heads),
             )
         )
     return rows

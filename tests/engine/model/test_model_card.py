@@ -46,7 +46,7 @@ def test_the_bundled_card_in_the_flat_layout_loads_and_round_trips():
     card = read_card(BUNDLED)
     raw = json.loads((BUNDLED / "card.json").read_text())
     assert (card.name, card.version, card.model.arch) == (raw["name"], raw["version"], raw["architecture"])
-    assert [h.name for h in card.heads] == [h["name"] for h in raw["heads"]]
+    assert [h.name for h in card.model.heads] == [h["name"] for h in raw["heads"]]
     weights = model_store.sha256_file(BUNDLED / "model.safetensors")
     assert card.weights_sha256 == raw["weights_sha256"] == weights  # the weights are unchanged
     assert card.lineage == Lineage() and card.notes == raw["notes"]  # its notes hold the recipe, kept
