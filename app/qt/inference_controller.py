@@ -38,10 +38,10 @@ class InferenceController(QObject):
     ``message(text)`` and ``error(text)`` go to the status bar; ``finished()`` fires when a
     run ends, however it ended.
 
+    A run reads the bound document's open cine: the study file is not opened again.
+
     Args:
         panel: the inference panel.
-        opener, study_path: unused (a run reads the bound document's open cine); accepted
-            while callers still pass them.
     """
 
     notice_changed = Signal(str, bool)
@@ -52,12 +52,9 @@ class InferenceController(QObject):
     def __init__(
         self,
         panel: InferencePanel,
-        opener: object = None,
-        study_path: object = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        del opener, study_path
         self.panel = panel
         self.runner = ModelRunner()
         self.doc: Document | None = None

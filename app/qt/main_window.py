@@ -34,7 +34,6 @@ from app.qt.playback import PlaybackController
 from app.qt.tools import Tool, ToolContext
 from app.qt.viewer.frame_view import FrameViewWidget
 from engine.errors import EchoCareError
-from engine.io.cine import Cine
 from engine.project import ProjectStore
 
 RECOVERED = "Recovered after an unexpected exit: every edit up to the last autosave is restored"
@@ -77,9 +76,7 @@ class MainWindow(EditHandlers, QMainWindow):
         self._cheat_sheet: CheatSheetDialog | None = None
         self.model_notice, self._model_warn = "", False
         self._build_widgets()
-        self.inference = InferenceController(
-            self.inference_panel, self._open_for_model, self._study_path, self
-        )
+        self.inference = InferenceController(self.inference_panel, self)
         self.inference.notice_changed.connect(self.set_model_notice)
         self.inference.message.connect(self.show_message)
         self.inference.error.connect(self.show_error)
@@ -204,13 +201,6 @@ class MainWindow(EditHandlers, QMainWindow):
         self._show_model_card(text)
 
     # -- model runs --------------------------------------------------------------------------
-    def _study_path(self) -> Path | None:
-        study = self.session.study
-        return None if study is None or self.doc is None else self.session.store.resolve(study)
-
-    def _open_for_model(self, path: Path) -> Cine:
-        return self.session.opener(path)
-
     def run_inference(self) -> None:
         """Run the model panel's choice on the open study in the background."""
         if self.doc is None:

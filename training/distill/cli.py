@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
         t = result.teacher
         s = LoadedModel(t.card, result.student, ModelRef("student", "unsaved", ""), t.device, t.folder)
         figures = compare(
-            Predictor(t, backend="torch", device="cpu"),
-            Predictor(s, backend="torch", device="cpu"),
+            Predictor(t, backend="torch", device="cpu", precision="fp32"),
+            Predictor(s, backend="torch", device="cpu", precision="fp32"),
             per_scene=args.eval_per_scene,
         )
         metrics = {f"distill.{k}": v for k, v in figures.items() if v == v}

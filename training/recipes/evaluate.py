@@ -116,7 +116,9 @@ class _Runner:
 
         self.loaded = load_model(folder, device="cpu")
         self.cfg: ModelCfg = self.loaded.cfg
-        self.predictor = Predictor(self.loaded, backend="torch", device="cpu", batch_size=batch)
+        self.predictor = Predictor(
+            self.loaded, backend="torch", device="cpu", precision="fp32", batch_size=batch
+        )
         names = [h for h in self.cfg.heads_by_name if h in TASKS]
         self.tasks = {n: TASKS.get(n)(self.cfg, self.loaded.ref) for n in names}
         self.tasks["detection"] = DetectTask(self.cfg, self.loaded.ref, score_threshold=0.05)
