@@ -73,6 +73,7 @@ def write_us_dicom(path, frames, regions=(), fps=30.0):
     ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.Modality = "US"
     ds.Rows, ds.Columns = frames.shape[1:3]
     ds.NumberOfFrames = len(frames)

@@ -17,9 +17,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
 
 from app.model.annotations import Annotation, draft
 from app.model.document import Document
@@ -68,32 +66,10 @@ CASES = {
 }
 
 
-def write_cine(path: Path, regions: list[tuple[int, int, int, int, float]]) -> Path:
+def write_cine(us_dicom, path: Path, regions: list[tuple[int, int, int, int, float]]) -> Path:
     """A 4-frame US multi-frame DICOM with tissue regions in cm per pixel (none: uncalibrated)."""
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"
-    ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID = (generate_uid() for _ in range(3))
-    ds.Modality = "US"
-    ds.Rows, ds.Columns, ds.NumberOfFrames = H, W, 4
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.FrameTime = 40.0
-    items = []
-    for x0, y0, x1, y1, cm in regions:
-        item = Dataset()
-        item.RegionSpatialFormat, item.RegionDataType, item.RegionFlags = 1, 1, 0
-        item.RegionLocationMinX0, item.RegionLocationMinY0 = x0, y0
-        item.RegionLocationMaxX1, item.RegionLocationMaxY1 = x1, y1
-        item.PhysicalUnitsXDirection, item.PhysicalUnitsYDirection = 3, 3  # cm
-        item.PhysicalDeltaX, item.PhysicalDeltaY = cm, cm
-        items.append(item)
-    if items:
-        ds.SequenceOfUltrasoundRegions = Sequence(items)
-    ds.PixelData = np.random.default_rng(0).integers(0, 200, (4, H, W), dtype=np.uint8).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    frames = np.random.default_rng(0).integers(0, 200, (4, H, W), dtype=np.uint8)
+    return us_dicom(path, frames, [(x0, y0, x1, y1, cm, cm) for x0, y0, x1, y1, cm in regions], fps=25.0)
 
 
 def ai_draft(case: Case, cine) -> Annotation | None:
@@ -117,9 +93,9 @@ def statement(value: float, unit: str) -> tuple[float, str] | None:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_caliper_draft_report_csv_and_sr_state_one_value(name, tmp_path):
+def test_caliper_draft_report_csv_and_sr_state_one_value(name, tmp_path, us_dicom):
     case = CASES[name]
-    source = write_cine(tmp_path / "clip.dcm", case.regions)
+    source = write_cine(us_dicom, tmp_path / "clip.dcm", case.regions)
     cine = open_cine(source)
     assert cine.calibration.calibrated == bool(case.regions)
     caliper = Annotation("distance", FRAME, 0, (case.p, case.q))
