@@ -70,3 +70,20 @@ def test_a_head_the_project_cannot_label_is_refused(project, tmp_path):
     cfg = replace(_cfg(project, tmp_path), heads=("segmentation", "landmarks"))
     with pytest.raises(ConfigError, match="no labels for head 'landmarks'"):
         load_samples(cfg)
+
+
+def test_a_samples_spacing_is_x_then_y_at_the_scale_its_labels_share():
+    from engine.io.calibration import Calibration, Region
+    from training.finetune.sources import frame_spacing
+
+    tissue = Region(0, 0, 39, 29, 0.02, 0.05, "mm", "mm", "tissue")  # mm per pixel across, down
+    regions = Calibration(regions=(tissue,), source="regions")
+    plane = np.zeros((30, 60), np.uint8)
+    plane[5:10, 5:10] = 7
+    assert frame_spacing(regions, plane.shape, plane) == (0.02, 0.05)
+    plane[5:10, 45:50] = 7  # labelled pixels outside the region: no one scale
+    assert frame_spacing(regions, plane.shape, plane) is None
+    assert frame_spacing(regions, plane.shape, None) is None  # the whole frame spans no one region
+    spacing = Calibration(pixel_spacing=(0.5, 0.2), source="pixel_spacing")  # (row, column)
+    assert frame_spacing(spacing, (30, 60), None) == (0.2, 0.5)
+    assert frame_spacing(Calibration(), (30, 60), None) is None

@@ -155,7 +155,6 @@ def _project_samples(folder: Path, heads: Sequence[str]) -> tuple[list[LabelledS
             if not frames:
                 continue
             cine = open_cine(store.resolve(study))
-            spacing = cine.calibration.pixel_spacing
             for f in frames:
                 targets: dict[str, Any] = {}
                 if f in masks:
@@ -163,10 +162,11 @@ def _project_samples(folder: Path, heads: Sequence[str]) -> tuple[list[LabelledS
                 label = classes.get(f, classes.get(-1))
                 if label:
                     targets["classification"] = label
+                frame = cine.frame(f)
+                plane = masks[f].plane if f in masks else None
+                spacing = frame_spacing(cine.calibration_for(f), frame.shape, plane)
                 samples.append(
-                    LabelledSample(
-                        cine.frame(f), targets, study.rel_path, spacing, f"project:{study.rel_path}:{f}"
-                    )
+                    LabelledSample(frame, targets, study.rel_path, spacing, f"project:{study.rel_path}:{f}")
                 )
     finally:
         store.close()
@@ -204,6 +204,19 @@ def _index_project_labels(
     if unsupported:
         raise ConfigError(None, f"no labels for head {unsupported[0]!r} in the project (human-final only)")
     return [s for s in samples if all(h in s.targets for h in heads)], labels
+
+
+def frame_spacing(
+    cal: Any, shape: tuple[int, ...], plane: np.ndarray | None
+) -> tuple[float, float] | None:
+    """A sample's (x, y) mm per pixel: the one scale every labelled pixel of its label plane has
+    (no plane or an empty one: every pixel of the frame); None where they have none or several."""
+    from engine.tasks.units import mask_scale
+
+    labelled = np.asarray(plane) > 0 if plane is not None else None
+    if labelled is None or not labelled.any():
+        labelled = np.ones(shape[:2], bool)
+    return mask_scale(labelled, cal)
 
 
 @LABELLED_SOURCES.register("project")
