@@ -19,6 +19,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.tasks.propagate import dice
+
 DICE = 0.99
 RELATIVE = 0.01
 
@@ -114,6 +116,5 @@ def min_dice(ref: np.ndarray, got: np.ndarray) -> float:
     labels = np.union1d(np.unique(ref), np.unique(got))
     scores = [1.0]
     for label in labels[labels != 0]:
-        a, b = ref == label, got == label
-        scores.append(2.0 * float(np.logical_and(a, b).sum()) / float(a.sum() + b.sum()))
+        scores.append(dice(ref == label, got == label))
     return min(scores)

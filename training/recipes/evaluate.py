@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from engine.config import ModelCfg
+from engine.tasks.propagate import dice
 from training.recipes.config import EvalRecipe
 from training.recipes.data import SEED_STRIDE
 from training.recipes.labels import DETECTION, LANDMARKS, REGRESSION, canonical_pairs
@@ -62,12 +63,6 @@ def match_boxes(
                 used[j] = True
             out.setdefault(c, []).append((float(scores[pc][i]), ok))
     return out
-
-
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Dice of two boolean masks (1 when both are empty)."""
-    total = int(pred.sum()) + int(truth.sum())
-    return 1.0 if total == 0 else 2.0 * int((pred & truth).sum()) / total
 
 
 def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
