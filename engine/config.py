@@ -55,6 +55,15 @@ class ModelCfg:
         trained_on: a plain statement of the training data, shown in the UI
             (e.g. "simulated ultrasound only; not for clinical use").
         clinical_use: False unless clinical validity has been shown.
+        exams: where each result applies: keys are a task (``"detection"``), a task's label
+            (``"segmentation:lesion"``) or a measurement (``"measurement:EF"``); values are exam
+            names at any level of the exam head's tree (``"cardiac"``, ``"fetal head"``), or
+            ``"any"`` (every study, recognised or not) or ``"known"`` (every recognised exam).
+            A label or measurement without an entry follows its task; a task without one
+            applies to every recognised exam (``engine.exams``).
+        calibration: per head, what was fitted on held-out data: ``exam`` (temperature,
+            ood_threshold, min_prob), ``classification`` (temperature, thresholds per label),
+            ``detection`` (thresholds per label), with the figures behind them (e.g. ECE).
     """
 
     name: str
@@ -69,6 +78,8 @@ class ModelCfg:
     measurements: tuple[Mapping[str, Any], ...] = ()
     trained_on: str = "unknown"
     clinical_use: bool = False
+    exams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    calibration: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def heads_by_name(self) -> dict[str, HeadCfg]:

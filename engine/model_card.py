@@ -200,6 +200,10 @@ def _model(data: Mapping[str, Any]) -> ModelCfg:
             values[key] = tuple(values[key])
     if "version" in values:
         values["version"] = str(values["version"])
+    if "exams" in values:
+        values["exams"] = {str(k): tuple(str(x) for x in v) for k, v in dict(values["exams"]).items()}
+    if "calibration" in values:
+        values["calibration"] = {str(k): dict(v) for k, v in dict(values["calibration"]).items()}
     return ModelCfg(**values)
 
 
