@@ -8,7 +8,8 @@ segmentation: ``dice`` (mean over foreground classes present) and ``hd95_px`` (9
 Hausdorff distance in model-input pixels); classification: ``accuracy`` and ``auc`` (macro
 one-vs-rest); detection: ``map50`` (mean AP at IoU 0.5); landmarks: ``error_mm`` (``error_px``
 when uncalibrated); regression: ``mae``; enhancement: ``psnr`` (dB, on [0, 1] images) and
-``ssim``; report: ``token_f1`` (word-multiset overlap) and ``numeric_agreement``.
+``ssim``; report: ``token_f1`` (word-multiset overlap) and ``numeric_agreement``; exam:
+``accuracy`` (leaf), ``organ_accuracy`` and ``region_accuracy`` (levels of the exam tree).
 """
 
 from __future__ import annotations
@@ -127,6 +128,35 @@ class ClassificationMetric:
         if probs.shape[1] == 2:
             aucs = aucs[1:]
         return {"accuracy": float((probs.argmax(1) == labels).mean()), "auc": _mean(aucs)}
+
+
+@METRICS.register("exam")
+class ExamMetric:
+    """Accuracy of the exam tree's leaves and of its organ and region levels.
+
+    Args:
+        labels: the leaves, ``"region/organ/view"``.
+    """
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        from engine.heads.kinds.exam import split_path
+
+        self.paths = [split_path(label) for label in labels]
+        self.pred: list[Tensor] = []
+        self.truth: list[Tensor] = []
+
+    def update(self, out: dict[str, Tensor], target: Any, spacing: Tensor) -> None:
+        self.pred.append(out["logits"].float().argmax(1))
+        self.truth.append(target)
+
+    def compute(self) -> dict[str, float]:
+        pred, truth = torch.cat(self.pred).tolist(), torch.cat(self.truth).tolist()
+        pairs = [(self.paths[p], self.paths[t]) for p, t in zip(pred, truth) if t >= 0]
+
+        def acc(depth: int) -> float:
+            return _mean([float(p[:depth] == t[:depth]) for p, t in pairs]) if pairs else float("nan")
+
+        return {"accuracy": acc(3), "organ_accuracy": acc(2), "region_accuracy": acc(1)}
 
 
 def _average_precision(hits: list[tuple[float, bool]], n_truth: int) -> float:

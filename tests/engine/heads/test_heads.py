@@ -15,8 +15,8 @@ def build(name, spec):
     return network_class(cfg.kind)(spec, **dict(cfg.params))
 
 
-def test_all_seven_kinds_declare_a_network_and_a_task():
-    names = ("classification", "segmentation", "detection", "landmarks")
+def test_all_eight_kinds_declare_a_network_and_a_task():
+    names = ("exam", "classification", "segmentation", "detection", "landmarks")
     names += ("regression", "enhancement", "report")
     assert task_names() == names  # post-processing order: a task sees the results of those before it
     for name in names:
