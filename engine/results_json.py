@@ -2,8 +2,10 @@
 
 Top level: ``schema`` ("echocare.results/1"), ``created``, ``source`` (the cine's info object),
 ``model`` (name, version, sha256), ``frames`` (indices analysed), ``crop`` and ``tasks`` keyed
-by task name. Each result type's encoder is declared by its head kind (``engine.heads.kinds``);
-numbers are rounded for readability (coordinates 0.01 px, physical values 0.001, probabilities 1e-4).
+by task name; when the exam is known, ``exam`` (levels with probabilities, source: model or user),
+and with ``--tasks auto``, ``skipped`` (task -> why it did not run) and ``note``. Each result
+type's encoder is declared by its head kind (``engine.heads.kinds``); numbers are rounded for
+readability (coordinates 0.01 px, physical values 0.001, probabilities 1e-4).
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ def results_document(
     crop: tuple[int, int, int, int],
     labels: Mapping[str, tuple[str, ...]] = {},
     files: Files = {},  # noqa: B006 - read-only
+    exam: object | None = None,
+    skipped: Mapping[str, str] = {},
+    note: str = "",
 ) -> dict[str, Any]:
     """The whole results.json document.
 
@@ -83,8 +88,11 @@ def results_document(
         crop: (x0, y0, x1, y1) of the original frames the model saw.
         labels: each task's labels (from the model card).
         files: paths, relative to the output folder, of written PNGs.
+        exam: the study's exam (``engine.heads.kinds.exam.ExamResult``), when known.
+        skipped: tasks that did not run, with the reason.
+        note: one line on the run as a whole.
     """
-    return {
+    out: dict[str, Any] = {
         "schema": SCHEMA,
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "source": dict(source),
@@ -93,6 +101,13 @@ def results_document(
         "crop": list(crop),
         "tasks": {name: task_json(r, labels.get(name, ()), files) for name, r in tasks.items()},
     }
+    if exam is not None:
+        out["exam"] = encode(exam, files)
+    if skipped:
+        out["skipped"] = dict(skipped)
+    if note:
+        out["note"] = note
+    return out
 
 
 def write_results(path: str | Path, document: Mapping[str, Any]) -> Path:

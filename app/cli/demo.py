@@ -1,9 +1,10 @@
-"""``make demo``: run every task of the bundled demo model on a sample study and say where the outputs are.
+"""``make demo``: run the demo model on a sample study, as its exam asks, and say where the outputs are.
 
     python -m app.cli.demo --sample resources/samples/cardiac_lv_cine.dcm --out out/demo
 
-It runs ``echocare infer SAMPLE --model echocare-demo --tasks all --out OUT`` (overlays, masks,
-enhanced frames, results.json, report.txt), then prints the report and the output paths. The
+It runs ``echocare infer SAMPLE --model echocare-demo --tasks auto --out OUT`` (the tasks that apply
+to the exam the model recognises; overlays, masks, enhanced frames, results.json, report.txt), then
+prints the exam, the report and the output paths (``--tasks all`` runs every task). The
 demo model was trained on simulated ultrasound only and is not for clinical use; the printout
 says so. A missing demo model or sample ends in one line on stderr and exit status 2.
 """
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/demo", help="output folder")
     p.add_argument("--model", default=DEMO_MODEL, help="model name or folder (default: the demo model)")
     p.add_argument("--frames", default="all", help=FRAMES_HELP)
+    p.add_argument("--tasks", default="auto", help="auto (what applies to the exam), all, or a comma list")
     return p
 
 
@@ -48,6 +50,16 @@ def _outputs(out: Path) -> list[str]:
         if (out / video).is_file():
             lines.append(f"  video        {out / video}")
     return lines
+
+
+def _exam_line(out: Path) -> str:
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    exam = doc.get("exam")
+    ran = ", ".join(t for t in doc["tasks"] if t != "exam")
+    if exam is None:
+        return f"  tasks: {ran}" + (f" ({doc['note']})" if doc.get("note") else "")
+    skipped = f"; not applicable: {', '.join(doc['skipped'])}" if doc.get("skipped") else ""
+    return f"  exam: {exam['label']} ({exam['source']}); tasks: {ran}{skipped}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,13 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.cli.main import main as echocare
 
     code = echocare(
-        ["infer", str(sample), "--model", args.model, "--tasks", "all", "--frames", args.frames,
+        ["infer", str(sample), "--model", args.model, "--tasks", args.tasks, "--frames", args.frames,
          "--out", str(out), "--quiet"]
     )  # fmt: skip
     if code != 0:
         return code
     print(f"EchoCare Studio demo: {sample.name} analysed by {card.name} v{card.version}")
     print(f"  {card.model.trained_on}")
+    print(_exam_line(out))
     if (out / "report.txt").is_file():
         print()
         print((out / "report.txt").read_text(encoding="utf-8").rstrip())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
@@ -91,6 +91,9 @@ class HeadSpec:
             data has (unknown words encode as ``<unk>``).
         per_frame_json: results.json lists per-frame results; False writes the summary alone.
         module: the module holding the network and the loss; ``engine.heads.<kind>`` by default.
+        restrict: per result type, the result keeping only the labels and quantities a study's
+            exam allows: called as ``fn(result, keep)`` with ``keep(name) -> bool``
+            (``engine.exams``); a type without one is kept whole.
     """
 
     kind: str
@@ -111,6 +114,7 @@ class HeadSpec:
     open_vocabulary: bool = False
     per_frame_json: bool = True
     module: str = ""
+    restrict: Mapping[type, Callable[[Any, Callable[[str], bool]], Any]] = field(default_factory=dict)
 
     def network_class(self) -> Any:
         """The network class (imports torch)."""
@@ -170,6 +174,15 @@ def network_class(kind: str) -> Any:
     if kind in HEADS:
         return HEADS.get(kind)
     return head_spec(kind).network_class()
+
+
+def restrict_result(result: Any, keep: Callable[[str], bool]) -> Any:
+    """``result`` with only what ``keep`` allows (its kind's ``restrict``; other types whole)."""
+    for spec in load_kinds():
+        fn = spec.restrict.get(type(result))
+        if fn is not None:
+            return fn(result, keep)
+    return result
 
 
 def result_encoders() -> dict[type, JsonEncoder]:

@@ -112,7 +112,10 @@ def _write_outputs(
         if len(rendered) > 1:
             video = _write_video(folder, rendered, cine.info.fps or DEFAULT_FPS)
     labels = {h.name: h.labels for h in cfg.heads}
-    doc = results_document(run.tasks, cine.info.as_dict(), ref, run.frames, run.crop, labels, files)
+    info = cine.info.as_dict()
+    doc = results_document(
+        run.tasks, info, ref, run.frames, run.crop, labels, files, run.exam, run.skipped, run.note
+    )
     doc["files"] = {"overlay_video": video, "report": None}
     report = run.tasks.get("report")
     if report is not None and report.summary and isinstance(report.summary[0], Report):

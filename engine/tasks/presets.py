@@ -1,4 +1,4 @@
-"""Ready-made model configurations with all seven heads (tests, benchmarks, demo recipes)."""
+"""Ready-made model configurations with a head of every kind (tests, benchmarks, demo recipes)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ REPORT_WORDS = (
 )  # fmt: skip
 
 
+EXAMS = ("cardiac/left ventricle/apical", "breast/breast/lesion")
+
+
 def all_heads_cfg(
     name: str = "echocare-all",
     arch: str = "echocare_test",
@@ -18,7 +21,11 @@ def all_heads_cfg(
     width: int = 8,
     version: str = "1",
 ) -> ModelCfg:
-    """A cardiac-flavoured model with one head of each kind.
+    """A cardiac-flavoured model with one head of each kind, routed by its exam head.
+
+    Exams: a cardiac and a breast leaf; classification and detection apply to the breast,
+    segmentation, landmarks and regression to the left ventricle, enhancement and the report
+    to any study.
 
     Args:
         name, arch, input_size, version: as in ``ModelCfg``.
@@ -26,6 +33,7 @@ def all_heads_cfg(
             towers ``4 * width``, enhancement ``2 * width``); 8 for tests, 16-32 for real use.
     """
     heads = (
+        HeadCfg("exam", "exam", EXAMS, {"num_classes": len(EXAMS), "hidden": 16}),
         HeadCfg("classification", "classification", ("normal", "abnormal"), {"num_classes": 2}),
         HeadCfg("segmentation", "segmentation", ("lv", "myocardium"), {"num_classes": 2, "width": width}),
         HeadCfg("detection", "detection", ("lesion", "valve"), {"num_classes": 2, "width": 4 * width}),
@@ -52,4 +60,14 @@ def all_heads_cfg(
         heads=heads,
         measurements=measurements,
         trained_on="random weights; not for clinical use",
+        exams={
+            "exam": ("any",),
+            "classification": ("breast",),
+            "detection": ("breast",),
+            "segmentation": ("left ventricle",),
+            "landmarks": ("left ventricle",),
+            "regression": ("left ventricle",),
+            "enhancement": ("any",),
+            "report": ("any",),
+        },
     )

@@ -11,6 +11,11 @@ per frame for all heads (the predictor caches features by key); each task post-p
 head's outputs. Batches stay in frame order through every stage. A predictor whose ``auto``
 backend is still undecided (``MeasuresChoice``) measures its candidates on the first batch,
 judged by the tasks' results on those frames.
+
+``tasks="auto"`` first runs the exam head on up to ``EXAM_SAMPLE_FRAMES`` frames spread over
+the range (their features stay cached for the main pass), or takes the exam a person set, then
+runs only what applies to that exam (``engine.exams``), each task's results restricted to the
+labels and measurements that apply.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, runtime_checkable
 
@@ -26,16 +31,20 @@ import numpy as np
 
 from engine.config import TASK_NAMES, ModelCfg
 from engine.errors import TaskError
+from engine.exams import AUTO, EXAM_TASK, Routing, route, wants_auto
+from engine.heads.kinds.exam import ExamResult
+from engine.heads.spec import restrict_result
 from engine.io.cine import Cine
 from engine.progress import NEVER, CancelToken, Progress, ProgressFn, no_progress
 from engine.provenance import ModelRef
 from engine.tasks.base import TASKS, CineContext, FrameContext, Task, postprocess_frame
 from engine.transforms.preprocess import Prepared, preprocess
 from engine.transforms.sector import detect_sector
-from engine.types import TaskResult
+from engine.types import Quantity, TaskResult
 
 FAN_SAMPLE_FRAMES = 8
 PIPELINE_DEPTH = 2
+EXAM_SAMPLE_FRAMES = 16
 
 
 class HeadRunner(Protocol):
@@ -73,22 +82,29 @@ class RunResult:
         tasks: results of the tasks asked for, keyed by task name, in ``TASK_NAMES`` order.
         frames: the frame indices analysed.
         crop: (x0, y0, x1, y1) of the original frames the model saw (the fan when cropped).
+        exam: the study's exam (None when the model has no exam head or it did not run).
+        skipped: with ``auto``, each task that did not run and why.
+        note: one line on the run as a whole ("" when there is nothing to say).
     """
 
     tasks: dict[str, TaskResult]
     frames: tuple[int, ...]
     crop: tuple[int, int, int, int]
+    exam: ExamResult | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+    note: str = ""
 
 
 def resolve_tasks(cfg: ModelCfg, names: str | Sequence[str], ref: ModelRef, source: str = "") -> list[Task]:
-    """Build the tasks asked for: ``"all"`` (every task the model has a head for) or a list.
+    """Build the tasks asked for: ``"all"`` (every task the model has a head for) or a list
+    (``auto`` is settled by ``run_tasks`` before this).
 
     Raises:
         TaskError: an unknown task name, or a model lacking the head a task needs.
     """
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
-    if list(names) == ["all"]:
+    if list(names) in (["all"], [AUTO]):  # auto runs a subset of all, settled by the exam
         names = [n for n in TASK_NAMES if n in cfg.heads_by_name and n in TASKS]
     unknown = [n for n in names if n not in TASKS]
     if unknown or not names:
@@ -173,21 +189,120 @@ def run_tasks(
     progress: ProgressFn = no_progress,
     cancel: CancelToken = NEVER,
     depth: int = PIPELINE_DEPTH,
+    exam: ExamResult | None = None,
 ) -> RunResult:
     """Run ``tasks`` on ``frames`` of ``cine`` (all frames by default).
 
     Args:
+        tasks: ``"auto"`` (what applies to the study's exam), ``"all"`` or a list of task names.
         depth: batches the decode stage may run ahead of inference, and the post-processing
             stage behind it.
+        exam: the exam a person set for this study; with ``auto`` it replaces the model's.
 
     Raises:
         TaskError: unknown task, a head the model lacks, or a frame the model cannot take.
         Cancelled: ``cancel`` was set; checked between batches.
     """
     source = str(cine.path)
+    picked = tuple(frames) if frames is not None else tuple(range(cine.n_frames))
+    if not picked:
+        raise TaskError(source, "no frames to analyse")
+    if wants_auto(tasks):
+        routing = _route(cine, predictor, cfg, ref, picked, batch_size, progress, cancel, exam)
+        if routing.exam is None:
+            tasks = "all"
+        else:
+            run = _run(
+                cine, predictor, cfg, ref, routing.tasks, picked, batch_size, progress, cancel, depth, routing
+            )  # fmt: skip
+            return RunResult(
+                {EXAM_TASK: _exam_result(routing.exam), **run.tasks}, picked, run.crop,
+                routing.exam, routing.skipped, routing.note,
+            )  # fmt: skip
+        result = _run(cine, predictor, cfg, ref, tasks, picked, batch_size, progress, cancel, depth, None)
+        note = f"model {cfg.name!r} has no exam head: every task ran"
+        return RunResult(result.tasks, picked, result.crop, None, {}, note)
+    result = _run(cine, predictor, cfg, ref, tasks, picked, batch_size, progress, cancel, depth, None)
+    found = result.tasks.get(EXAM_TASK)
+    return RunResult(result.tasks, picked, result.crop, found.summary[0] if found and found.summary else None)
+
+
+def _exam_result(exam: ExamResult) -> TaskResult:
+    return TaskResult(EXAM_TASK, (), (exam,))
+
+
+def _route(
+    cine: Cine,
+    predictor: HeadRunner,
+    cfg: ModelCfg,
+    ref: ModelRef,
+    picked: tuple[int, ...],
+    batch_size: int,
+    progress: ProgressFn,
+    cancel: CancelToken,
+    exam: ExamResult | None,
+) -> Routing:
+    """The routing of an ``auto`` run: the user's exam, else the exam head's on sampled frames."""
+    available = [n for n in TASK_NAMES if n in cfg.heads_by_name and n in TASKS]
+    if EXAM_TASK not in available:
+        return Routing(tuple(available))
+    if exam is None:
+        step = max(1, -(-len(picked) // EXAM_SAMPLE_FRAMES))
+        sample = picked[::step]
+        progress(Progress(0, len(picked), "recognising the exam"))
+        found = _run(cine, predictor, cfg, ref, [EXAM_TASK], sample, batch_size, no_progress, cancel, 1, None)
+        exam = found.tasks[EXAM_TASK].summary[0]  # type: ignore[assignment]
+    return route(cfg, available, exam)  # type: ignore[arg-type]
+
+
+def _restricted(result: TaskResult, keep: Callable[[str], bool]) -> TaskResult:
+    """A task's results keeping only the labels and quantities ``keep`` allows."""
+
+    def one(x: object) -> object | None:
+        if isinstance(x, Quantity):
+            return x if keep(x.name) else None
+        return restrict_result(x, keep)
+
+    frames = tuple(y for y in map(one, result.frames) if y is not None)
+    summary = tuple(y for y in map(one, result.summary) if y is not None)
+    return TaskResult(result.task, frames, summary)
+
+
+def _summaries(
+    running: Sequence[Task], per_frame: dict[str, list[object]], cine: CineContext, routing: Routing | None
+) -> dict[str, TaskResult]:
+    """Each task's summary in order; with ``routing``, each restricted before later tasks read it."""
+    results: dict[str, TaskResult] = {}
+    if routing is not None and routing.exam is not None:
+        results[EXAM_TASK] = _exam_result(routing.exam)
+    for t in running:
+        name = t.info.name
+        summary = t.summarize(per_frame[name], results, cine)
+        results[name] = TaskResult(name, tuple(per_frame[name]), tuple(summary))
+        if routing is not None and name in routing.keep:
+            results[name] = _restricted(results[name], routing.keep[name])
+    return results
+
+
+def _run(
+    cine: Cine,
+    predictor: HeadRunner,
+    cfg: ModelCfg,
+    ref: ModelRef,
+    tasks: str | Sequence[str],
+    picked: tuple[int, ...],
+    batch_size: int,
+    progress: ProgressFn,
+    cancel: CancelToken,
+    depth: int,
+    routing: Routing | None,
+) -> RunResult:
+    """One pass of the pipeline over ``picked``; with ``routing`` the results are restricted."""
+    source = str(cine.path)
+    if routing is not None and not tasks:
+        return RunResult({}, picked, _crop(cine, cfg, picked))
     asked = resolve_tasks(cfg, tasks, ref, source)
     running = _with_dependencies(asked, cfg, ref)
-    picked = tuple(frames) if frames is not None else tuple(range(cine.n_frames))
     crop = _crop(cine, cfg, picked)
     heads = tuple(dict.fromkeys(t.info.head for t in running))
     per_frame: dict[str, list[object]] = {t.info.name: [] for t in running}
@@ -239,10 +354,6 @@ def run_tasks(
         decode.shutdown(wait=True, cancel_futures=True)
         post.shutdown(wait=True, cancel_futures=True)
     cine_ctx = CineContext(cine.timestamps_ms, cine.calibration_for(picked[0]), picked)
-    results: dict[str, TaskResult] = {}
-    for t in running:
-        name = t.info.name
-        summary = t.summarize(per_frame[name], results, cine_ctx)
-        results[name] = TaskResult(name, tuple(per_frame[name]), tuple(summary))
+    results = _summaries(running, per_frame, cine_ctx, routing)
     wanted = {t.info.name for t in asked}
     return RunResult({n: r for n, r in results.items() if n in wanted}, picked, crop)

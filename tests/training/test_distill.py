@@ -66,8 +66,8 @@ def test_output_losses_vanish_only_when_student_matches_teacher():
         for h in cfg.heads:
             kw = {"tokens": tokens} if h.kind == "report" else {}
             oa, ob = a.heads[h.name](fa, x, **kw), b.heads[h.name](fb, x, **kw)
-            same = float(OUTPUT_LOSSES.get(h.kind)(oa, oa, 2.0))
-            other = float(OUTPUT_LOSSES.get(h.kind)(ob, oa, 2.0))
+            same = float(output_loss(h.kind)(oa, oa, 2.0))
+            other = float(output_loss(h.kind)(ob, oa, 2.0))
             # soft BCE (detection) keeps the targets' entropy; Dice against the teacher's
             # argmax (segmentation) keeps the distance of soft masks from hard ones
             if h.kind not in ("detection", "segmentation"):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,15 @@ def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> tuple[Any, np.ndar
     return t[0], index[np.asarray(t[1], dtype=np.int64)]
 
 
+def _restrict(r: Detections, keep: Callable[[str], bool]) -> Detections:
+    rows = np.array([keep(r.labels[int(k)]) for k in r.label_ids], dtype=bool).reshape(-1)
+    if rows.all():
+        return r
+    return replace(
+        r, boxes=r.boxes[rows], scores=r.scores[rows], label_ids=r.label_ids[rows], sizes_mm=r.sizes_mm[rows]
+    )
+
+
 def _loss_args(spec: FeatureSpec, params: Mapping[str, Any]) -> dict[str, Any]:
     return {"spec": spec, "levels": tuple(params.get("levels", (2, 3, 4)))}
 
@@ -57,6 +67,7 @@ def _loss_args(spec: FeatureSpec, params: Mapping[str, Any]) -> dict[str, Any]:
 SPEC = register_spec(HeadSpec(
     kind="detection", rank=2, task=DetectTask, metric=("map50", True),
     json={Detections: _json}, drafts={Detections: _drafts},
+    restrict={Detections: _restrict},
     network="FcosDetectionHead", loss="DetectionLoss", remap=_remap, loss_args=_loss_args, stacked=False,
     size=lambda labels: {"num_classes": len(labels)}, target=_target,
 ))

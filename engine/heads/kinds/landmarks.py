@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,15 @@ def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
     return out
 
 
+def _restrict(r: Landmarks, keep: Callable[[str], bool]) -> Landmarks:
+    rows = np.array([keep(n) for n in r.names], dtype=bool)
+    measurements = tuple(q for q in r.measurements if keep(q.name))
+    if rows.all() and len(measurements) == len(r.measurements):
+        return r
+    names = tuple(n for n, k in zip(r.names, rows) if k)
+    return replace(r, names=names, points=r.points[rows], scores=r.scores[rows], measurements=measurements)
+
+
 def _stride(spec: FeatureSpec, params: Mapping[str, Any]) -> int:
     return spec.strides[int(params.get("levels", LEVELS)[0])]
 
@@ -48,6 +58,7 @@ def _stride(spec: FeatureSpec, params: Mapping[str, Any]) -> int:
 SPEC = register_spec(HeadSpec(
     kind="landmarks", rank=3, task=LandmarkTask, metric=("error_mm", False),
     json={Landmarks: _json}, drafts={Landmarks: _drafts},
+    restrict={Landmarks: _restrict},
     network="HeatmapLandmarkHead", loss="LandmarkLoss", remap=_remap,
     size=lambda labels: {"num_landmarks": len(labels)},
     loss_args=lambda spec, params: {"stride": _stride(spec, params)},

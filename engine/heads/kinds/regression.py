@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -53,10 +54,19 @@ def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
     return out
 
 
+def _restrict_values(r: Regression, keep: Callable[[str], bool]) -> Regression:
+    return replace(r, values=tuple(q for q in r.values if keep(q.name)))
+
+
+def _restrict_ejection(r: EjectionFraction, keep: Callable[[str], bool]) -> EjectionFraction | None:
+    return r if keep("EF") else None
+
+
 SPEC = register_spec(HeadSpec(
     kind="regression", rank=4, task=MeasureTask, metric=("mae", False),
     json={Regression: _values, EjectionFraction: _ejection},
     drafts={Regression: _value_drafts, EjectionFraction: _ejection_drafts},
+    restrict={Regression: _restrict_values, EjectionFraction: _restrict_ejection},
     network="RegressionHead", loss="RegressionLoss", remap=_remap,
     size=lambda labels: {"num_outputs": len(labels)},
     target=lambda t, g, s: np.asarray(t, np.float32).reshape(-1),

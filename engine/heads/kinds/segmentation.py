@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,9 +39,20 @@ def _remap(t: Any, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
     return lut[np.asarray(t, dtype=np.uint8)]
 
 
+def _restrict(r: SegmentationResult, keep: Callable[[str], bool]) -> SegmentationResult:
+    kept = np.array([keep(n) for n in r.labels], dtype=bool)
+    if kept.all():
+        return r
+    lut = np.zeros(256, np.uint8)
+    lut[1 : len(r.labels) + 1] = np.where(kept, np.arange(1, len(r.labels) + 1), 0)
+    areas = tuple(a for a in r.areas if keep(a.name))
+    return replace(r, mask=lut[r.mask], areas=areas, pixel_counts=np.where(kept, r.pixel_counts, 0))
+
+
 SPEC = register_spec(HeadSpec(
     kind="segmentation", rank=1, task=SegmentTask, metric=("dice", True),
     json={SegmentationResult: _json}, drafts={SegmentationResult: _drafts},
+    restrict={SegmentationResult: _restrict},
     network="UnetrSegmentationHead", loss="SegmentationLoss", remap=_remap,
     size=lambda labels: {"num_classes": len(labels)},
     target=lambda t, g, s: g.image_to_model(np.asarray(t, np.uint8), nearest=True)[None].astype(np.int64),

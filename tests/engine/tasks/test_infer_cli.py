@@ -11,7 +11,7 @@ from engine.model_card import ModelCard
 from engine.model_store import save_version
 from engine.results_json import SCHEMA, read_results
 
-TASKS = ["classification", "segmentation", "detection", "landmarks", "regression", "enhancement", "report"]
+TASKS = ["exam", "classification", "segmentation", "detection", "landmarks", "regression", "enhancement", "report"]
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def stored_model(tmp_path, monkeypatch, tiny):
     return card
 
 
-def test_infer_writes_all_seven_tasks(tmp_path, stored_model, beating, us_dicom, capsys):
+def test_infer_writes_all_eight_tasks(tmp_path, stored_model, beating, us_dicom, capsys):
     path = us_dicom(tmp_path / "lv.dcm", beating(n=6, period=3), [(0, 0, 127, 95, 0.03, 0.03)])
     out = tmp_path / "out"
     code = main(["infer", str(path), "--model", stored_model.name, "--tasks", "all", "--out", str(out)])

@@ -13,13 +13,13 @@ from engine.types import ClassScores, Detections, EnhancedFrame, Landmarks, Repo
 CAL = Calibration(regions=(Region(0, 0, 127, 95, 0.2, 0.3, "mm", "mm", "tissue"),), source="regions")
 
 
-def test_all_seven_tasks_over_a_cine(tiny, predictor, beating):
+def test_all_eight_tasks_over_a_cine(tiny, predictor, beating):
     cfg, _, ref = tiny
     cine = ArrayCine(beating(n=7), fps=30, calibration=CAL)
     seen = []
     run = run_tasks(cine, predictor, cfg, ref, "all", batch_size=3, progress=seen.append)
     assert list(run.tasks) == [
-        "classification", "segmentation", "detection", "landmarks", "regression", "enhancement", "report",
+        "exam", "classification", "segmentation", "detection", "landmarks", "regression", "enhancement", "report",
     ]  # fmt: skip
     assert run.frames == tuple(range(7)) and seen[-1].done == 7 and predictor.calls == 3
     seg = run.tasks["segmentation"].frames[0]
