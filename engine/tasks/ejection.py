@@ -1,14 +1,29 @@
-"""Ejection fraction from a segmented ventricle over a cine (area-length volumes, beat by beat).
+"""Ejection fraction from a segmented ventricle over a cine (area-length volumes, cycle by cycle).
 
 Volumes use the single-plane area-length method ``V = 8 A^2 / (3 pi L)`` with A the mask area
 and L its long-axis length, both at the scale all the mask's pixels share (a mask is not a set
-of points: ``engine.tasks.units.mask_scale``). End-diastole is a local maximum of the volume
-curve, end-systole the minimum between it and the next end-diastole; EF is averaged over the
-beats found.
+of points: ``engine.tasks.units.mask_scale``).
+
+EF needs a full cardiac cycle. An end-diastole (ED) is a peak of the volume curve: the largest
+volume within a beat's shortest length (``min_gap`` frames, about a quarter of a second) on
+either side. A cycle is an ED, the end-systole (ES: the smallest volume after it) and the next
+ED, where
+
+* the two EDs are more than ``min_gap`` frames apart and the cycle holds at least
+  ``MIN_CYCLE_FRAMES`` analysed frames (ED to next ED, both included), so ES is sampled;
+* the volume falls from the first ED to ES and rises from ES to the next ED;
+* an ED on the first or last analysed frame (where the curve may have been rising still, or
+  already falling) counts only when its volume and the cycle's other ED's differ by at most
+  ``END_TOLERANCE`` of the cycle's stroke volume: the curve has come round to where it started.
+
+EF is the mean over the cycles found, ``100 (V_ED - V_ES) / V_ED`` each. A cine holding no
+full cycle (e.g. four frames of a beating heart) has no EF (NaN); its ED/ES marks are the
+peaks and troughs found between its ends, if any.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import cv2
@@ -16,6 +31,9 @@ import numpy as np
 
 from engine.io.calibration import Calibration
 from engine.tasks.units import mask_scale
+
+MIN_CYCLE_FRAMES = 8  # analysed frames from ED to the next ED, both included
+END_TOLERANCE = 0.1  # of the stroke volume: an ED on a range end must come back this close
 
 
 def area_length_volume(mask: np.ndarray, cal: Calibration) -> tuple[float, bool]:
@@ -47,48 +65,78 @@ def area_length_volume(mask: np.ndarray, cal: Calibration) -> tuple[float, bool]
     return (volume / 1000.0, True) if scale is not None else (volume, False)
 
 
-def find_beats(volumes: np.ndarray, min_gap: int) -> tuple[list[int], list[int]]:
-    """(ED indices, ES indices) into ``volumes``: one pair per beat, ED before ES.
-
-    Args:
-        volumes: ``[N]`` volume per analysed frame.
-        min_gap: fewest frames between two end-diastoles (about a third of a beat).
-    """
-    n = volumes.size
-    smooth = np.convolve(np.pad(volumes, 1, mode="edge"), np.ones(3) / 3, mode="valid") if n >= 3 else volumes
+def end_diastoles(volumes: np.ndarray, min_gap: int) -> list[int]:
+    """Peaks of the (3-frame smoothed) volume curve, more than ``min_gap`` frames apart: each the
+    largest volume within ``min_gap`` frames on either side (the first of a plateau)."""
+    v = np.asarray(volumes, dtype=np.float64)
+    n = v.size
+    smooth = np.convolve(np.pad(v, 1, mode="edge"), np.ones(3) / 3, mode="valid") if n >= 3 else v
     peaks = [
         i
         for i in range(n)
         if smooth[i] == smooth[max(0, i - min_gap) : i + min_gap + 1].max()
-        and (not 0 < i < n - 1 or smooth[i] > min(smooth[i - 1], smooth[i + 1]) or n < 3)
+        and (not 0 < i < n - 1 or smooth[i] > min(smooth[i - 1], smooth[i + 1]))
     ]
-    # keep one peak per plateau / window
-    ed: list[int] = []
+    out: list[int] = []
     for p in peaks:
-        if not ed or p - ed[-1] > min_gap:
-            ed.append(p)
-    eds, ess = [], []
-    for k, p in enumerate(ed):
-        end = ed[k + 1] if k + 1 < len(ed) else n
-        if end - p < 2:
+        if not out or p - out[-1] > min_gap:
+            out.append(p)
+    return out
+
+
+def find_cycles(volumes: np.ndarray, min_gap: int) -> list[tuple[int, int, int]]:
+    """(ED, ES, next ED) indices into ``volumes`` of every full cardiac cycle (module docstring).
+
+    Args:
+        volumes: ``[N]`` volume per analysed frame.
+        min_gap: fewest frames between two end-diastoles (a quarter of a second or so).
+    """
+    v = np.asarray(volumes, dtype=np.float64)
+    last = v.size - 1
+    cycles = []
+    eds = end_diastoles(v, min_gap)
+    for a, b in itertools.pairwise(eds):
+        if b - a + 1 < MIN_CYCLE_FRAMES or b - a <= min_gap:
             continue
-        s = p + int(np.argmin(volumes[p:end]))
-        if volumes[s] < volumes[p]:
+        s = a + 1 + int(np.argmin(v[a + 1 : b]))
+        if not v[s] < min(v[a], v[b]):
+            continue
+        stroke = max(v[a], v[b]) - v[s]
+        if (a == 0 or b == last) and abs(v[a] - v[b]) > END_TOLERANCE * stroke:
+            continue
+        cycles.append((a, s, b))
+    return cycles
+
+
+def find_beats(volumes: np.ndarray, min_gap: int) -> tuple[list[int], list[int]]:
+    """(ED indices, ES indices) into ``volumes``, one pair per full cycle (``find_cycles``).
+
+    Without a full cycle, the marks the curve shows between its ends: each peak (``end_diastoles``)
+    that is not the first or last frame, with the smallest volume after it when that is a trough
+    (lower than the peak and not on the last frame); no marks where none is found.
+    """
+    v = np.asarray(volumes, dtype=np.float64)
+    cycles = find_cycles(v, min_gap)
+    if cycles:
+        return [a for a, _, _ in cycles], [s for _, s, _ in cycles]
+    eds, ess = [], []
+    peaks = end_diastoles(v, min_gap)
+    for k, p in enumerate(peaks):
+        end = peaks[k + 1] if k + 1 < len(peaks) else v.size
+        if not 0 < p < v.size - 1:
+            continue
+        s = p + int(np.argmin(v[p:end]))
+        if v[s] < v[p] and s < v.size - 1:
             eds.append(p)
             ess.append(s)
-    # a beat cut by either end of the range (end-diastole on the first frame, volume still
-    # falling on the last) is incomplete; keep it only when it is the only one
-    if len(eds) > 1 and ess[-1] == n - 1:
-        eds, ess = eds[:-1], ess[:-1]
-    if len(eds) > 1 and eds[0] == 0:
-        eds, ess = eds[1:], ess[1:]
-    if not eds and n >= 2:
-        eds, ess = [int(np.argmax(volumes))], [int(np.argmin(volumes))]
     return eds, ess
 
 
 def ejection_fraction(volumes: np.ndarray, min_gap: int) -> tuple[float, list[int], list[int]]:
-    """(EF %, ED indices, ES indices) from a volume curve; EF is the mean over beats."""
-    eds, ess = find_beats(np.asarray(volumes, dtype=np.float64), min_gap)
-    efs = [100.0 * (volumes[e] - volumes[s]) / volumes[e] for e, s in zip(eds, ess) if volumes[e] > 0]
+    """(EF %, ED indices, ES indices) from a volume curve: EF is the mean over full cycles, NaN
+    without one (the indices are then ``find_beats``' marks)."""
+    v = np.asarray(volumes, dtype=np.float64)
+    cycles = find_cycles(v, min_gap)
+    efs = [100.0 * (v[a] - v[s]) / v[a] for a, s, _ in cycles if v[a] > 0]
+    eds, ess = find_beats(v, min_gap)
     return (float(np.mean(efs)) if efs else math.nan), eds, ess

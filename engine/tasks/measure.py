@@ -2,7 +2,9 @@
 
 The regression head gives scalars per frame (units from its ``units`` parameter). A model card
 measurement ``{"name": "EF", "kind": "ejection_fraction", "structure": "lv"}`` adds the EF of
-the cine, computed from the segmented structure's volume over time (ED/ES found from the cine).
+the cine, computed from the segmented structure's volume over time (ED/ES found from the cine)
+over full cardiac cycles only (``engine.tasks.ejection``): where the analysed frames hold no
+end-diastole, end-systole and next end-diastole, the EF is NaN and the ED/ES marks found are kept.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ class MeasureTask:
         return tuple(out)
 
     def ejection(self, frames: Sequence[SegmentationResult], cine: CineContext) -> EjectionFraction:
-        """EF from the ventricle volume curve over segmented ``frames`` (in frame order)."""
+        """EF from the ventricle volume curve over segmented ``frames`` (in frame order); NaN
+        unless they hold a full cardiac cycle."""
         assert self.ef is not None
         structure = self.ef["structure"]
         label = frames[0].labels.index(structure) + 1

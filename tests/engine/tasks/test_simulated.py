@@ -30,8 +30,12 @@ def test_ejection_fraction_and_ed_es_frames_from_truth_masks(cardiac):
     ef = measure.ejection(frames, CineContext(ts, cal, tuple(range(len(frames)))))
     is_ed = np.flatnonzero(truth.frame_values["is_ed"][0])  # (values [N], unit)
     is_es = np.flatnonzero(truth.frame_values["is_es"][0])
-    assert ef.calibrated and ef.volume_unit == "ml"
-    assert all(min(abs(d - is_ed)) <= 1 for d in ef.ed_frames)
+    contraction = truth.frame_values["contraction"][0]  # 0 at end-diastole, 1 at end-systole
+    assert ef.calibrated and ef.volume_unit == "ml" and ef.ed_frames
+    # an ED is within a frame of the truth's, or on a range end where the ventricle is still (or
+    # already) near end-diastole: the cycle rule lets such an end close a cycle
+    ends = (0, len(frames) - 1)
+    assert all(min(abs(d - is_ed)) <= 1 or (d in ends and contraction[d] < 0.1) for d in ef.ed_frames)
     assert all(min(abs(s - is_es)) <= 1 for s in ef.es_frames)
     assert ef.ef_percent == pytest.approx(truth.values["ef"].value, abs=3.0)
 
