@@ -1,4 +1,11 @@
-"""The Document: one open study, its annotations, masks and view state; owns the History."""
+"""The Document: one open study, its annotations, masks and view state; owns the History.
+
+Besides annotations and masks, a study has an exam: the one the last model run used
+(``found_exam``) and the one a person set (``exam_override``, None for automatic); both change
+only through commands and are saved with the study. ``scores`` decides which AI drafts are
+hidden for scoring below their calibrated threshold (``app.model.scores``); they stay in the
+document, ``shown`` and ``hidden`` tell them apart.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +18,15 @@ import numpy as np
 
 from app.model.annotations import FRAME_MARKS, STUDY_WIDE, Annotation, MaskMeta
 from app.model.events import Signal
+from app.model.exam import StudyExam
 from app.model.history import Command, History
 from app.model.labels import LabelSet
+from app.model.scores import CardThresholds, ScoreFilter
 from engine.io.calibration import Calibration
 from engine.io.cine import Cine
 
 NO_MODEL = "no model loaded"
+SCORE_VIEW = ("min_score", "thresholds")  # view changes that show or hide drafts by score
 
 
 @dataclass
@@ -34,6 +44,8 @@ class ViewState:
         playing: playback is running.
         enhancement: how enhanced frames show: "off", "on" (instead of the frame) or "side"
             (next to it).
+        min_score: the minimum score of the AI drafts shown; None: each label's calibrated
+            threshold from the model card.
     """
 
     frame_index: int = 0
@@ -45,6 +57,7 @@ class ViewState:
     loop: bool = True
     playing: bool = False
     enhancement: str = "off"
+    min_score: float | None = None
     changed: Signal = field(default_factory=Signal, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -81,12 +94,16 @@ class Document:
         self.enhanced: dict[int, np.ndarray] = {}  # a model's enhanced frames: a display layer
         self.view = ViewState(window=default_window(cine))
         self.model_card = NO_MODEL
+        self.exam_override: str | None = None  # a leaf or "unknown" a person set; None: automatic
+        self.found_exam: StudyExam | None = None  # the exam the last model run used
+        self.scores = ScoreFilter()
         self.history = History(self)
         # events (past-tense nouns)
         self.annotations_changed = Signal()  # (ids,)
         self.mask_changed = Signal()  # (frame,)
         self.model_card_changed = Signal()  # (text,)
         self.enhanced_changed = Signal()  # (frames,)
+        self.exam_changed = Signal()  # ()
         self._held: tuple[list[str], list[int]] | None = None  # changes held back by ``bulk``
 
     # -- reading ------------------------------------------------------------------------------
@@ -129,6 +146,14 @@ class Document:
                 return a
         return None
 
+    def shown(self, a: Annotation) -> bool:
+        """Whether the app shows ``a`` (an AI draft scored below its limit is hidden)."""
+        return not self.scores.hides(a)
+
+    def hidden(self) -> list[Annotation]:
+        """The annotations hidden for their score."""
+        return [a for a in self.annotations.values() if self.scores.hides(a)]
+
     def frame_marks(self) -> dict[str, list[int]]:
         """ED and ES frame indices from the frame-mark annotations, sorted."""
         marks: dict[str, list[int]] = {m: [] for m in FRAME_MARKS}
@@ -148,6 +173,17 @@ class Document:
     def set_model_card(self, text: str) -> None:
         self.model_card = text
         self.model_card_changed.emit(text)
+
+    def set_min_score(self, value: float | None) -> None:
+        """Show AI drafts scored at least ``value`` (None: the card thresholds)."""
+        self.scores.minimum = None if value is None else float(value)
+        self.view.min_score = self.scores.minimum
+
+    def set_thresholds(self, cards: dict[tuple[str, str], CardThresholds]) -> None:
+        """Each model version's calibrated thresholds, keyed by (name, version)."""
+        if cards != self.scores.cards:
+            self.scores.cards = dict(cards)
+            self.view.changed.emit("thresholds", cards)
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
@@ -177,6 +213,14 @@ class Document:
             self._held[0].append(ann_id)
 
     # -- mutators used by commands only -----------------------------------------------------
+    def set_exam_override(self, leaf: str | None) -> None:
+        self.exam_override = leaf
+        self.exam_changed.emit()
+
+    def set_found_exam(self, exam: StudyExam | None) -> None:
+        self.found_exam = exam
+        self.exam_changed.emit()
+
     def put_annotation(self, annotation: Annotation) -> None:
         self.annotations[annotation.id] = annotation
         self._announce(annotation.id)

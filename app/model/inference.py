@@ -3,7 +3,8 @@
 Each head kind declares how its results become draft annotations and mask planes
 (``engine.drafts``); this module only maps label names to the project's labels (matched by name,
 any case; a name the schema lacks is added as a new label) and wraps the drafts with the model's
-provenance into a single ``apply_prediction`` step.
+provenance into a single ``apply_prediction`` step. The exam the run used (the ``exam`` task's
+summary) is recorded in the same step, so undoing the run brings the previous exam line back.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 from app.model.commands import apply_prediction
 from app.model.document import Document
+from app.model.exam import PutFoundExam, StudyExam, run_exam
 from app.model.history import Composite
 from app.model.labels import MAX_LABELS, Label, LabelSet
 from engine import drafts as engine_drafts
@@ -45,8 +47,15 @@ def prediction_command(doc: Document, results: Iterable[object]) -> Composite:
     Raises:
         ValueError: the results come from more than one model version.
     """
+    results = list(results)
     drafts = to_drafts(results, doc.labels)
-    if len(drafts.models) != 1:
-        raise ValueError(f"one model run expected, got {len(drafts.models)} model versions")
-    (model,) = drafts.models
-    return apply_prediction(doc, model, drafts.annotations, drafts.masks, drafts.enhanced)
+    exam = run_exam(results)
+    models = drafts.models | ({exam.model} if exam is not None else set())
+    if len(models) != 1:
+        raise ValueError(f"one model run expected, got {len(models)} model versions")
+    (model,) = models
+    cmd = apply_prediction(doc, model, drafts.annotations, drafts.masks, drafts.enhanced)
+    if exam is None:
+        return cmd
+    found = PutFoundExam(StudyExam.from_result(exam), doc.found_exam)
+    return Composite(cmd.text, (found, *cmd.commands))

@@ -5,6 +5,9 @@ each model first); ``statement`` is what the app shows about a model's training 
 ``ModelRunner`` loads a model version once and runs the engine's tasks on a frame range of the
 study the document already holds open (its frames are decoded once, for the viewer and the
 model alike). The engine (and torch) is imported on the first run, inside the worker thread.
+
+A request's tasks are ``("auto",)`` (what applies to the study's exam: the exam a person set,
+else the one the model's exam head recognises), ``("all",)`` or task names.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.model.exam import exam_labels, user_exam
+from app.model.scores import calibration_text
 from engine.model_card import ModelCard
 from engine.progress import NEVER, CancelToken, ProgressFn, no_progress
 
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
     from engine.io.cine import Cine
 
 NOT_CLINICAL = "not for clinical use"
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,8 @@ def _number(version: str) -> int:
 def statement(card: ModelCard) -> str:
     """The training-data statement shown whenever ``card`` is the active model.
 
-    A model not shown to be clinically valid always says so, in plain words.
+    A model not shown to be clinically valid always says so, in plain words; a calibrated
+    model says so too (the ECE before and after, how many labels have score thresholds).
     """
     trained = card.model.trained_on.strip() or "unknown data"
     lower = trained.lower()
@@ -79,7 +86,8 @@ def statement(card: ModelCard) -> str:
     if not card.model.clinical_use and NOT_CLINICAL not in lower:
         text += f", {NOT_CLINICAL}"
     prefix = "Demo model — " if "demo" in card.name.lower() and "demo" not in lower else ""
-    return f"{card.name} v{card.version} · {prefix}{text}"
+    calibrated = calibration_text(card.model)
+    return f"{card.name} v{card.version} · {prefix}{text}" + (f" · {calibrated}" if calibrated else "")
 
 
 def not_clinical(card: ModelCard) -> bool:
@@ -93,16 +101,19 @@ class RunRequest:
 
     Attributes:
         model: ``name@version`` of the model.
-        tasks: task names, or ("all",).
+        tasks: task names, ("all",) or ("auto",) (what applies to the study's exam).
         frames: frame indices to analyse.
         cine: the open study (the document's reader, shared with the viewer; its readers are
             thread-safe and it stays open after the run).
+        exam: with ``auto``, the exam a person set (a leaf of the model's exam tree, or
+            "unknown"); None lets the model recognise it.
     """
 
     model: str
     tasks: tuple[str, ...]
     frames: tuple[int, ...]
     cine: Cine
+    exam: str | None = None
 
 
 class ModelRunner:
@@ -147,8 +158,11 @@ class ModelRunner:
 
         loaded, predictor = self._predictor(request.model)
         cancel.raise_if_cancelled()
-        tasks: str | Sequence[str] = "all" if request.tasks == ("all",) else list(request.tasks)
+        tasks: str | Sequence[str] = list(request.tasks)
+        if request.tasks in (("all",), (AUTO,)):
+            tasks = request.tasks[0]
+        exam = user_exam(exam_labels(loaded.cfg), request.exam, loaded.ref) if tasks == AUTO else None
         return run_tasks(
             request.cine, predictor, loaded.cfg, loaded.ref, tasks, request.frames,
-            progress=progress, cancel=cancel,
+            progress=progress, cancel=cancel, exam=exam,
         )  # fmt: skip

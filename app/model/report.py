@@ -1,9 +1,10 @@
 """The report: free text a person edits, plus numbers linked to the study's measurements.
 
-The report annotation stores only the words. Its numbers (class, study values such as EF with
-the ED/ES frames, caliper measurements) are not typed into the text: they are read from the
-annotations each time the report is shown or exported, so changing a caliper or overriding a
-value updates the report while the free text stays exactly as written. Calipers are measured
+The report annotation stores only the words. Its numbers (the exam, class, study values such as
+EF with the ED/ES frames, caliper measurements) are not typed into the text: they are read from
+the document each time the report is shown or exported, so changing a caliper, overriding a
+value or setting the exam updates the report while the free text stays exactly as written. A
+class draft hidden for its score is left out, as it is from the panels. Calipers are measured
 by ``engine.measurement`` (as the exported report is); one that cannot be measured, and a value
 that is not a number, reads "not measurable (why)".
 """
@@ -14,6 +15,7 @@ import math
 
 from app.model.annotations import CALIPER_KINDS, STUDY_WIDE, Annotation, Review
 from app.model.document import Document
+from app.model.exam import exam_line
 from app.model.measure import MeasureError, measure
 from engine.measurement import NOT_A_NUMBER
 
@@ -36,9 +38,15 @@ def _number(value: object) -> str:
     return f"{v:.1f}" if math.isfinite(v) else f"not measurable ({NOT_A_NUMBER})"
 
 
+def _exam_line(doc: Document) -> list[tuple[str, str]]:
+    if doc.exam_override is None and doc.found_exam is None:
+        return []
+    return [("Exam", exam_line(doc.found_exam, doc.exam_override).removeprefix("Exam: "))]
+
+
 def _class_line(doc: Document) -> list[tuple[str, str]]:
     cls = doc.study_value("class")
-    if cls is None or not _shown(cls):
+    if cls is None or not _shown(cls) or not doc.shown(cls):
         return []
     prob = dict(cls.scores).get(str(cls.value))
     text = f"{cls.value}" + (f" (p {prob:.2f})" if prob is not None else "")
@@ -73,7 +81,7 @@ def _caliper_lines(doc: Document) -> list[tuple[str, str]]:
 
 def linked_numbers(doc: Document) -> list[tuple[str, str]]:
     """(name, value text) of every number the report states, read from the annotations now."""
-    return _class_line(doc) + _value_lines(doc) + _caliper_lines(doc)
+    return _exam_line(doc) + _class_line(doc) + _value_lines(doc) + _caliper_lines(doc)
 
 
 def numbers_text(doc: Document) -> str:

@@ -2,7 +2,9 @@
 
 Opening a study reads the file first; only a file that opened cleanly is added to the project,
 so a bad file changes nothing. ``save`` writes only when the document changed since the last
-save, in one transaction; the Qt layer calls it from a debounced autosave timer.
+save, in one transaction; the Qt layer calls it from a debounced autosave timer. The study's
+exam (the one a person set, and the one the last model run used) is saved with it as study
+settings.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from app.model.annotations import MaskMeta, Review
 from app.model.document import Document
+from app.model.exam import SETTING_FOUND, SETTING_OVERRIDE, StudyExam
 from app.model.labels import Label, LabelSet
 from engine.errors import EchoCareError
 from engine.io.cine import Cine
@@ -82,6 +85,10 @@ class Session:
         for frame, mask in self.store.masks(study.id).items():
             doc.masks[frame] = mask.plane
             doc.mask_meta[frame] = MaskMeta(mask.origin, mask.model, Review(mask.review))
+        settings = self.store.study_settings(study.id)
+        doc.exam_override = settings.get(SETTING_OVERRIDE) or None
+        found = settings.get(SETTING_FOUND)
+        doc.found_exam = StudyExam.from_json(found) if found else None
         doc.mask_changed.connect(self._dirty_masks.add)
         if self.document is not None:
             self.document.cine.close()
@@ -112,7 +119,9 @@ class Session:
             )
         records = [to_record(a) for a in doc.annotations.values()]
         self.save_labels(doc.labels)  # a model run may have added labels; unchanged is a no-op
-        self.store.save_study(doc.study_id, records, masks)
+        found = doc.found_exam.to_json() if doc.found_exam is not None else None
+        settings = {SETTING_OVERRIDE: doc.exam_override, SETTING_FOUND: found}
+        self.store.save_study(doc.study_id, records, masks, settings)
         self._saved_generation = doc.history.generation
         self._dirty_masks.clear()
         return True

@@ -105,7 +105,8 @@ class EditHandlers:
         doc = self.doc
         if doc is None:
             return
-        ids = [a.id for a in doc.annotations.values() if a.review is Review.PENDING]
+        # drafts hidden for their score are not accepted unseen: show them with the score slider first
+        ids = [a.id for a in doc.annotations.values() if a.review is Review.PENDING and doc.shown(a)]
         ids += [f"mask:{f}" for f, m in doc.mask_meta.items() if m.review is Review.PENDING]
         if ids:
             doc.apply(commands.review(doc, ids, Review.ACCEPTED))

@@ -80,6 +80,8 @@ class MainWindow(EditHandlers, QMainWindow):
         self.inference.notice_changed.connect(self.set_model_notice)
         self.inference.message.connect(self.show_message)
         self.inference.error.connect(self.show_error)
+        self.inference_panel.enhance_requested.connect(self.show_enhanced_view)
+        self.inference_panel.manual_requested.connect(self.annotate_by_hand)
         self.loop_panels = install_loop_panels(self)
         self.actions = build_actions(self, self.loop_panels.targets)
         self._build_recent_menu()
@@ -210,6 +212,20 @@ class MainWindow(EditHandlers, QMainWindow):
 
     def cancel_inference(self) -> None:
         self.inference.cancel()
+
+    def show_enhanced_view(self) -> None:
+        """Show the enhanced frames beside the originals (offered when the exam is unknown)."""
+        if self.doc is not None and self.doc.view.enhancement != "side":
+            self.toggle_enhancement("side")
+        elif self.doc is not None and not self.doc.enhanced:
+            self.show_message("no enhanced frames yet: run the model's enhancement task")
+
+    def annotate_by_hand(self) -> None:
+        """Pick the brush (offered when the exam is unknown); every manual tool is in Tools."""
+        if self.doc is not None:
+            self.set_tool("brush")
+            self.actions["tool.brush"].setChecked(True)
+            self.show_message("manual tools: brush, eraser, box, landmark and calipers (Tools menu)")
 
     def refresh_models(self) -> None:
         self.inference.refresh_models()
@@ -344,7 +360,7 @@ class MainWindow(EditHandlers, QMainWindow):
         self.doc = None
         self.tool = None
         self.view.show_nothing()
-        self.inference.doc = None
+        self.inference.unbind()
         for panel in self._panels:
             panel.setEnabled(False)
         self.setWindowTitle("EchoCare Studio")

@@ -1,8 +1,15 @@
-"""The project database schema (SQLite, WAL). Bump ``SCHEMA_VERSION`` with every change."""
+"""The project database schema (SQLite, WAL). Bump ``SCHEMA_VERSION`` with every change.
+
+Changes are additive (new tables, ``CREATE ... IF NOT EXISTS``), so opening an older project
+adds what it lacks and keeps everything it holds:
+
+- 1: studies, labels, model versions, annotations with their history, masks.
+- 2: ``study_settings``, a study's own settings as text (e.g. the exam a person set).
+"""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -68,5 +75,12 @@ CREATE TABLE IF NOT EXISTS masks (
     review TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (study_id, frame)
+);
+CREATE TABLE IF NOT EXISTS study_settings (
+    study_id INTEGER NOT NULL REFERENCES studies(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (study_id, key)
 );
 """

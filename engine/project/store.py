@@ -194,6 +194,7 @@ class ProjectStore:
         study_id: int,
         annotations: Sequence[AnnotationRecord],
         masks: Mapping[int, MaskRecord | None] | None = None,
+        settings: Mapping[str, str | None] | None = None,
     ) -> int:
         """Write a study's state in one transaction; returns how many rows changed.
 
@@ -201,6 +202,7 @@ class ProjectStore:
             study_id: the study.
             annotations: every annotation of the study; stored ones not listed are deleted.
             masks: changed mask planes by frame; None removes a frame's plane.
+            settings: study settings by key; None removes a key, keys not listed are kept.
         """
         stored = {a.id: a for a in self.annotations(study_id)}
         wanted = {a.id: a for a in annotations}
@@ -219,7 +221,34 @@ class ProjectStore:
             for frame, mask in (masks or {}).items():
                 self._write_mask(db, study_id, frame, mask)
                 changes += 1
+            changes += self._write_settings(db, study_id, settings or {})
         return changes
+
+    def _write_settings(
+        self, db: sqlite3.Connection, study_id: int, settings: Mapping[str, str | None]
+    ) -> int:
+        stored = self.study_settings(study_id)
+        changes = 0
+        for key, value in settings.items():
+            if stored.get(key) == value:
+                continue
+            if value is None:
+                db.execute("DELETE FROM study_settings WHERE study_id = ? AND key = ?", (study_id, key))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO study_settings (study_id, key, value, updated_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (study_id, key, value, _now()),
+                )
+            changes += 1
+        return changes
+
+    def study_settings(self, study_id: int) -> dict[str, str]:
+        """A study's settings (e.g. the exam a person set), by key; empty when it has none."""
+        rows = self._db.execute(
+            "SELECT key, value FROM study_settings WHERE study_id = ? ORDER BY key", (study_id,)
+        )
+        return dict(rows.fetchall())
 
     def _upsert(self, db: sqlite3.Connection, study_id: int, rec: AnnotationRecord, action: str) -> None:
         model_id = self._model_id(db, rec.model)

@@ -1,7 +1,8 @@
 """AnnotationPanel: labels (active label, colour, opacity) and the study's annotations.
 
 Each row shows kind, frame, label, origin (with the drafting model) and review state, plus the
-measurement for calipers. Accept, reject and delete act on the selected row via the window.
+measurement for calipers. Accept, reject and delete act on the selected row via the window. AI
+drafts scored below their calibrated threshold are not listed (the score slider shows them).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.annotations import CALIPER_KINDS, Annotation
-from app.model.document import Document
+from app.model.document import SCORE_VIEW, Document
 from app.qt.viewer.overlay_items import caption
 
 COLUMNS = ("kind", "frame", "label", "origin", "review", "value")
@@ -116,7 +117,7 @@ class AnnotationPanel(QWidget):
         current = doc.view.selected or next(iter(self.selected_ids()), None)
         self.tree.blockSignals(True)
         self.tree.clear()
-        rows = [(a.id, self._row(doc, a)) for a in doc.annotations.values()]
+        rows = [(a.id, self._row(doc, a)) for a in doc.annotations.values() if doc.shown(a)]
         self._shown_meta = dict(doc.mask_meta)
         for frame, meta in sorted(doc.mask_meta.items()):
             origin = meta.origin.value + (f" ({meta.model.label()})" if meta.model else "")
@@ -147,7 +148,7 @@ class AnnotationPanel(QWidget):
     def _on_view_changed(self, name: str, _value: object) -> None:
         if name == "active_label":
             self.show_labels()
-        elif name == "selected":
+        elif name in ("selected", *SCORE_VIEW):
             self.show_annotations()
 
     def _on_annotations_changed(self, _ids: tuple[str, ...]) -> None:

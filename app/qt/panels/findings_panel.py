@@ -4,7 +4,9 @@ Each field writes through one undoable command when the user confirms it (Enter 
 model changes refresh the fields without echoing back. The report shows its numbers (class,
 values with ED/ES frames, calipers) read live from the annotations above the person's free
 text, so a changed caliper or value updates the report and typed words are kept. The active
-model's training-data statement heads the report, in orange when not for clinical use.
+model's training-data statement heads the report, in orange when not for clinical use. A class
+draft scored below its calibrated threshold is not shown (the class field stays empty and is
+not cleared by leaving it), and the exam line follows the study's exam.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.commands import set_study_value
-from app.model.document import Document
+from app.model.document import SCORE_VIEW, Document
 from app.model.report import numbers_text, report_text
 
 WARN_STYLE = "color: #ff9f1a; font-weight: bold"
@@ -77,8 +79,12 @@ class FindingsPanel(QWidget):
     def bind(self, doc: Document) -> None:
         if self.doc is not None:
             self.doc.annotations_changed.disconnect(self._on_annotations_changed)
+            self.doc.exam_changed.disconnect(self.refresh)
+            self.doc.view.changed.disconnect(self._on_view_changed)
         self.doc = doc
         doc.annotations_changed.connect(self._on_annotations_changed)
+        doc.exam_changed.connect(self.refresh)
+        doc.view.changed.connect(self._on_view_changed)
         self.refresh()
 
     def refresh(self) -> None:
@@ -86,6 +92,8 @@ class FindingsPanel(QWidget):
         if doc is None:
             return
         cls, report = doc.study_value("class"), doc.study_value("report")
+        if cls is not None and not doc.shown(cls):
+            cls = None
         value = doc.study_value("value", self.value_name.text())
         self.class_edit.setText("" if cls is None else str(cls.value))
         if value is not None:
@@ -115,8 +123,13 @@ class FindingsPanel(QWidget):
         return report_text(self.doc, self.notice.text())
 
     def commit_class(self) -> None:
-        if self.doc is not None:
-            self.doc.apply(set_study_value(self.doc, "class", self.class_edit.text().strip()))
+        doc, text = self.doc, self.class_edit.text().strip()
+        if doc is None:
+            return
+        hidden = doc.study_value("class")
+        if not text and hidden is not None and not doc.shown(hidden):
+            return  # the field is empty because the model's class is hidden, not cleared by the user
+        doc.apply(set_study_value(doc, "class", text))
 
     def commit_value(self) -> None:
         if self.doc is not None and self.value_name.text().strip():
@@ -129,3 +142,7 @@ class FindingsPanel(QWidget):
 
     def _on_annotations_changed(self, _ids: tuple[str, ...]) -> None:
         self.refresh()
+
+    def _on_view_changed(self, name: str, _value: object) -> None:
+        if name in SCORE_VIEW:
+            self.refresh()

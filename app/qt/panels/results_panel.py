@@ -5,6 +5,10 @@ then per frame): each class row shows the model's probabilities and can be overr
 class from a combo box; each value (EF, areas, distances...) can be overridden with a number.
 ED/ES frames come from the frame marks (an EF result drafts them). Every override, accept and
 reject is one undoable command. The enhancement switch sets how enhanced frames show.
+
+The score slider ("Minimum score") decides which class and box drafts the app shows: by default
+each label's calibrated threshold from the model card, else one minimum for every label (0
+shows them all). Drafts below it stay in the study; a line says how many are hidden.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import contextlib
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSlider,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -26,7 +32,8 @@ from PySide6.QtWidgets import (
 
 from app.model import commands
 from app.model.annotations import Annotation, Review
-from app.model.document import Document
+from app.model.document import SCORE_VIEW, Document
+from app.model.scores import CARD
 
 ENHANCEMENT_MODES = (("off", "Original frame"), ("on", "Enhanced frame"), ("side", "Side by side"))
 
@@ -66,6 +73,16 @@ class ResultsPanel(QWidget):
         self.value_button = QPushButton("Override value")
         self.accept_button, self.reject_button = QPushButton("Accept"), QPushButton("Reject")
         self.marks_label = QLabel("ED/ES: none")
+        self.score_card = QCheckBox("Card thresholds")
+        self.score_card.setChecked(True)
+        self.score_card.setToolTip("Each label's calibrated threshold from the model card (0 if none)")
+        self.score_slider = QSlider(Qt.Orientation.Horizontal)
+        self.score_slider.setRange(0, 100)
+        self.score_slider.setEnabled(False)
+        self.score_label = QLabel(f"Minimum score: {CARD}")
+        self.score_label.setObjectName("min_score")
+        self.hidden_label = QLabel("")
+        self.hidden_label.setObjectName("hidden_drafts")
         self.enhance_box = QComboBox()
         for mode, text in ENHANCEMENT_MODES:
             self.enhance_box.addItem(text, mode)
@@ -79,10 +96,18 @@ class ResultsPanel(QWidget):
         self.accept_button.clicked.connect(lambda: self._review(Review.ACCEPTED))
         self.reject_button.clicked.connect(lambda: self._review(Review.REJECTED))
         self.enhance_box.currentIndexChanged.connect(self._on_enhance_changed)
+        self.score_card.toggled.connect(self._on_score_changed)
+        self.score_slider.valueChanged.connect(self._on_score_changed)
 
     def _layout(self) -> None:
         col = QVBoxLayout(self)
         col.setContentsMargins(4, 4, 4, 4)
+        row = QHBoxLayout()
+        row.addWidget(self.score_label, 1)
+        row.addWidget(self.score_card)
+        col.addLayout(row)
+        col.addWidget(self.score_slider)
+        col.addWidget(self.hidden_label)
         col.addWidget(QLabel("Classification"))
         col.addWidget(self.class_tree, 1)
         row = QHBoxLayout()
@@ -113,8 +138,29 @@ class ResultsPanel(QWidget):
         self.doc = doc
         doc.annotations_changed.connect(self._on_annotations_changed)
         doc.view.changed.connect(self._on_view_changed)
+        doc.set_min_score(self.min_score)
         self.refresh()
         self._show_enhancement()
+
+    # -- the score slider -----------------------------------------------------------------------
+    @property
+    def min_score(self) -> float | None:
+        """The minimum score of the drafts shown; None: the card thresholds."""
+        return None if self.score_card.isChecked() else self.score_slider.value() / 100
+
+    def set_min_score(self, value: float | None) -> None:
+        """Show drafts scored at least ``value`` (0..1), or by the card thresholds (None)."""
+        self.score_card.setChecked(value is None)
+        if value is not None:
+            self.score_slider.setValue(round(100 * value))
+        self._on_score_changed()
+
+    def _on_score_changed(self, *_args: object) -> None:
+        value = self.min_score
+        self.score_slider.setEnabled(value is not None)
+        self.score_label.setText(f"Minimum score: {CARD if value is None else f'{value:.2f}'}")
+        if self.doc is not None:
+            self.doc.set_min_score(value)
 
     # -- showing -----------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -122,13 +168,18 @@ class ResultsPanel(QWidget):
         doc = self.doc
         if doc is None:
             return
-        self._fill(self.class_tree, sorted(doc.of_kind("class"), key=_order), self._class_row)
+        classes = [a for a in doc.of_kind("class") if doc.shown(a)]
+        self._fill(self.class_tree, sorted(classes, key=_order), self._class_row)
         self._fill(self.value_tree, sorted(doc.of_kind("value"), key=_order), self._value_row)
         marks = doc.frame_marks()
         shown = [f"{k} {', '.join(map(str, v))}" for k, v in marks.items() if v]
         self.marks_label.setText("ED/ES frames: " + ("; ".join(shown) if shown else "none"))
-        names = {str(a.value) for a in doc.of_kind("class")}
-        names |= {k for a in doc.of_kind("class") for k, _ in a.scores}
+        names = {str(a.value) for a in classes}
+        names |= {k for a in classes for k, _ in a.scores}
+        hidden = doc.hidden()
+        self.hidden_label.setText(
+            f"{len(hidden)} draft(s) below the minimum score hidden (kept in the study)" if hidden else ""
+        )
         current = self.class_box.currentText()
         self.class_box.blockSignals(True)
         self.class_box.clear()
@@ -209,6 +260,8 @@ class ResultsPanel(QWidget):
     def _on_view_changed(self, name: str, _value: object) -> None:
         if name == "enhancement":
             self._show_enhancement()
+        elif name in SCORE_VIEW:
+            self.refresh()
 
     def _on_class_current_changed(self, item: QTreeWidgetItem | None, _prev: object) -> None:
         a = self._current(self.class_tree) if item is not None else None

@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-from app.model.document import Document
+from app.model.document import SCORE_VIEW, Document
 from app.model.measure import readout
 from app.qt.tools.base import Tool
 from app.qt.viewer.overlay_items import OverlayLayer
@@ -171,7 +171,7 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
             self.render_frame()
         elif name == "window":
             self.image.setLevels(value)
-        elif name == "selected" and self.doc is not None:
+        elif name in ("selected", *SCORE_VIEW) and self.doc is not None:
             self.overlays.redraw(self.doc)
 
     def _on_mask_changed(self, frame: int) -> None:

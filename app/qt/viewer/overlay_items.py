@@ -1,6 +1,7 @@
 """Draw a frame's annotations as pyqtgraph items, one drawer per kind (a table, no if/elif).
 
-Pending AI drafts are dashed, rejected ones grey and dotted, the selected one is thicker.
+Pending AI drafts are dashed, rejected ones grey and dotted, the selected one is thicker; drafts
+scored below their calibrated threshold (or the score slider's minimum) are not drawn.
 Caliper items carry their measurement text (or the reason it cannot be measured); boxes and
 landmarks a model drafted carry its name for them and its score.
 """
@@ -91,6 +92,8 @@ class OverlayLayer:
         self.clear()
         for a in doc.on_frame(doc.view.frame_index):
             drawer = DRAWERS.get(a.kind)
+            if not doc.shown(a):  # an AI draft scored below its threshold
+                continue
             if drawer is None:
                 continue
             items = drawer(a, pen_for(doc, a))

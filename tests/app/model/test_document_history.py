@@ -118,6 +118,7 @@ def test_every_view_state_field_announces_its_change(cine):
         "loop": False,
         "playing": True,
         "enhancement": "side",
+        "min_score": 0.5,
     }
     seen = []
     doc.view.changed.connect(lambda name, value: seen.append(name))

@@ -50,6 +50,29 @@ def make_window(qtbot, tmp_path, opener):
     gc.collect()
 
 
+@pytest.fixture(scope="session")
+def tiny_state():
+    """Random weights of the tiny all-heads test model (built once per session)."""
+    import torch
+
+    from engine.factory import create_model
+    from engine.tasks.presets import all_heads_cfg
+
+    torch.manual_seed(0)
+    cfg = all_heads_cfg()
+    return cfg, create_model(cfg).state_dict()
+
+
+@pytest.fixture
+def stored_model(tiny_state):
+    """The tiny model saved as version 1 in this test's user model store."""
+    from engine.model_card import ModelCard
+    from engine.model_store import save_version
+
+    cfg, state = tiny_state
+    return save_version(ModelCard.from_cfg(cfg), state)
+
+
 @pytest.fixture
 def window(make_window, sample_file):
     w = make_window()
