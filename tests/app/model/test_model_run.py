@@ -69,7 +69,8 @@ def test_a_run_gives_one_undo_step_and_a_cancelled_run_raises(tiny, cine, monkey
     assert not closed, "the document's cine stays open after a run"
     doc = Document(cine)
     doc.apply(prediction_command(doc, result.tasks.values()))
-    assert sorted(doc.masks) == [0, 1, 2] and doc.study_value("value", "EF (%)") is not None
+    # three frames hold no full cardiac cycle, so no EF (engine.tasks.ejection); the study values remain
+    assert sorted(doc.masks) == [0, 1, 2] and any(a.frame < 0 for a in doc.of_kind("value"))
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
