@@ -303,6 +303,8 @@ def _run(
         return RunResult({}, picked, _crop(cine, cfg, picked))
     asked = resolve_tasks(cfg, tasks, ref, source)
     running = _with_dependencies(asked, cfg, ref)
+    if routing is not None:  # a task skipped for this exam feeds no other task (e.g. the report)
+        running = [t for t in running if t.info.name in routing.tasks]
     crop = _crop(cine, cfg, picked)
     heads = tuple(dict.fromkeys(t.info.head for t in running))
     per_frame: dict[str, list[object]] = {t.info.name: [] for t in running}

@@ -11,7 +11,10 @@ from engine.model_card import ModelCard
 from engine.model_store import save_version
 from engine.results_json import SCHEMA, read_results
 
-TASKS = ["exam", "classification", "segmentation", "detection", "landmarks", "regression", "enhancement", "report"]
+TASKS = [
+    "exam", "classification", "segmentation", "detection", "landmarks", "regression", "enhancement",
+    "report",
+]  # fmt: skip
 
 
 @pytest.fixture

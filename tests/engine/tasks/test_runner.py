@@ -19,7 +19,8 @@ def test_all_eight_tasks_over_a_cine(tiny, predictor, beating):
     seen = []
     run = run_tasks(cine, predictor, cfg, ref, "all", batch_size=3, progress=seen.append)
     assert list(run.tasks) == [
-        "exam", "classification", "segmentation", "detection", "landmarks", "regression", "enhancement", "report",
+        "exam", "classification", "segmentation", "detection", "landmarks", "regression", "enhancement",
+        "report",
     ]  # fmt: skip
     assert run.frames == tuple(range(7)) and seen[-1].done == 7 and predictor.calls == 3
     seg = run.tasks["segmentation"].frames[0]
