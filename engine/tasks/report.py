@@ -5,7 +5,9 @@ Every number in the report is formatted from a structured result (a ``Quantity``
 probabilities, an ``EjectionFraction``, the exam); the decoder's words hold no digit, and a
 sentence of theirs that had a number either gets it from the matching measurement or is left out
 (``engine.tasks.report_text``), so the text never states a number the measurements do not, nor
-shows an empty slot.
+shows an empty slot. A grade in words of a measurement (the left ventricle's systolic function)
+comes from the measurement by its rule, never from the decoder
+(``engine.tasks.report_templates.GRADES``).
 
 The report's header names the model, the exam and who chose it (the model, or a person), what
 the report is (the exam's template, ``engine.tasks.report_templates``) and the frames analysed.
@@ -39,7 +41,7 @@ from engine.errors import TaskError
 from engine.heads.kinds.exam import ExamResult
 from engine.provenance import ModelRef
 from engine.tasks.base import CineContext, FrameContext, make_info
-from engine.tasks.report_templates import template_for
+from engine.tasks.report_templates import GRADES, template_for
 from engine.tasks.report_text import GLOSSARY, Fillable, canonical, fillable, prose
 from engine.types import ClassScores, EjectionFraction, Quantity, Report, TaskResult
 
@@ -90,6 +92,7 @@ class Finding:
             estimate the cycle rule does not allow).
         measured: from a measurement on the image (not the regression head's estimate).
         fill: the number as the prose may state it (None: no number).
+        number: the value itself (NaN: none), for a template's grade.
     """
 
     key: str
@@ -98,6 +101,7 @@ class Finding:
     rank: int | None
     measured: bool = True
     fill: Fillable | None = None
+    number: float = math.nan
 
 
 def _classification(s: ClassScores) -> Finding:
@@ -116,7 +120,7 @@ def _quantity(q: Quantity, task: str, cycle_keys: frozenset[str]) -> Finding:
     value = f"{number_text(q)} {unit}".rstrip() + f" ({notes})"
     rank = (0 if q.calibrated else 2) if measured else 1
     fill = fillable(q.name, unit, number_text(q)) if unit else None
-    return Finding(key, q.name, value, rank, measured, fill)
+    return Finding(key, q.name, value, rank, measured, fill, q.value)
 
 
 def _ejection(e: EjectionFraction, key: str) -> Finding:
@@ -126,7 +130,7 @@ def _ejection(e: EjectionFraction, key: str) -> Finding:
         return Finding(key, name, f"not reported: {why}", -1)
     beats = ", ".join(f"ED {d} / ES {s}" for d, s in zip(e.ed_frames, e.es_frames))
     value = f"{e.ef_percent:.1f} % (segmentation, {beats})"
-    return Finding(key, name, value, -1, fill=fillable(key, "%", f"{e.ef_percent:.1f}"))
+    return Finding(key, name, value, -1, fill=fillable(key, "%", f"{e.ef_percent:.1f}"), number=e.ef_percent)
 
 
 def one_per_quantity(found: Sequence[Finding], cycle_keys: frozenset[str] = EF_KEYS) -> dict[str, Finding]:
@@ -141,7 +145,7 @@ def one_per_quantity(found: Sequence[Finding], cycle_keys: frozenset[str] = EF_K
         if candidates:
             best = min(candidates, key=lambda f: f.rank if f.rank is not None else 0)
             named = next((f.name for f in group if f.measured), best.name)
-            shown[key] = Finding(key, named, best.value, best.rank, best.measured, best.fill)
+            shown[key] = Finding(key, named, best.value, best.rank, best.measured, best.fill, best.number)
         elif key in cycle_keys and any(not f.measured for f in group):
             shown[key] = Finding(key, "Ejection fraction", f"not reported: {NO_CYCLE}", -1)
     return shown
@@ -226,7 +230,13 @@ class ReportTask:
         listed, rest = template.order(shown)
         said = Counter(frames).most_common(1)[0][0].split() if frames else []
         fills = [f.fill for f in shown.values() if f.fill is not None]
-        impression = prose(said, fills, self.case)
+        about = [words for g in GRADES for words in g.about]
+        graded = [
+            g.sentence(shown[g.key].number)
+            for g in GRADES
+            if g.key in shown and math.isfinite(shown[g.key].number)
+        ]
+        impression = prose(said, fills, self.case, about, graded)
         if not listed:  # the generic template, or none of the template's measurements: one list
             listed, rest = rest, []
         lines = [*header, f"Frames analysed: {len(cine.frames)}", "Findings:"]
@@ -235,4 +245,5 @@ class ReportTask:
             lines += ["Other results:", *(f"- {shown[k].name}: {shown[k].value}" for k in rest)]
         lines += ["Impression:", impression or "(none)"]
         findings = tuple((shown[k].name, shown[k].value) for k in [*listed, *rest])
-        return (Report("\n".join(lines) + "\n", findings, prose(said, (), self.case), self.info.model),)
+        digit_free = prose(said, (), self.case, about, graded)
+        return (Report("\n".join(lines) + "\n", findings, digit_free, self.info.model),)

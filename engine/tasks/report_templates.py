@@ -6,6 +6,12 @@ a report without an exam, uses ``GENERIC``, which lists every result in task ord
 names measurements by their ``report_text.canonical`` key, so "hc" is the landmarks' "HC" and the
 regression head's "hc_mm" alike, and "lv cavity area" is segmentation's "mean lv_cavity area".
 
+A measurement may be graded in words (``GRADES``): a report with a measured EF says whether
+left ventricular systolic function is normal, mildly reduced or reduced, by the ESC 2021
+heart-failure bands (EF >= 50 %, 41-49 %, <= 40 %; the simulator's own cut is 50 %), whatever
+the template. The words come from the measurement alone: any decoder sentence about the same
+thing is dropped, and without the measurement (no full cardiac cycle) nothing is graded.
+
 A template orders and titles; it does not decide what applies to the exam (the model card's
 ``exams`` does, through ``--tasks auto``). Results it does not name follow under "Other
 results", so a run of every task (``--tasks all``) still shows all of them.
@@ -13,7 +19,7 @@ results", so a run of every task (``--tasks all``) still shows all of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +29,32 @@ class ExamLike(Protocol):
 
     unknown: bool
     path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A measurement graded in words in the impression.
+
+    Attributes:
+        key: the measurement (canonical key, e.g. "ef").
+        about: word sequences (lower case) of decoder sentences on the same thing, which the
+            grade replaces (``("systolic", "function")``).
+        sentence: the impression sentence for a value (no digits: every number of a report
+            comes from a structured result).
+    """
+
+    key: str
+    about: tuple[tuple[str, ...], ...]
+    sentence: Callable[[float], str]
+
+
+def lv_systolic_function(ef_percent: float) -> str:
+    """The grade of left ventricular systolic function from EF (ESC 2021 bands)."""
+    grade = "Normal" if ef_percent >= 50 else "Mildly reduced" if ef_percent > 40 else "Reduced"
+    return f"{grade} left ventricular systolic function (graded from the measured ejection fraction)."
+
+
+GRADES: tuple[Grade, ...] = (Grade("ef", (("systolic", "function"),), lv_systolic_function),)
 
 
 @dataclass(frozen=True)

@@ -210,15 +210,29 @@ def detokenise(tokens: Sequence[str], case: Mapping[str, str] | None = None) -> 
 
 
 def prose(
-    words: Sequence[str], fillables: Sequence[Fillable] = (), case: Mapping[str, str] | None = None
+    words: Sequence[str],
+    fillables: Sequence[Fillable] = (),
+    case: Mapping[str, str] | None = None,
+    drop: Sequence[Sequence[str]] = (),
+    instead: Sequence[str] = (),
 ) -> str:
-    """The decoder's words as finished sentences (module docstring), "" when none survives."""
-    out = []
+    """The decoder's words as finished sentences (module docstring), "" when none survives.
+
+    Sentences naming any word sequence of ``drop`` (lower case) are left out, and the finished
+    sentences ``instead`` take the place of the first of them (at the end when none was).
+    """
+    out: list[str] = []
+    at = None
     for sentence in sentences(words):
+        lower = [t.lower() for t in sentence]
+        if any(_names(lower, d) for d in drop):
+            at = len(out) if at is None else at
+            continue
         kept = resolve(sentence, fillables)
         if any(t[:1].isalnum() for t in kept):
             out.append(detokenise(kept, case).rstrip(":") + ".")
-    return " ".join(out)
+    at = len(out) if at is None else at
+    return " ".join([*out[:at], *instead, *out[at:]])
 
 
 def tokens_of(line: str) -> list[str]:

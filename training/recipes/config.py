@@ -82,13 +82,14 @@ class EvalRecipe:
     Attributes:
         per_scene: test frames per scene (lesion, vessels, organs, fetal_head, enhance).
         cardiac_cines: whole cardiac cines for the ejection fraction.
-        cardiac_cine_frames: frames per test cine (at least two beats for a beat-wise EF).
+        cardiac_cine_frames: frames per test cine; 72 holds a full ED-to-ED cycle (the EF rule)
+            wherever the cine starts, at the simulator's slowest heart (36 frames a beat).
         size: render size (H, W); landmark errors are reported in these pixels.
     """
 
     per_scene: int = 64
     cardiac_cines: int = 8
-    cardiac_cine_frames: int = 48
+    cardiac_cine_frames: int = 72
     size: tuple[int, int] = (256, 256)
 
 

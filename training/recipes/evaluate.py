@@ -7,7 +7,8 @@ Test scenes use simulator seeds ``test_seed * SEED_STRIDE + i``, never seen in t
 Figures (keys of :func:`evaluate`): ``lesion.dice``, ``vessel.dice``, ``classification.auc``,
 ``classification.accuracy``, ``detection.map50``, ``landmarks.fetal_mre_px`` (at the render
 size, 256x256 by default), ``landmarks.cardiac_mre_px``, ``regression.hc_mae_mm``,
-``ef.mae``, ``lv.dice``, ``enhancement.psnr_input_db`` / ``psnr_output_db`` / ``psnr_gain_db``
+``ef.mae`` and ``ef.max_error`` (over the test cines that hold a full cardiac cycle, the
+EF rule's condition; ``ef.cines_with_cycle`` counts them), ``lv.dice``, ``enhancement.psnr_input_db`` / ``psnr_output_db`` / ``psnr_gain_db``
 (inside the fan), ``report.token_f1`` and ``report.numbers_consistent`` (share of reports whose
 every number equals a structured output).
 """
@@ -248,7 +249,8 @@ def _cardiac(run: _Runner, ev: EvalRecipe, seed: int) -> dict[str, float]:
         res = run_tasks(r.cine(), run.predictor, run.cfg, run.loaded.ref, "all", batch_size=run.batch)
         efs = [e for e in res.tasks["regression"].summary if isinstance(e, EjectionFraction)]
         ef = efs[0].ef_percent if efs else math.nan
-        ef_err.append(abs(ef - r.truth.values["ef"].value))
+        if math.isfinite(ef):  # a cine holding no full cardiac cycle has no EF (engine.tasks.ejection)
+            ef_err.append(abs(ef - r.truth.values["ef"].value))
         cavity = next(k for k, v in r.truth.labels.items() if v == "lv_cavity")
         lv += [
             dice(f.mask == label, r.truth.masks[f.frame] == cavity) for f in res.tasks["segmentation"].frames
@@ -258,8 +260,9 @@ def _cardiac(run: _Runner, ev: EvalRecipe, seed: int) -> dict[str, float]:
         consistent.append(report_consistent(res.tasks))
         run.predictor.cache.clear()
     return {
-        "ef.mae": float(np.mean(ef_err)),
-        "ef.max_error": float(np.max(ef_err)),
+        "ef.mae": float(np.mean(ef_err)) if ef_err else math.nan,
+        "ef.max_error": float(np.max(ef_err)) if ef_err else math.nan,
+        "ef.cines_with_cycle": float(len(ef_err)),
         "lv.dice": float(np.mean(lv)),
         "landmarks.cardiac_mre_px": float(np.mean(lm)),
         "report.numbers_consistent": float(np.mean(consistent)),

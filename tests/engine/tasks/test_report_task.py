@@ -117,6 +117,25 @@ def test_ef_is_reported_only_from_a_full_cycle_and_never_from_the_regression_hea
     assert only.findings[0][1].startswith("not reported") and "61.0" not in only.text
 
 
+def test_lv_systolic_function_is_graded_from_the_measured_ef_never_from_the_decoder():
+    cardiac = exam("cardiac/left ventricle/apical")
+    normal_words = said(CARDIAC_TEXT.replace("Reduced", "Normal"))
+    for percent, grade in ((62.0, "Normal"), (45.0, "Mildly reduced"), (35.0, "Reduced")):
+        r = report({"exam": result("exam", cardiac), "regression": result("regression", ef(percent))},
+                   [normal_words])  # fmt: skip
+        impression = r.text.split("Impression:")[1]
+        assert impression.count("systolic function") == 1 and impression.count(grade) == 1
+        assert f"{grade} left ventricular systolic function (graded from the measured" in r.impression
+        assert impression.index("ejection fraction") < impression.index("systolic function")
+        assert impression.index("systolic function") < impression.index("not for clinical use")
+        assert report_problems(r.text) == []
+    short = report({"exam": result("exam", cardiac), "regression": result("regression", ef(math.nan))},
+                   [normal_words])  # fmt: skip
+    assert "systolic function" not in short.text and "systolic function" not in short.impression
+    generic = report({"regression": result("regression", ef(35.0))}, [normal_words])  # no exam: graded too
+    assert "Normal" not in generic.text and "Reduced left ventricular systolic function" in generic.text
+
+
 def test_the_header_names_the_exam_and_who_chose_it_and_the_template_orders_the_findings():
     others = {
         "exam": result("exam", exam("obstetric/fetal head/transthalamic")),
