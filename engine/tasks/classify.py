@@ -14,12 +14,18 @@ from engine.types import ClassScores, TaskResult
 
 
 class ClassifyTask:
-    """Softmax of the head's ``logits`` ``[K]``; the cine's probabilities are the frame mean."""
+    """Softmax of the head's ``logits`` ``[K]`` divided by the card's calibrated temperature
+    (``calibration.classification.temperature``, fitted on held-out data; 1 without one), so the
+    probabilities are the calibrated ones the card's per-label thresholds were chosen on; the
+    cine's probabilities are the frame mean."""
 
     def __init__(self, cfg: ModelCfg, ref: ModelRef) -> None:
         self.info = make_info(cfg, ref, "classification", "Classify")
         if not self.info.labels:
             raise TaskError(cfg.name, "the classification head has no labels in the model card")
+        self.temperature = float(dict(cfg.calibration.get("classification", {})).get("temperature", 1.0))
+        if not self.temperature > 0:
+            raise TaskError(cfg.name, f"classification temperature {self.temperature} is not positive")
 
     def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> ClassScores:
         logits = outputs["logits"]
@@ -27,7 +33,8 @@ class ClassifyTask:
             raise TaskError(
                 self.info.model.name, f"{logits.shape[0]} logits for {len(self.info.labels)} labels"
             )
-        return ClassScores(self.info.labels, softmax(logits), self.info.model, ctx.index)
+        probs = softmax(np.asarray(logits, np.float32) / np.float32(self.temperature))
+        return ClassScores(self.info.labels, probs, self.info.model, ctx.index)
 
     def summarize(
         self, frames: Sequence[ClassScores], others: Mapping[str, TaskResult], cine: CineContext

@@ -41,7 +41,7 @@ from engine.errors import TaskError
 from engine.heads.kinds.exam import ExamResult
 from engine.provenance import ModelRef
 from engine.tasks.base import CineContext, FrameContext, make_info
-from engine.tasks.report_templates import GRADES, template_for
+from engine.tasks.report_templates import GRADES, TEMPLATES, template_for
 from engine.tasks.report_text import GLOSSARY, Fillable, canonical, fillable, prose
 from engine.types import ClassScores, EjectionFraction, Quantity, Report, TaskResult
 
@@ -230,7 +230,7 @@ class ReportTask:
         listed, rest = template.order(shown)
         said = Counter(frames).most_common(1)[0][0].split() if frames else []
         fills = [f.fill for f in shown.values() if f.fill is not None]
-        about = [words for g in GRADES for words in g.about]
+        about = [words for g in GRADES for words in g.about] + template.foreign(TEMPLATES.values())
         graded = [
             g.sentence(shown[g.key].number)
             for g in GRADES

@@ -12,6 +12,10 @@ heart-failure bands (EF >= 50 %, 41-49 %, <= 40 %; the simulator's own cut is 50
 the template. The words come from the measurement alone: any decoder sentence about the same
 thing is dropped, and without the measurement (no full cardiac cycle) nothing is graded.
 
+A template's impression keeps no decoder sentence that names another kind of study
+(``Template.names``): the decoder reads single frames and may call a breast frame an
+"Echocardiogram"; the report's title comes from the exam, not from the decoder.
+
 A template orders and titles; it does not decide what applies to the exam (the model card's
 ``exams`` does, through ``--tasks auto``). Results it does not name follow under "Other
 results", so a run of every task (``--tasks all``) still shows all of them.
@@ -65,11 +69,25 @@ class Template:
         title: what the report is (its header's "Report:" line; the generic template has none).
         measurements: canonical keys in the order the findings list them; empty: task order.
         generic: the fallback (its findings are not split into the template's and the others).
+        names: word sequences (lower case) by which report text names this kind of study; a
+            decoder sentence naming another template's study is left out of this one's
+            impression (an echocardiogram's words in a breast report). Empty: the title's words.
     """
 
     title: str
     measurements: tuple[str, ...] = ()
     generic: bool = False
+    names: tuple[tuple[str, ...], ...] = ()
+
+    def named_by(self) -> tuple[tuple[str, ...], ...]:
+        """The word sequences naming this kind of study (``names``, else the title's words)."""
+        return self.names or (tuple(self.title.lower().split()),)
+
+    def foreign(self, templates: Iterable[Template]) -> list[tuple[str, ...]]:
+        """The word sequences naming the other templates' studies ([] for the generic template)."""
+        if self.generic:
+            return []
+        return [n for t in templates if t.title != self.title for n in t.named_by()]
 
     def order(self, keys: Iterable[str]) -> tuple[list[str], list[str]]:
         """(the template's keys present in ``keys``, in the template's order; the other keys, in
@@ -101,7 +119,11 @@ TEMPLATES: dict[str, Template] = {
         "Abdominal ultrasound",
         ("kidney count", "gallbladder count", "cyst count", "mass count", "kidney area", "gallbladder area"),
     ),
-    "carotid": Template("Carotid ultrasound", ("imt", "vessel area", "vessel count", "lumen diameter")),
+    "carotid": Template(
+        "Carotid ultrasound",
+        ("imt", "vessel area", "vessel count", "lumen diameter"),
+        names=(("carotid", "ultrasound"), ("vascular", "ultrasound")),
+    ),
 }
 
 

@@ -8,10 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from engine.errors import TaskError
 from engine.io.calibration import UNCALIBRATED, Calibration, Region
 from engine.io.memory import ArrayCine
 from engine.provenance import ModelRef
 from engine.tasks.base import CineContext, FrameContext
+from engine.tasks.classify import ClassifyTask
 from engine.tasks.detect import DetectTask
 from engine.tasks.ejection import area_length_volume, ejection_fraction, find_beats
 from engine.tasks.enhance import EnhanceTask
@@ -25,6 +27,21 @@ from engine.transforms.geometry import Geometry
 from engine.types import ClassScores, EjectionFraction, Quantity
 
 REF = ModelRef("m", "3", "")
+
+
+def test_classification_probabilities_use_the_cards_calibrated_temperature():
+    cfg = all_heads_cfg()
+    ctx = FrameContext(
+        0, np.zeros((8, 8), np.uint8), Geometry((8, 8), (0, 0, 8, 8), 1.0, (0, 0), (8, 8)), UNCALIBRATED
+    )
+    logits = {"logits": np.array([2.0, 0.0], np.float32)}
+    raw = ClassifyTask(cfg, REF).postprocess(logits, ctx).probs
+    hot = replace(cfg, calibration={"classification": {"temperature": 4.0}})
+    soft = ClassifyTask(hot, REF).postprocess(logits, ctx).probs
+    assert raw[0] == pytest.approx(1 / (1 + math.exp(-2.0)), abs=1e-6)
+    assert soft[0] == pytest.approx(1 / (1 + math.exp(-0.5)), abs=1e-6) and soft.argmax() == raw.argmax()
+    with pytest.raises(TaskError, match="temperature"):
+        ClassifyTask(replace(cfg, calibration={"classification": {"temperature": 0.0}}), REF)
 
 
 @pytest.mark.parametrize(("x", "y"), [(7.3, 4.8), (2.0, 9.49), (12.61, 1.2)])

@@ -136,6 +136,17 @@ def test_lv_systolic_function_is_graded_from_the_measured_ef_never_from_the_deco
     assert "Normal" not in generic.text and "Reduced left ventricular systolic function" in generic.text
 
 
+def test_decoder_sentences_naming_another_kind_of_study_are_left_out():
+    breast = exam("breast/breast/lesion")
+    r = report({"exam": result("exam", breast)}, [said(CARDIAC_TEXT)])
+    impression = r.text.split("Impression:")[1]
+    assert "Echocardiogram" not in impression and "Echocardiogram" not in r.impression
+    assert "Simulated study: not for clinical use." in impression
+    heart = report({"exam": result("exam", exam("cardiac/left ventricle/apical"))}, [said(CARDIAC_TEXT)])
+    assert "Echocardiogram, apical view (simulated)." in heart.text.split("Impression:")[1]
+    assert "Fetal biometry" not in report({"exam": result("exam", breast)}, [said(FETAL_TEXT)]).text
+
+
 def test_the_header_names_the_exam_and_who_chose_it_and_the_template_orders_the_findings():
     others = {
         "exam": result("exam", exam("obstetric/fetal head/transthalamic")),
