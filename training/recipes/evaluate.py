@@ -8,9 +8,10 @@ Figures (keys of :func:`evaluate`): ``lesion.dice``, ``vessel.dice``, ``classifi
 ``classification.accuracy``, ``detection.map50``, ``landmarks.fetal_mre_px`` (at the render
 size, 256x256 by default), ``landmarks.cardiac_mre_px``, ``regression.hc_mae_mm``,
 ``ef.mae`` and ``ef.max_error`` (over the test cines that hold a full cardiac cycle, the
-EF rule's condition; ``ef.cines_with_cycle`` counts them), ``lv.dice``, ``enhancement.psnr_input_db`` / ``psnr_output_db`` / ``psnr_gain_db``
-(inside the fan), ``report.token_f1`` and ``report.numbers_consistent`` (share of reports whose
-every number equals a structured output).
+EF rule's condition; ``ef.cines_with_cycle`` counts them), ``lv.dice``,
+``enhancement.psnr_input_db`` / ``psnr_output_db`` / ``psnr_gain_db`` (inside the fan),
+``report.token_f1`` and ``report.numbers_consistent`` (share of reports whose every number
+equals a structured output).
 """
 
 from __future__ import annotations
