@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -301,6 +301,39 @@ class Predictor:
         inputs[IMAGE] = on_device
         outputs = {name: backend.run_device(inputs) for name, backend in heads.items()}
         return {name: {k: to_host(v) for k, v in out.items()} for name, out in outputs.items()}
+
+    def run_prompted(
+        self, name: str, keys: Sequence[Hashable], images: np.ndarray, inputs: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """Run an interactive head (``HeadSpec.interactive``) with its prompt ``inputs`` on the
+        frames' cached features: the encoder runs only for frames not in the cache, so a new
+        prompt on a shown frame costs the head alone.
+
+        The head runs in torch at fp32 on the model's device (it is small, and its prompts
+        change at every call); features from another backend are brought there.
+
+        Args:
+            name: the head.
+            inputs: the head's extra inputs by keyword, ``[B, ...]`` each.
+
+        Returns:
+            the head's outputs ``{output: array [B, ...]}``.
+        """
+        if name not in self.head_names:
+            raise TaskError(self.loaded.folder, f"model {self.loaded.card.name} has no {name} head")
+        images = self._check(keys, images)
+        per_frame = self._device_features(keys, self.encoder.upload(images))
+        device = self.loaded.device
+
+        def tensor(x: Any) -> torch.Tensor:
+            t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(to_host(x)))
+            return t.to(device=device, dtype=torch.float32)
+
+        feats = [tensor(_stack([f[i] for f in per_frame])) for i in range(len(FEATURES))]
+        head = self.loaded.module.heads[name]
+        with torch.no_grad():
+            out = head(feats, tensor(images), **{k: tensor(v) for k, v in inputs.items()})
+        return {k: to_host(v) for k, v in out.items()}
 
     def measure_choice(
         self,

@@ -94,6 +94,9 @@ class HeadSpec:
         restrict: per result type, the result keeping only the labels and quantities a study's
             exam allows: called as ``fn(result, keep)`` with ``keep(name) -> bool``
             (``engine.exams``); a type without one is kept whole.
+        interactive: the head answers prompts given with each call (``Predictor.run_prompted``
+            passes them as extra inputs of its network); it is not a task of ``--tasks all``
+            or ``auto`` (``task_names`` leaves it out) and the runner never runs it.
     """
 
     kind: str
@@ -115,6 +118,7 @@ class HeadSpec:
     per_frame_json: bool = True
     module: str = ""
     restrict: Mapping[type, Callable[[Any, Callable[[str], bool]], Any]] = field(default_factory=dict)
+    interactive: bool = False
 
     def network_class(self) -> Any:
         """The network class (imports torch)."""
@@ -165,8 +169,8 @@ def head_spec(kind: str) -> HeadSpec:
 
 
 def task_names() -> tuple[str, ...]:
-    """Every head kind's task name, in post-processing order."""
-    return tuple(s.kind for s in load_kinds())
+    """Every head kind's task name, in post-processing order (interactive kinds are no tasks)."""
+    return tuple(s.kind for s in load_kinds() if not s.interactive)
 
 
 def network_class(kind: str) -> Any:
