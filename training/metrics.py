@@ -9,7 +9,8 @@ Hausdorff distance in model-input pixels); classification: ``accuracy`` and ``au
 one-vs-rest); detection: ``map50`` (mean AP at IoU 0.5); landmarks: ``error_mm`` (``error_px``
 when uncalibrated); regression: ``mae``; enhancement: ``psnr`` (dB, on [0, 1] images) and
 ``ssim``; report: ``token_f1`` (word-multiset overlap) and ``numeric_agreement``; exam:
-``accuracy`` (leaf), ``organ_accuracy`` and ``region_accuracy`` (levels of the exam tree).
+``accuracy`` (leaf), ``organ_accuracy`` and ``region_accuracy`` (levels of the exam tree); prompt:
+``miou`` (the answer's IoU) and ``miou_best_of_two``.
 """
 
 from __future__ import annotations
@@ -171,6 +172,27 @@ def _average_precision(hits: list[tuple[float, bool]], n_truth: int) -> float:
     recall = np.concatenate([[0.0], tp / n_truth])
     envelope = np.maximum.accumulate(precision[::-1])[::-1]
     return float(np.sum(np.diff(recall) * envelope))
+
+
+@METRICS.register("prompt")
+class PromptMetric:
+    """Mean IoU of the prompt head's answer (its better-scored output) with the target mask, and
+    of the better of its two outputs (what the alternative adds)."""
+
+    def __init__(self) -> None:
+        self.answer: list[float] = []
+        self.best: list[float] = []
+
+    def update(self, out: dict[str, Tensor], target: Any, spacing: Tensor) -> None:
+        from engine.heads.prompt import mask_iou
+
+        iou = mask_iou(out["masks"].float(), target.float())
+        pick = out["quality"].float().argmax(1, keepdim=True)
+        self.answer.extend(iou.gather(1, pick)[:, 0].tolist())
+        self.best.extend(iou.max(1).values.tolist())
+
+    def compute(self) -> dict[str, float]:
+        return {"miou": _mean(self.answer), "miou_best_of_two": _mean(self.best)}
 
 
 @METRICS.register("detection")

@@ -1,0 +1,200 @@
+"""Prompt: click or box to a mask, class-agnostic, on the encoder's cached features.
+
+A :class:`Prompt` holds positive and negative points, an optional box and an optional previous
+mask, all in original-frame pixels. :func:`prompt_maps` draws it at model input size (the
+network's four prompt channels, ``engine.heads.prompt``); :class:`PromptTask` turns the head's
+outputs back into an original-frame :class:`PromptResult` (mask, predicted IoU, the next best
+alternative, area in mm² where the frame is calibrated). :func:`segment` runs one prompt on one
+frame through ``Predictor.run_prompted``, so the encoder runs once per frame and every later
+click runs the decoder alone.
+
+The head is interactive: it answers prompts and never runs in ``--tasks all`` or ``auto``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.config import ModelCfg
+from engine.drafts import Drafts, LabelIds
+from engine.errors import TaskError
+from engine.heads.spec import Files, HeadSpec, register_spec
+from engine.io.calibration import UNCALIBRATED, Calibration
+from engine.provenance import ModelRef
+from engine.tasks import units
+from engine.tasks.base import CineContext, FrameContext, TaskInfo, head_cfg
+from engine.transforms.geometry import Geometry
+from engine.types import Quantity, TaskResult
+
+CLICK_SIGMA = 2.0  # model-input pixels: the Gaussian disk each click is drawn as
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What the user gave, in original-frame pixels.
+
+    Attributes:
+        points: (x, y, positive) per click.
+        box: (x0, y0, x1, y1), or None.
+        mask: the previous mask ``[H, W]`` (bool or probabilities), or None.
+    """
+
+    points: tuple[tuple[float, float, bool], ...] = ()
+    box: tuple[float, float, float, float] | None = None
+    mask: np.ndarray | None = field(default=None, compare=False)
+
+    def empty(self) -> bool:
+        return not self.points and self.box is None and self.mask is None
+
+    def with_point(self, x: float, y: float, positive: bool = True) -> Prompt:
+        """This prompt and one more click."""
+        return Prompt((*self.points, (float(x), float(y), bool(positive))), self.box, self.mask)
+
+    def check(self, size: tuple[int, int], source: str | None = None) -> None:
+        """Raise a one-line TaskError for a point outside the ``(H, W)`` frame or an empty box."""
+        h, w = size
+        for x, y, _ in self.points:
+            if not (0 <= x < w and 0 <= y < h):
+                raise TaskError(source, f"point ({x:g}, {y:g}) is outside the {w}x{h} image")
+        if self.box is not None:
+            x0, y0, x1, y1 = self.box
+            if not (x1 > x0 and y1 > y0):
+                raise TaskError(source, f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is empty")
+            if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+                raise TaskError(source, f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is outside the {w}x{h} image")
+        if self.mask is not None and tuple(self.mask.shape[:2]) != (h, w):
+            raise TaskError(source, f"previous mask is {list(self.mask.shape)}, the image {h}x{w}")
+        if self.empty():
+            raise TaskError(source, "no prompt: give a point, a box or a previous mask")
+
+
+def prompt_maps(prompt: Prompt, geometry: Geometry) -> np.ndarray:
+    """The prompt as the network's ``[4, H, W]`` float32 maps at model input size."""
+    ih, iw = geometry.input_size
+    maps = np.zeros((4, ih, iw), np.float32)
+    yy, xx = np.mgrid[:ih, :iw].astype(np.float32)
+    if prompt.points:
+        xy = geometry.points_to_model(np.array([(x, y) for x, y, _ in prompt.points], np.float64))
+        for (mx, my), (_, _, positive) in zip(xy, prompt.points):
+            disk = np.exp(-((xx - mx) ** 2 + (yy - my) ** 2) / (2 * CLICK_SIGMA**2))
+            np.maximum(maps[0 if positive else 1], disk, out=maps[0 if positive else 1])
+    if prompt.box is not None:
+        x0, y0, x1, y1 = geometry.boxes_to_model(np.array(prompt.box, np.float64))[0]
+        maps[2] = ((xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)).astype(np.float32)
+    if prompt.mask is not None:
+        maps[3] = geometry.image_to_model(np.asarray(prompt.mask, np.float32))
+    return maps
+
+
+@dataclass(frozen=True)
+class PromptResult:
+    """A prompted mask of one frame, in original-frame pixels.
+
+    Attributes:
+        frame: frame index.
+        mask: ``[H, W]`` bool.
+        quality: the head's predicted IoU of ``mask``, in [0, 1].
+        alternative: the next best mask for the same prompt.
+        alternative_quality: its predicted IoU.
+        area: the mask's area (mm² where its pixels share a calibrated region, else px²).
+        model: the model version.
+    """
+
+    frame: int
+    mask: np.ndarray
+    quality: float
+    alternative: np.ndarray
+    alternative_quality: float
+    area: Quantity
+    model: ModelRef
+
+
+class PromptTask:
+    """The prompt head's ``masks`` ``[2, h, w]`` and ``quality`` ``[2]`` -> a :class:`PromptResult`,
+    the better-scored output first."""
+
+    def __init__(self, cfg: ModelCfg, ref: ModelRef) -> None:
+        head = head_cfg(cfg, "prompt")
+        self.info = TaskInfo("prompt", "Prompt", head.name, (), head.labels, ref)
+
+    def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> PromptResult:
+        logits = np.asarray(outputs["masks"], np.float32)
+        quality = np.asarray(outputs["quality"], np.float32).reshape(-1)
+        order = np.argsort(-quality, kind="stable")
+        masks = [ctx.geometry.scores_to_original(logits[k : k + 1])[0] > 0 for k in order[:2]]
+        best, other = int(order[0]), int(order[min(1, len(order) - 1)])
+        area = units.area("mask area", masks[0], ctx.calibration, ctx.index)
+        return PromptResult(
+            ctx.index, masks[0], float(quality[best]), masks[-1], float(quality[other]), area, self.info.model
+        )
+
+    def summarize(
+        self, frames: Sequence[PromptResult], others: Mapping[str, TaskResult], cine: CineContext
+    ) -> tuple[PromptResult, ...]:
+        return ()
+
+
+class PromptRunner(Protocol):
+    """What :func:`segment` needs of ``engine.inference.Predictor``."""
+
+    def run_prompted(
+        self, name: str, keys: Sequence[Hashable], images: np.ndarray, inputs: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]: ...
+
+
+def segment(
+    predictor: PromptRunner,
+    task: PromptTask,
+    key: Hashable,
+    image: np.ndarray,
+    geometry: Geometry,
+    frame: np.ndarray,
+    index: int,
+    prompt: Prompt,
+    calibration: Calibration = UNCALIBRATED,
+) -> PromptResult:
+    """One prompt on one frame: the decoder on the frame's cached features (encoded on first use).
+
+    Args:
+        key: the frame's feature-cache key.
+        image: the preprocessed model input ``[C, H, W]`` (``engine.transforms.preprocess``).
+        geometry: its mapping to the original frame.
+        frame: the original pixels (for the result's size).
+    """
+    prompt.check(tuple(frame.shape[:2]))  # type: ignore[arg-type]
+    maps = prompt_maps(prompt, geometry)[None]
+    out = predictor.run_prompted(task.info.head, [key], image[None], {"prompt": maps})
+    one = {k: v[0] for k, v in out.items()}
+    return task.postprocess(one, FrameContext(index, frame, geometry, calibration))
+
+
+def _json(r: PromptResult, files: Files) -> dict[str, Any]:
+    from engine.results_json import number, quantity
+
+    return {
+        "frame": r.frame,
+        "mask_png": files.get("masks", {}).get(r.frame),
+        "quality": number(r.quality, 4),
+        "alternative_quality": number(r.alternative_quality, 4),
+        "area": quantity(r.area),
+    }
+
+
+def _drafts(r: PromptResult, label_id: LabelIds, out: Drafts) -> None:
+    out.masks[r.frame] = r.mask.astype(np.uint8) * label_id("prompt")
+
+
+def _target(t: Any, g: Geometry, s: Any) -> np.ndarray:
+    return g.image_to_model(np.asarray(t, np.float32))[None].astype(np.float32)
+
+
+SPEC = register_spec(HeadSpec(
+    kind="prompt", rank=9, task=PromptTask, metric=("miou", True),
+    json={PromptResult: _json}, drafts={PromptResult: _drafts},
+    network="PromptHead", loss="PromptLoss", size=lambda labels: {},
+    target=_target, interactive=True,
+))  # fmt: skip

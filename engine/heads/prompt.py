@@ -1,0 +1,134 @@
+"""Prompt head: a class-agnostic mask from clicks, a box and the previous mask, on cached features.
+
+Prompts arrive as four maps at model input size (``engine.heads.kinds.prompt.prompt_maps``):
+positive clicks, negative clicks (each a small Gaussian disk), the box (filled) and the previous
+mask (probabilities), the dense click encoding of interactive-segmentation networks. The
+decoder is a light top-down pyramid over encoder levels 3 -> 0: at each level the features
+(1x1 projection) and the prompt maps pooled to that level (max-pooled clicks, so a click never
+vanishes; average-pooled box and mask) are added and refined by a MONAI convolution block; at
+full resolution the prompt maps and the image join a last block.
+
+Outputs: ``masks`` ``[B, 2, H, W]`` logits at model input size (the answer, and the next best
+alternative for an ambiguous click: the loss trains the better of the two on each sample) and
+``quality`` ``[B, 2]`` (the predicted IoU of each, in [0, 1]).
+
+Without prompts (``prompt=None``: a plain ``head(feats, image)`` call, as export and the
+output-name probe make) the maps are zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from monai.losses import DiceLoss
+from monai.networks.blocks import Convolution
+from torch import nn
+from torch.nn import functional as nnf
+
+from engine.heads.base import FeatureSpec
+
+PROMPT_CHANNELS = 4  # positive clicks, negative clicks, box, previous mask
+OUTPUTS = 2
+
+
+def _block(in_ch: int, out_ch: int) -> Convolution:
+    groups = 8 if out_ch % 8 == 0 else 1
+    return Convolution(2, in_ch, out_ch, kernel_size=3, norm=("group", {"num_groups": groups}), act="relu")
+
+
+def pool_prompt(prompt: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """The prompt maps at ``size`` (H, W): clicks max-pooled, box and mask averaged."""
+    size = (int(size[0]), int(size[1]))
+    if tuple(prompt.shape[-2:]) == size:
+        return prompt
+    clicks = nnf.adaptive_max_pool2d(prompt[:, :2], size)
+    rest = nnf.adaptive_avg_pool2d(prompt[:, 2:], size)
+    return torch.cat([clicks, rest], 1)
+
+
+class PromptHead(nn.Module):
+    """Top-down decoder over encoder levels ``levels`` with the prompt maps added at each.
+
+    Args:
+        spec: the encoder's feature pyramid.
+        width: decoder channels.
+        levels: encoder levels used, finest last is level 0 (stride 2).
+    """
+
+    def __init__(self, spec: FeatureSpec, width: int = 32, levels: Sequence[int] = (3, 2, 1, 0)) -> None:
+        super().__init__()
+        self.levels = tuple(sorted((int(i) for i in levels), reverse=True))
+        self.proj = nn.ModuleDict({str(i): nn.Conv2d(spec.channels[i], width, 1) for i in self.levels})
+        self.prompt_in = nn.ModuleDict({str(i): nn.Conv2d(PROMPT_CHANNELS, width, 1) for i in self.levels})
+        self.refine = nn.ModuleDict({str(i): _block(width, width) for i in self.levels})
+        self.full = _block(width + PROMPT_CHANNELS + spec.in_chans, width)
+        self.out = nn.Conv2d(width, OUTPUTS, 1)
+        self.quality = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
+
+    def forward(
+        self, feats: Sequence[torch.Tensor], image: torch.Tensor, prompt: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        b, _, h, w = image.shape
+        if prompt is None:
+            prompt = image.new_zeros(b, PROMPT_CHANNELS, h, w)
+        prompt = prompt.to(image.dtype)
+        x: torch.Tensor | None = None
+        for i in self.levels:
+            f = feats[i]
+            y = self.proj[str(i)](f) + self.prompt_in[str(i)](pool_prompt(prompt, f.shape[-2:]))
+            if x is not None:
+                y = y + nnf.interpolate(x, size=f.shape[-2:], mode="bilinear", align_corners=False)
+            x = self.refine[str(i)](y)
+        assert x is not None
+        x = nnf.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+        x = self.full(torch.cat([x, prompt, image], 1))
+        masks = self.out(x)
+        pooled = x.mean((2, 3))
+        quality = []
+        for k in range(OUTPUTS):
+            weight = torch.sigmoid(masks[:, k : k + 1])
+            inside = (x * weight).sum((2, 3)) / weight.sum((2, 3)).clamp_min(1.0)
+            quality.append(torch.sigmoid(self.quality(torch.cat([inside, pooled], 1))))
+        return {"masks": masks, "quality": torch.cat(quality, 1)}
+
+
+def mask_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """IoU of each thresholded output ``[B, K, H, W]`` with the target ``[B, 1, H, W]``: ``[B, K]``."""
+    pred = logits > 0
+    truth = target > 0.5
+    inter = (pred & truth).sum((2, 3)).float()
+    union = (pred | truth).sum((2, 3)).float()
+    return torch.where(union > 0, inter / union.clamp_min(1.0), torch.ones_like(inter))
+
+
+class PromptLoss(nn.Module):
+    """Multiple-choice mask loss plus the quality regression.
+
+    Each output's loss is Dice (MONAI ``DiceLoss``, sigmoid) plus binary cross-entropy against
+    the target; a sample trains only its better output (so the two outputs may answer an
+    ambiguous click differently), and ``quality`` learns each output's actual IoU (mean
+    squared error, weight ``quality_weight``).
+
+    Target: ``[B, 1, H, W]`` float mask at model input size.
+    """
+
+    def __init__(self, quality_weight: float = 1.0) -> None:
+        super().__init__()
+        self.dice = DiceLoss(sigmoid=True, reduction="none")
+        self.quality_weight = quality_weight
+
+    def forward(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        logits = outputs["masks"].float()
+        target = target.float()
+        per = []
+        for k in range(logits.shape[1]):
+            one = logits[:, k : k + 1]
+            dice = self.dice(one, target).reshape(one.shape[0])
+            bce = nnf.binary_cross_entropy_with_logits(one, target, reduction="none").mean((1, 2, 3))
+            per.append(dice + bce)
+        losses = torch.stack(per, 1)
+        mask_loss = losses.min(1).values.mean()
+        iou = mask_iou(logits.detach(), target)
+        quality = nnf.mse_loss(outputs["quality"].float(), iou)
+        return mask_loss + self.quality_weight * quality

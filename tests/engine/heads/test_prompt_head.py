@@ -1,0 +1,181 @@
+"""The prompt head: prompts drawn where the user clicked, masks back in the frame, an encoder
+run once per frame however many clicks, a head that learns a structure from a click, and an
+interactive kind that no automatic run includes."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from engine.config import HeadCfg
+from engine.errors import TaskError
+from engine.factory import LoadedModel, create_model
+from engine.heads import head_spec
+from engine.heads.base import FeatureSpec
+from engine.heads.kinds.prompt import Prompt, PromptTask, prompt_maps, segment
+from engine.heads.prompt import PromptHead, PromptLoss, mask_iou
+from engine.inference import Predictor
+from engine.io.calibration import Calibration, Region
+from engine.model_card import ModelCard
+from engine.provenance import ModelRef
+from engine.tasks.base import TASKS
+from engine.tasks.presets import all_heads_cfg
+from engine.tasks.runner import resolve_tasks
+from engine.transforms.geometry import Geometry
+from engine.transforms.preprocess import preprocess
+from training.metrics import build_metric
+
+SPEC = FeatureSpec(channels=(4, 8, 16, 32, 64), input_size=(64, 64))
+REF = ModelRef("m", "1", "")
+
+
+def pyramid(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, c, 64 // s, 64 // s, generator=g) for c, s in zip(SPEC.channels, SPEC.strides)]
+
+
+def prompt_cfg():
+    cfg = all_heads_cfg(input_size=(64, 64), width=4)
+    return replace(cfg, heads=(*cfg.heads, HeadCfg("prompt", "prompt", (), {"width": 8})))
+
+
+def loaded_model(cfg):
+    torch.manual_seed(0)
+    model = create_model(cfg).eval()
+    return LoadedModel(
+        ModelCard.from_cfg(cfg), model, ModelRef(cfg.name, "1", "p"), torch.device("cpu"), Path()
+    )
+
+
+def test_outputs_two_masks_with_a_quality_each_and_runs_without_a_prompt():
+    head = PromptHead(SPEC, width=8).eval()
+    image = torch.zeros(2, 3, 64, 64)
+    out = head(pyramid(2), image, torch.zeros(2, 4, 64, 64))
+    assert out["masks"].shape == (2, 2, 64, 64) and out["quality"].shape == (2, 2)
+    assert ((out["quality"] >= 0) & (out["quality"] <= 1)).all()
+    assert head(pyramid(2), image)["masks"].shape == (2, 2, 64, 64)  # export's plain call
+    assert head_spec("prompt").network_class() is PromptHead and head_spec("prompt").interactive
+
+
+def test_prompt_maps_put_clicks_box_and_mask_where_they_are_in_the_model_input():
+    g = Geometry.letterbox((100, 200), (64, 64))  # wide frame: padded top and bottom
+    p = Prompt(((50.0, 40.0, True), (150.0, 60.0, False)), box=(20.0, 10.0, 80.0, 90.0))
+    maps = prompt_maps(p, g)
+    assert maps.shape == (4, 64, 64) and maps.dtype == np.float32
+    (px, py), (nx, ny) = g.points_to_model(np.array([[50.0, 40.0], [150.0, 60.0]]))
+    assert np.unravel_index(maps[0].argmax(), maps[0].shape) == (round(py), round(px))
+    assert np.unravel_index(maps[1].argmax(), maps[1].shape) == (round(ny), round(nx))
+    assert maps[0].max() > 0.9 and maps[0][round(ny), round(nx)] < 1e-3  # each click on its own map
+    x0, y0, x1, y1 = g.boxes_to_model(np.array([20.0, 10.0, 80.0, 90.0]))[0]
+    inside = maps[2] > 0
+    assert inside[round((y0 + y1) / 2), round((x0 + x1) / 2)] and not inside[0, 0] and not inside[32, 60]
+    mask = np.zeros((100, 200), bool)
+    mask[30:70, 100:160] = True
+    assert prompt_maps(Prompt(mask=mask), g)[3].sum() == pytest.approx(mask.sum() * g.scale**2, rel=0.15)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        (Prompt(((200.0, 10.0, True),)), r"point \(200, 10\) is outside the 200x100 image"),
+        (Prompt(((-1.0, 10.0, True),)), "outside"),
+        (Prompt(box=(50.0, 50.0, 50.0, 80.0)), r"box \(50, 50, 50, 80\) is empty"),
+        (Prompt(box=(300.0, 10.0, 400.0, 80.0)), "is outside the 200x100 image"),
+        (Prompt(), "no prompt"),
+    ],
+)
+def test_a_bad_prompt_is_one_line_naming_the_problem(prompt, message):
+    with pytest.raises(TaskError, match=message) as err:
+        prompt.check((100, 200), "frame.png")
+    assert "\n" not in str(err.value)
+
+
+def test_the_mask_comes_back_at_the_frames_size_with_its_area_in_mm2():
+    cfg = prompt_cfg()
+    task = PromptTask(cfg, REF)
+    g = Geometry.letterbox((100, 200), (64, 64))
+    logits = np.full((2, 64, 64), -5.0, np.float32)
+    logits[1, 20:44, 10:30] = 5.0  # the better-scored output is the second
+    cal = Calibration((Region(0, 0, 199, 99, 0.5, 0.5, "mm", "mm", "tissue", 1),), source="regions")
+    from engine.tasks.base import FrameContext
+
+    r = task.postprocess(
+        {"masks": logits, "quality": np.array([0.2, 0.9])}, FrameContext(3, np.zeros((100, 200)), g, cal)
+    )
+    assert r.mask.shape == (100, 200) and r.mask.any() and not r.alternative.any()
+    assert r.quality == pytest.approx(0.9) and r.alternative_quality == pytest.approx(0.2) and r.frame == 3
+    assert r.area.unit == "mm2" and r.area.value == pytest.approx(r.mask.sum() * 0.25)
+
+
+def test_a_prompt_head_is_no_task_of_an_automatic_run():
+    cfg = prompt_cfg()
+    assert "prompt" not in TASKS
+    names = [t.info.name for t in resolve_tasks(cfg, "all", REF)]
+    assert "prompt" not in names and "segmentation" in names
+    with pytest.raises(TaskError, match="unknown task prompt"):
+        resolve_tasks(cfg, ["prompt"], REF)
+
+
+def test_each_click_reuses_the_frames_features_and_runs_the_head_alone(monkeypatch):
+    cfg = prompt_cfg()
+    loaded = loaded_model(cfg)
+    predictor = Predictor(loaded, backend="torch", device="cpu", precision="fp32")
+    encoded = []
+    run = predictor.encoder.run_device
+    monkeypatch.setattr(predictor.encoder, "run_device", lambda inputs: encoded.append(1) or run(inputs))
+    frame = np.zeros((80, 120), np.uint8)
+    cv2.circle(frame, (60, 40), 15, 200, -1)
+    prep = preprocess(frame, cfg)
+    task = PromptTask(cfg, loaded.ref)
+    prompt = Prompt(((60.0, 40.0, True),))
+    first = segment(predictor, task, "f0", prep.image, prep.geometry, frame, 0, prompt)
+    second = segment(
+        predictor, task, "f0", prep.image, prep.geometry, frame, 0, prompt.with_point(5, 5, False)
+    )
+    assert len(encoded) == 1 and first.mask.shape == frame.shape and second.mask.shape == frame.shape
+    with torch.no_grad():  # the same numbers as the module itself
+        x = torch.from_numpy(prep.image[None])
+        feats = loaded.module.forward_features(x)
+        direct = loaded.module.heads["prompt"](
+            feats, x, torch.from_numpy(prompt_maps(prompt, prep.geometry)[None])
+        )
+    assert first.quality == pytest.approx(float(direct["quality"][0].max()), abs=1e-5)
+    with pytest.raises(TaskError, match="outside"):
+        segment(predictor, task, "f0", prep.image, prep.geometry, frame, 0, Prompt(((500.0, 5.0, True),)))
+    plain = loaded_model(all_heads_cfg(input_size=(64, 64), width=4))
+    with pytest.raises(TaskError, match="has no prompt head"):
+        Predictor(plain, backend="torch", device="cpu").run_prompted("prompt", ["k"], prep.image[None], {})
+
+
+def test_the_head_learns_a_structure_from_one_click_and_the_metric_scores_it():
+    torch.manual_seed(0)
+    head = PromptHead(SPEC, width=8)
+    loss_fn = PromptLoss()
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    target = (((xx - 40) ** 2 + (yy - 24) ** 2) < 100).float()[None, None].repeat(4, 1, 1, 1)
+    image = target.repeat(1, 3, 1, 1) * 2 - 1  # the structure is visible in the image
+    feats = [
+        torch.nn.functional.avg_pool2d(image[:, :1].repeat(1, c, 1, 1), s)
+        for c, s in zip(SPEC.channels, SPEC.strides)
+    ]
+    prompt = torch.zeros(4, 4, 64, 64)
+    prompt[:, 0] = torch.exp(-((xx - 40) ** 2 + (yy - 24) ** 2) / 8)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    first = None
+    for _ in range(60):
+        loss = loss_fn(head(feats, image, prompt), target)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    head.eval()
+    with torch.no_grad():
+        out = head(feats, image, prompt)
+    assert float(loss) < 0.5 * first and float(mask_iou(out["masks"], target).max(1).values.mean()) > 0.8
+    metric = build_metric("prompt", None)
+    metric.update(out, target, None)
+    got = metric.compute()
+    assert got["miou_best_of_two"] > 0.8 and got["miou"] <= got["miou_best_of_two"]
