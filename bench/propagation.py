@@ -12,6 +12,13 @@ review queue uses; ``demo`` adds the bundled demo model's 1/4-level encoder feat
 ``untrained`` adds features of an untrained ``echocare_test`` encoder. The JSON line says which
 path produced ``propagated_dice``; with the default, the demo-feature path is scored on the same
 cines as well (``with_demo_features``), to show whether the model's features would help.
+
+When the installed demo model has a prompt head, the prompt-head path is scored on the same
+cines beside them (``with_prompt_head``, ``engine.tasks.prompting``): frame 0 of each label is
+prompted as a user would (a click at the structure's centre, then correction clicks until IoU
+0.9, at most five; no truth mask is given), and the mask is carried through the next
+``--frames`` frames by the prompt head alone (each frame prompted with the previous mask and a
+click at its centre). Its Dice is over the propagated frames, as the others'.
 """
 
 from __future__ import annotations
@@ -99,6 +106,59 @@ def score(source: str, frames_n: int, seeds: int, size: int) -> dict:
     }
 
 
+def score_prompt(frames_n: int, seeds: int, size: int) -> dict:
+    """Propagation with the demo model's prompt head from one prompted frame, per label."""
+    from engine.factory import load_model
+    from engine.heads.kinds.prompt import Prompt
+    from engine.inference import Predictor
+    from engine.io.memory import ArrayCine
+    from engine.tasks.prompting import PromptSession
+    from training.recipes.prompt import iou, next_click
+
+    loaded = load_model(DEMO, device="cpu")
+    if "prompt" not in loaded.cfg.heads_by_name:
+        return {}
+    predictor = Predictor(loaded, backend="torch", device="cpu", precision="fp32")
+    scores, per_label, first_iou, clicks, elapsed, count = [], {}, [], [], 0.0, 0
+    for seed in range(seeds):
+        sim = simulate("cardiac", seed=seed, cfg=SimConfig(height=size, width=size))
+        frames, truth = np.asarray(sim.frames[: frames_n + 1]), sim.truth.masks
+        with ArrayCine(frames, path=f"cardiac-{seed}") as cine:
+            session = PromptSession(cine, predictor)
+            for value, name in sim.truth.labels.items():
+                target = truth[0] == value
+                prompt, mask = Prompt(), np.zeros_like(target)
+                for _ in range(5):
+                    click = next_click(mask, target)
+                    if click is None:
+                        break
+                    prompt = prompt.with_point(*click)
+                    mask = session.segment(0, prompt).result.mask
+                    if iou(mask, target) >= 0.9:
+                        break
+                first_iou.append(iou(mask, target))
+                clicks.append(len(prompt.points))
+                t0 = time.perf_counter()
+                out = {t.result.frame: t.result.mask for t in session.propagate(0, mask, 0, len(frames) - 1)}
+                elapsed += time.perf_counter() - t0
+                count += len(out)
+                d = [
+                    dice(out.get(f, np.zeros_like(target)), truth[f] == value) for f in range(1, len(frames))
+                ]
+                per_label.setdefault(name, []).extend(d)
+                scores.extend(d)
+        predictor.cache.clear()
+    return {
+        "propagated_dice": round(float(np.mean(scores)), 4),
+        "per_label": {k: round(float(np.mean(v)), 4) for k, v in per_label.items()},
+        "min_frame_dice": round(float(np.min(scores)), 4),
+        "prompted_frame_iou": round(float(np.mean(first_iou)), 4),
+        "clicks_on_prompted_frame": round(float(np.mean(clicks)), 2),
+        "path": f"{DEMO} prompt head, from one prompted frame (clicks only)",
+        "ms_per_frame": round(1000 * elapsed / max(1, count), 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", choices=("flow", "demo", "untrained"), default="flow")
@@ -111,6 +171,9 @@ def main() -> int:
     if args.features == "flow" and demo_installed():
         demo = score("demo", args.frames, args.seeds, args.size)
         result["with_demo_features"] = {k: demo[k] for k in ("propagated_dice", "per_label", "path")}
+        prompted = score_prompt(args.frames, args.seeds, args.size)
+        if prompted:
+            result["with_prompt_head"] = prompted
     print(json.dumps(result))
     return 0
 

@@ -6,7 +6,7 @@ mask (probabilities), the dense click encoding of interactive-segmentation netwo
 decoder is a light top-down pyramid over encoder levels 3 -> 0: at each level the features
 (1x1 projection) and the prompt maps pooled to that level (max-pooled clicks, so a click never
 vanishes; average-pooled box and mask) are added and refined by a MONAI convolution block; at
-full resolution the prompt maps and the image join a last block.
+full resolution the prompt maps and the image join a last, narrower block (half the width).
 
 Outputs: ``masks`` ``[B, 2, H, W]`` logits at model input size (the answer, and the next best
 alternative for an ambiguous click: the loss trains the better of the two on each sample) and
@@ -62,9 +62,10 @@ class PromptHead(nn.Module):
         self.proj = nn.ModuleDict({str(i): nn.Conv2d(spec.channels[i], width, 1) for i in self.levels})
         self.prompt_in = nn.ModuleDict({str(i): nn.Conv2d(PROMPT_CHANNELS, width, 1) for i in self.levels})
         self.refine = nn.ModuleDict({str(i): _block(width, width) for i in self.levels})
-        self.full = _block(width + PROMPT_CHANNELS + spec.in_chans, width)
-        self.out = nn.Conv2d(width, OUTPUTS, 1)
-        self.quality = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
+        fine = max(8, width // 2)
+        self.full = _block(width + PROMPT_CHANNELS + spec.in_chans, fine)
+        self.out = nn.Conv2d(fine, OUTPUTS, 1)
+        self.quality = nn.Sequential(nn.Linear(2 * fine, width), nn.ReLU(), nn.Linear(width, 1))
 
     def forward(
         self, feats: Sequence[torch.Tensor], image: torch.Tensor, prompt: torch.Tensor | None = None

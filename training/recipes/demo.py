@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -190,11 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err.one_line()}", file=sys.stderr)
         return 2
     if args.install:
-        dest = Path(args.install)
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in ("model.safetensors", "card.json"):
-            shutil.copy2(folder / name, dest / name)
-        print(f"installed {dest}")
+        from training.recipes.extend import install
+
+        install(folder, args.install)
     return 0
 
 

@@ -30,11 +30,8 @@ the finished model files to ``DEST``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import platform
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from training.recipes import extend
 from training.recipes.config import SCENES
 from training.recipes.data import SEED_STRIDE
 from training.recipes.demo import _logger
@@ -477,68 +475,19 @@ def card_json(
 ) -> dict[str, Any]:
     """The input card (either layout) with the exam head first and ``extra`` model fields
     (``exams``, ``calibration``) beside ``measurements``."""
-    flat = "model" not in raw
-    model = dict(raw if flat else raw["model"])
-    model["heads"] = [dict(exam_head)] + [h for h in model.get("heads", []) if h.get("kind") != "exam"]
-    placed: dict[str, Any] = {}
-    for key, value in model.items():
-        if key in extra:
-            continue
-        placed[key] = value
-        if key == "measurements":
-            placed.update(extra)
-    placed.update({k: v for k, v in extra.items() if k not in placed})
-    return placed if flat else {**raw, "model": placed}
+    return extend.card_json(raw, exam_head, extra, first=True)
 
 
 def write_model(
     source: Path, folder: Path, head: Any, head_cfg: Any, extra: Mapping[str, Any], notes: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Write the extended model: the source's stored tensors unchanged plus the exam head's."""
-    from safetensors.torch import load_file, save_file
-
-    from engine.model_card import CARD_FILE, WEIGHTS_FILE, ModelCard
-    from engine.model_store import sha256_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = load_file(str(source / WEIGHTS_FILE))
-    state = {k: v for k, v in stored.items() if not k.startswith("heads.exam.")}
-    state.update(
-        {f"heads.exam.{k}": v.detach().float().contiguous().clone() for k, v in head.state_dict().items()}
-    )
-    save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
-    raw = json.loads((source / CARD_FILE).read_text(encoding="utf-8"))
-    exam_head = {
-        "name": head_cfg.name,
-        "kind": head_cfg.kind,
-        "labels": list(head_cfg.labels),
-        "params": dict(head_cfg.params),
-    }
-    card = card_json(raw, exam_head, extra)
-    card["weights_sha256"] = sha256_file(folder / WEIGHTS_FILE)
-    old_notes = raw.get("notes") or ""
-    try:
-        kept = json.loads(old_notes) if old_notes else {}
-    except ValueError:
-        kept = {"previous_notes": old_notes}
-    card["notes"] = json.dumps({**kept, "exam_head": dict(notes)}, sort_keys=True)
-    text = json.dumps(card, indent=2) + "\n"
-    ModelCard.from_json(text, folder / CARD_FILE)
-    (folder / CARD_FILE).write_text(text, encoding="utf-8")
-    return card
+    return extend.write_model(source, folder, head, head_cfg, extra, "exam_head", notes, first=True)
 
 
 def check_unchanged(source: Path, folder: Path) -> int:
     """Every tensor of the source model is stored bit-identically in the new one; returns their count."""
-    import torch
-    from safetensors.torch import load_file
-
-    old, new = load_file(str(source / "model.safetensors")), load_file(str(folder / "model.safetensors"))
-    kept = [k for k in old if not k.startswith("heads.exam.")]
-    for k in kept:
-        if k not in new or new[k].dtype != old[k].dtype or not torch.equal(new[k], old[k]):
-            raise RuntimeError(f"{k} changed while adding the exam head")
-    return len(kept)
+    return extend.check_unchanged(source, folder, "exam")
 
 
 def exam_metrics(test: SplitData, cal: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
@@ -673,21 +622,6 @@ def non_us_checks(
     return metrics, rows
 
 
-def machine() -> str:
-    """The CPU model and core count."""
-    import os
-
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
-
-
 def run_recipe(model: Path, out: Path, recipe: ExamRecipe, command: str = "") -> Path:
     """The whole recipe; returns the written model folder ``out/<name>``."""
     import torch
@@ -714,7 +648,7 @@ def run_recipe(model: Path, out: Path, recipe: ExamRecipe, command: str = "") ->
     head = create_model(new_cfg).heads["exam"].eval()
     predictor = Predictor(source, backend="torch", device="cpu", precision="fp32", batch_size=recipe.batch)
     heads = Heads(base, source.ref, recipe.detection_floor, log)
-    log(f"extending {source.cfg.name} v{source.cfg.version} ({source.folder}) on {machine()}")
+    log(f"extending {source.cfg.name} v{source.cfg.version} ({source.folder}) on {extend.machine()}")
     train = fit_pass(predictor, base, head, recipe, "train", None, True, log)
     val = fit_pass(predictor, base, head, recipe, "val", heads, False, log)
     x_train, y_train = torch.cat(train.stats), torch.tensor(train.leaves)
@@ -728,7 +662,7 @@ def run_recipe(model: Path, out: Path, recipe: ExamRecipe, command: str = "") ->
         f"model's {base.name} v{base.version} weights; the encoder and the other heads are unchanged",
         "reproduce": command or f"python -m training.recipes.exam --model {model} --out DIR",
         "recipe": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(recipe).items()},
-        "machine": machine(),
+        "machine": extend.machine(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "frames": {"train": len(train.leaves), "val": len(val.leaves)},
@@ -777,7 +711,7 @@ def run_recipe(model: Path, out: Path, recipe: ExamRecipe, command: str = "") ->
     extra = {"exams": applicability(new_cfg), "calibration": calibration}
     card = write_model(Path(source.folder), folder, head, head_cfg, extra, notes)
     card["metrics"] = dict(sorted(card_metrics.items()))
-    _rewrite(folder, card)
+    extend.rewrite_card(folder, card)
     details = {
         "metrics": metrics,
         "per_scene": per_scene,
@@ -796,45 +730,15 @@ def run_recipe(model: Path, out: Path, recipe: ExamRecipe, command: str = "") ->
 _OWN_METRICS = ("test.exam.", "test.classification.ece_", "test.detection.f1_")
 
 
-def _rewrite(folder: Path, card: Mapping[str, Any]) -> None:
-    from engine.model_card import CARD_FILE, ModelCard
-
-    text = json.dumps(card, indent=2) + "\n"
-    ModelCard.from_json(text, folder / CARD_FILE)
-    (folder / CARD_FILE).write_text(text, encoding="utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry; returns the exit status."""
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from engine.errors import EchoCareError
-
-    p = argparse.ArgumentParser(prog="python -m training.recipes.exam", description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--model", required=True, help="the model folder to extend, e.g. resources/models/echocare-demo"
+    return extend.main(
+        argv,
+        "training.recipes.exam",
+        __doc__ or "",
+        (ExamRecipe(), SMOKE),
+        run_recipe,
     )
-    p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--smoke", action="store_true", help="tiny counts: every stage in seconds")
-    p.add_argument("--install", default=None, help="copy the finished model files here")
-    args = p.parse_args(argv)
-    recipe = SMOKE if args.smoke else ExamRecipe()
-    command = "python -m training.recipes.exam " + " ".join(
-        a for a in (f"--model {args.model}", "--out DIR", "--smoke" if args.smoke else "") if a
-    )
-    try:
-        folder = run_recipe(Path(args.model), Path(args.out), recipe, command)
-    except EchoCareError as err:
-        print(f"error: {err.one_line()}", file=sys.stderr)
-        return 2
-    if args.install:
-        dest = Path(args.install)
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in ("model.safetensors", "card.json"):
-            shutil.copy2(folder / name, dest / name)
-        print(f"installed {dest}")
-    return 0
 
 
 if __name__ == "__main__":

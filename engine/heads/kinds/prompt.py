@@ -72,22 +72,37 @@ class Prompt:
             raise TaskError(source, "no prompt: give a point, a box or a previous mask")
 
 
-def prompt_maps(prompt: Prompt, geometry: Geometry) -> np.ndarray:
-    """The prompt as the network's ``[4, H, W]`` float32 maps at model input size."""
-    ih, iw = geometry.input_size
+def draw_prompt(
+    size: tuple[int, int],
+    points: Sequence[tuple[float, float, bool]] = (),
+    box: Sequence[float] | None = None,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """The network's ``[4, H, W]`` float32 prompt maps from model-input coordinates: each click a
+    Gaussian disk on the positive or negative map, the box filled, the previous mask as given."""
+    ih, iw = size
     maps = np.zeros((4, ih, iw), np.float32)
     yy, xx = np.mgrid[:ih, :iw].astype(np.float32)
+    for mx, my, positive in points:
+        disk = np.exp(-((xx - mx) ** 2 + (yy - my) ** 2) / (2 * CLICK_SIGMA**2))
+        np.maximum(maps[0 if positive else 1], disk, out=maps[0 if positive else 1])
+    if box is not None:
+        x0, y0, x1, y1 = box
+        maps[2] = ((xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)).astype(np.float32)
+    if mask is not None:
+        maps[3] = mask
+    return maps
+
+
+def prompt_maps(prompt: Prompt, geometry: Geometry) -> np.ndarray:
+    """The prompt (original-frame pixels) as the network's ``[4, H, W]`` maps at model input size."""
+    points = []
     if prompt.points:
         xy = geometry.points_to_model(np.array([(x, y) for x, y, _ in prompt.points], np.float64))
-        for (mx, my), (_, _, positive) in zip(xy, prompt.points):
-            disk = np.exp(-((xx - mx) ** 2 + (yy - my) ** 2) / (2 * CLICK_SIGMA**2))
-            np.maximum(maps[0 if positive else 1], disk, out=maps[0 if positive else 1])
-    if prompt.box is not None:
-        x0, y0, x1, y1 = geometry.boxes_to_model(np.array(prompt.box, np.float64))[0]
-        maps[2] = ((xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)).astype(np.float32)
-    if prompt.mask is not None:
-        maps[3] = geometry.image_to_model(np.asarray(prompt.mask, np.float32))
-    return maps
+        points = [(float(mx), float(my), p) for (mx, my), (_, _, p) in zip(xy, prompt.points)]
+    box = None if prompt.box is None else geometry.boxes_to_model(np.array(prompt.box, np.float64))[0]
+    mask = None if prompt.mask is None else geometry.image_to_model(np.asarray(prompt.mask, np.float32))
+    return draw_prompt(geometry.input_size, points, box, mask)
 
 
 @dataclass(frozen=True)

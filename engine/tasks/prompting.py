@@ -1,0 +1,140 @@
+"""Prompted segmentation of a cine: one frame at a time, and carried through the cine.
+
+A :class:`PromptSession` holds a cine, a model with a prompt head and its ``Predictor``; the
+predictor's feature cache is the embedding cache, so a frame is encoded once (``warm`` encodes
+frames ahead, e.g. from a background thread spreading out from the shown frame) and each
+prompt on it runs the decoder alone.
+
+``propagate`` carries a mask from one frame to its neighbours with the prompt head: each next
+frame is prompted with the previous frame's mask and a positive click at that mask's centre
+(the point farthest from its outline), forward and backward. The head's predicted IoU comes
+with every frame, so a review queue can list the frames where it dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from engine.errors import TaskError
+from engine.heads.kinds.prompt import Prompt, PromptResult, PromptTask, segment
+from engine.inference import Predictor
+from engine.io.cine import Cine
+from engine.transforms.preprocess import Prepared, preprocess
+
+
+def centre(mask: np.ndarray) -> tuple[float, float] | None:
+    """The pixel of ``mask`` farthest from its outline as (x, y); None for an empty mask."""
+    if not mask.any():
+        return None
+    padded = np.pad(mask.astype(np.uint8), 1)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(dist.argmax()), dist.shape)
+    return float(x), float(y)
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A prompted result and the milliseconds the prompt took (decoder, plus the encoder when the
+    frame was not cached yet)."""
+
+    result: PromptResult
+    ms: float
+    encoded: bool
+
+
+class PromptSession:
+    """Prompts on the frames of one cine with one model.
+
+    Args:
+        cine: the open cine (frames are read from it, never decoded again by path).
+        predictor: the model's predictor; its model must have a ``prompt`` head.
+
+    Raises:
+        TaskError: the model has no prompt head (one line, naming the model).
+    """
+
+    def __init__(self, cine: Cine, predictor: Predictor) -> None:
+        cfg = predictor.loaded.cfg
+        if "prompt" not in cfg.heads_by_name:
+            have = ", ".join(cfg.heads_by_name) or "none"
+            raise TaskError(cfg.name, f"model {cfg.name!r} has no prompt head (has: {have})")
+        self.cine = cine
+        self.predictor = predictor
+        self.task = PromptTask(cfg, predictor.loaded.ref)
+        self._prepared: dict[int, Prepared] = {}
+        self._lock = threading.Lock()
+
+    def key(self, index: int) -> tuple[str, int]:
+        return (str(self.cine.path), index)
+
+    def check_frame(self, index: int) -> None:
+        if not 0 <= index < self.cine.n_frames:
+            n = self.cine.n_frames
+            raise TaskError(str(self.cine.path), f"frame {index} is out of range (the cine has {n} frames)")
+
+    def prepared(self, index: int) -> Prepared:
+        """The frame preprocessed for the model (kept for the session)."""
+        self.check_frame(index)
+        with self._lock:
+            found = self._prepared.get(index)
+        if found is None:
+            found = preprocess(self.cine.frame(index), self.predictor.loaded.cfg)
+            with self._lock:
+                self._prepared[index] = found
+        return found
+
+    def is_ready(self, index: int) -> bool:
+        """Whether the frame's features are cached (a prompt on it runs the decoder alone)."""
+        model_key = (self.predictor.loaded.ref.sha256, self.predictor.loaded.ref.version)
+        return self.predictor.cache.get((self.key(index), *model_key)) is not None
+
+    def warm(self, frames: Iterable[int], stop: Callable[[], bool] = lambda: False) -> int:
+        """Encode ``frames`` not cached yet, in order, until ``stop()``; returns how many were encoded."""
+        done = 0
+        for i in frames:
+            if stop():
+                break
+            if self.is_ready(i):
+                continue
+            p = self.prepared(i)
+            self.predictor.features([self.key(i)], p.image[None])
+            done += 1
+        return done
+
+    def segment(self, index: int, prompt: Prompt) -> Timed:
+        """``prompt`` on frame ``index`` (original-frame pixels)."""
+        p = self.prepared(index)
+        frame = self.cine.frame(index)
+        ready = self.is_ready(index)
+        t = time.perf_counter()
+        result = segment(
+            self.predictor, self.task, self.key(index), p.image, p.geometry, frame, index, prompt,
+            self.cine.calibration_for(index),
+        )  # fmt: skip
+        return Timed(result, (time.perf_counter() - t) * 1000.0, not ready)
+
+    def propagate(self, start: int, mask: np.ndarray, first: int, last: int) -> Iterator[Timed]:
+        """Carry ``mask`` (frame ``start``) to every frame of ``first..last`` (inclusive), outward:
+        forward from ``start`` to ``last``, then backward to ``first``; ``start`` itself is not
+        re-segmented."""
+        self.check_frame(start)
+        self.check_frame(first)
+        self.check_frame(last)
+        if not first <= start <= last:
+            raise TaskError(str(self.cine.path), f"frame {start} is not inside {first}-{last}")
+        for step in (1, -1):
+            prev = np.asarray(mask, bool)
+            end = last if step == 1 else first
+            for i in range(start + step, end + step, step):
+                c = centre(prev)
+                if c is None:
+                    break
+                out = self.segment(i, Prompt(((c[0], c[1], True),), mask=prev.astype(np.float32)))
+                yield out
+                prev = out.result.mask

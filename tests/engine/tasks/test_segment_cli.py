@@ -1,0 +1,111 @@
+"""``echocare segment``: masks at the source's size and segment.json for a prompt and its
+propagation; every bad prompt, frame or model ends with exit 2 and one line naming it. And the
+prompt session behind it: frames encoded once, propagation outward from the prompted frame."""
+
+import json
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from app.cli.main import main
+from engine.config import HeadCfg
+from engine.factory import create_model, load_model
+from engine.heads.kinds.prompt import Prompt
+from engine.inference import Predictor
+from engine.io import open_cine
+from engine.model_card import ModelCard
+from engine.model_store import save_version
+from engine.tasks.presets import all_heads_cfg
+from engine.tasks.prompting import PromptSession, centre
+
+
+@pytest.fixture
+def prompt_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECHOCARE_HOME", str(tmp_path / "home"))
+    base = all_heads_cfg(name="echocare-prompt", input_size=(64, 64), width=4)
+    cfg = replace(base, heads=(*base.heads, HeadCfg("prompt", "prompt", (), {"width": 8})))
+    torch.manual_seed(0)
+    return save_version(ModelCard.from_cfg(cfg), create_model(cfg).state_dict())
+
+
+@pytest.fixture
+def cine_file(tmp_path, beating, us_dicom):
+    return us_dicom(tmp_path / "lv.dcm", beating(n=8, period=4), [(0, 0, 127, 95, 0.03, 0.03)])
+
+
+def test_a_click_and_a_propagation_write_masks_and_segment_json(tmp_path, prompt_model, cine_file, capsys):
+    out = tmp_path / "seg"
+    argv = ["segment", str(cine_file), "--model", prompt_model.name, "--frame", "3", "--point", "64,48"]
+    code = main([*argv, "--point", "5,5,bg", "--propagate", "1-6", "--out", str(out)])
+    assert code == 0
+    doc = json.loads((out / "segment.json").read_text())
+    assert doc["schema"] == "echocare-segment/1" and doc["prompt"]["points"] == [
+        [64, 48, True],
+        [5, 5, False],
+    ]
+    assert [f["frame"] for f in doc["frames"]] == [1, 2, 3, 4, 5, 6]
+    for f in doc["frames"]:
+        mask = cv2.imread(str(out / f["mask_png"]), cv2.IMREAD_UNCHANGED)
+        assert mask.shape == (96, 128) and set(np.unique(mask)) <= {0, 255}
+        assert f["area"]["unit"] == "mm2"
+        assert f["area"]["value"] == pytest.approx((mask == 255).sum() * 0.09, abs=0.01)
+        assert 0 <= f["quality"] <= 1 and f["ms"] > 0
+    assert "frame 3:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--point", "500,5"], "point (500, 5) is outside the 128x96 image"),
+        (["--box", "10,10,10,40"], "box (10, 10, 10, 40) is empty"),
+        (["--point", "5,5", "--frame", "8"], "frame 8 is out of range (the cine has 8 frames)"),
+        (["--point", "5,5", "--propagate", "0-9"], "frame 9 is out of range"),
+        (["--point", "5;5"], "--point '5;5' is not X,Y or X,Y,bg"),
+        ([], "no prompt"),
+    ],
+)
+def test_bad_input_ends_with_exit_2_and_one_line(tmp_path, prompt_model, cine_file, capsys, extra, message):
+    code = main(
+        ["segment", str(cine_file), "--model", prompt_model.name, "--out", str(tmp_path / "o"), *extra]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "o" / "segment.json").exists()
+
+
+def test_a_model_without_a_prompt_head_says_so(tmp_path, monkeypatch, cine_file, capsys):
+    monkeypatch.setenv("ECHOCARE_HOME", str(tmp_path / "home"))
+    cfg = all_heads_cfg(input_size=(64, 64), width=4)
+    card = save_version(ModelCard.from_cfg(cfg), create_model(cfg).state_dict())
+    code = main(
+        ["segment", str(cine_file), "--model", card.name, "--point", "5,5", "--out", str(tmp_path / "o")]
+    )
+    assert code == 2 and "has no prompt head" in capsys.readouterr().err
+
+
+def test_the_session_encodes_each_frame_once_and_propagates_outward(prompt_model, cine_file, monkeypatch):
+    loaded = load_model(prompt_model.name, device="cpu")
+    predictor = Predictor(loaded, backend="torch", device="cpu", precision="fp32")
+    encoded = []
+    run = predictor.encoder.run_device
+    monkeypatch.setattr(predictor.encoder, "run_device", lambda inputs: encoded.append(1) or run(inputs))
+    with open_cine(cine_file) as cine:
+        session = PromptSession(cine, predictor)
+        assert session.warm([2, 3, 4]) == 3 and session.is_ready(3) and not session.is_ready(5)
+        first = session.segment(3, Prompt(((64.0, 48.0, True),)))
+        again = session.segment(3, Prompt(((64.0, 48.0, True), (5.0, 5.0, False))))
+        assert len(encoded) == 3 and not first.encoded and not again.encoded
+        mask = np.zeros((96, 128), bool)
+        mask[30:60, 40:90] = True  # a mask to carry, whatever the untrained head answered
+        frames = [t.result.frame for t in session.propagate(3, mask, 1, 6)]
+    assert frames[:3] == [4, 5, 6] and frames[3:] == [2, 1][: len(frames) - 3]
+
+
+def test_centre_is_the_point_farthest_from_the_outline():
+    mask = np.zeros((40, 60), bool)
+    mask[10:30, 5:55] = True
+    x, y = centre(mask)
+    assert 19 <= y <= 20 and 14 <= x <= 45 and centre(np.zeros((4, 4), bool)) is None

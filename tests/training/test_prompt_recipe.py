@@ -1,0 +1,109 @@
+"""The prompt recipe: a prompt head added to a model with every other tensor unchanged, scored by
+the standard click protocol, usable by ``echocare segment``; and the protocol's click rule."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from training.recipes.prompt import SMOKE, next_click, run_recipe, summary, tight_box
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    import torch
+    from safetensors.torch import save_file
+
+    from engine.factory import create_model
+    from engine.model_card import CARD_FILE, WEIGHTS_FILE, ModelCard
+    from engine.tasks.presets import all_heads_cfg
+
+    src = tmp_path_factory.mktemp("src") / "base"
+    src.mkdir()
+    cfg = all_heads_cfg(name="base", input_size=(64, 64), width=4)
+    torch.manual_seed(0)
+    save_file({k: v.contiguous() for k, v in create_model(cfg).state_dict().items()}, str(src / WEIGHTS_FILE))
+    (src / CARD_FILE).write_text(ModelCard.from_cfg(cfg).to_json(), encoding="utf-8")
+    out = tmp_path_factory.mktemp("run")
+    return src, run_recipe(src, out, SMOKE), out
+
+
+def test_the_head_is_added_and_nothing_else_changes(smoke_run):
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.factory import load_model
+
+    src, folder, out = smoke_run
+    old, new = load_file(str(src / "model.safetensors")), load_file(str(folder / "model.safetensors"))
+    assert all(torch.equal(old[k], new[k]) for k in old)
+    assert any(k.startswith("heads.prompt.") for k in new) and not any(
+        k.startswith("heads.prompt.") for k in old
+    )
+    loaded = load_model(folder, device="cpu")
+    assert "prompt" in loaded.cfg.heads_by_name and loaded.cfg.heads[-1].name == "prompt"
+    metrics = loaded.card.metrics
+    for key in ("miou_1click", "noc_85", "miou_box", "structures"):
+        assert f"test.prompt.{key}" in metrics
+    assert 1 <= metrics["test.prompt.noc_85"] <= SMOKE.max_clicks
+    notes = json.loads(loaded.card.notes)["prompt_head"]
+    assert notes["recipe"]["steps"] == SMOKE.steps and "reproduce" in notes
+    rows = json.loads((out / "prompt_metrics.json").read_text())["rows"]
+    assert len(rows) == metrics["test.prompt.structures"] and {r["scene"] for r in rows} >= {
+        "lesion",
+        "cardiac",
+    }
+
+
+def test_the_written_model_answers_echocare_segment(smoke_run, tmp_path, capsys):
+    from app.cli.main import main
+
+    _, folder, _ = smoke_run
+    image = np.zeros((90, 120), np.uint8)
+    cv2.circle(image, (60, 45), 20, 220, -1)
+    cv2.imwrite(str(tmp_path / "frame.png"), image)
+    out = tmp_path / "seg"
+    assert (
+        main(
+            [
+                "segment",
+                str(tmp_path / "frame.png"),
+                "--model",
+                str(folder),
+                "--point",
+                "60,45",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    mask = cv2.imread(str(out / "mask_00000.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (90, 120)
+    assert json.loads((out / "segment.json").read_text())["frames"][0]["area"]["unit"] == "px2"
+
+
+def test_the_correction_click_goes_to_the_centre_of_the_larger_error():
+    truth = np.zeros((50, 50), bool)
+    truth[10:40, 10:40] = True
+    assert next_click(np.zeros_like(truth), truth)[2] is True  # first click: inside, positive
+    x, y, positive = next_click(np.zeros_like(truth), truth)
+    assert 23 <= x <= 26 and 23 <= y <= 26
+    over = truth.copy()
+    over[10:40, 40:50] = True  # a false alarm strip wider than any miss
+    over[10:12, 10:40] = False
+    x, y, positive = next_click(over, truth)
+    assert positive is False and x >= 40
+    assert next_click(truth, truth) is None
+    assert tight_box(truth) == (10.0, 10.0, 39.0, 39.0)
+
+
+def test_summary_gives_overall_and_per_structure_figures():
+    rows = [
+        {"name": "a", "iou_1click": 0.8, "clicks_to_85": 2, "reached_85": True, "iou_box": 0.9},
+        {"name": "b", "iou_1click": 0.4, "clicks_to_85": 20, "reached_85": False, "iou_box": 0.7},
+    ]
+    s = summary(rows)
+    assert s["miou_1click"] == pytest.approx(0.6) and s["noc_85"] == 11 and s["reached_85"] == 0.5
+    assert s["a.miou_box"] == 0.9 and s["b.noc_85"] == 20 and s["structures"] == 2

@@ -1,0 +1,164 @@
+"""Extend a stored model with one head: the source's stored tensors copied bit for bit, the new
+head's added under ``heads.<name>.``, the card gaining the head and any new model fields.
+
+Used by the recipes that train a head on a frozen encoder (``training.recipes.exam``,
+``training.recipes.prompt``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def card_json(
+    raw: Mapping[str, Any], head: Mapping[str, Any], extra: Mapping[str, Any], first: bool = False
+) -> dict[str, Any]:
+    """The input card (either layout) with ``head`` in place of a head of its name (first, or
+    last, when ``first`` is set or there was none) and ``extra`` model fields beside
+    ``measurements``."""
+    flat = "model" not in raw
+    model = dict(raw if flat else raw["model"])
+    heads = [dict(h) for h in model.get("heads", [])]
+    names = [h.get("name") for h in heads]
+    if head["name"] in names and not first:
+        heads[names.index(head["name"])] = dict(head)
+    else:
+        others = [h for h in heads if h.get("name") != head["name"]]
+        heads = [dict(head), *others] if first else [*others, dict(head)]
+    model["heads"] = heads
+    placed: dict[str, Any] = {}
+    for key, value in model.items():
+        if key in extra:
+            continue
+        placed[key] = value
+        if key == "measurements":
+            placed.update(extra)
+    placed.update({k: v for k, v in extra.items() if k not in placed})
+    return placed if flat else {**raw, "model": placed}
+
+
+def write_model(
+    source: Path,
+    folder: Path,
+    head: Any,
+    head_cfg: Any,
+    extra: Mapping[str, Any],
+    notes_key: str,
+    notes: Mapping[str, Any],
+    first: bool = False,
+) -> dict[str, Any]:
+    """Write ``folder`` (weights and card): the source's stored tensors unchanged plus ``head``'s,
+    the card with ``head_cfg`` (``card_json``) and ``notes`` under ``notes_key`` of its notes."""
+    from safetensors.torch import load_file, save_file
+
+    from engine.model_card import CARD_FILE, WEIGHTS_FILE
+    from engine.model_store import sha256_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = f"heads.{head_cfg.name}."
+    stored = load_file(str(source / WEIGHTS_FILE))
+    state = {k: v for k, v in stored.items() if not k.startswith(prefix)}
+    state.update({prefix + k: v.detach().float().contiguous().clone() for k, v in head.state_dict().items()})
+    save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    raw = json.loads((source / CARD_FILE).read_text(encoding="utf-8"))
+    entry = {
+        "name": head_cfg.name,
+        "kind": head_cfg.kind,
+        "labels": list(head_cfg.labels),
+        "params": dict(head_cfg.params),
+    }
+    card = card_json(raw, entry, extra, first)
+    card["weights_sha256"] = sha256_file(folder / WEIGHTS_FILE)
+    old_notes = raw.get("notes") or ""
+    try:
+        kept = json.loads(old_notes) if old_notes else {}
+    except ValueError:
+        kept = {"previous_notes": old_notes}
+    card["notes"] = json.dumps({**kept, notes_key: dict(notes)}, sort_keys=True)
+    rewrite_card(folder, card)
+    return card
+
+
+def check_unchanged(source: Path, folder: Path, head_name: str) -> int:
+    """Every tensor of the source model but ``head_name``'s is stored bit-identically in the new
+    one; returns their count."""
+    import torch
+    from safetensors.torch import load_file
+
+    old, new = load_file(str(source / "model.safetensors")), load_file(str(folder / "model.safetensors"))
+    kept = [k for k in old if not k.startswith(f"heads.{head_name}.")]
+    for k in kept:
+        if k not in new or new[k].dtype != old[k].dtype or not torch.equal(new[k], old[k]):
+            raise RuntimeError(f"{k} changed while adding the {head_name} head")
+    return len(kept)
+
+
+def rewrite_card(folder: Path, card: Mapping[str, Any]) -> None:
+    """Write ``card`` as the folder's card, after checking it parses."""
+    from engine.model_card import CARD_FILE, ModelCard
+
+    text = json.dumps(card, indent=2) + "\n"
+    ModelCard.from_json(text, folder / CARD_FILE)
+    (folder / CARD_FILE).write_text(text, encoding="utf-8")
+
+
+def machine() -> str:
+    """The CPU model and core count."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def install(folder: Path, dest: str | Path) -> None:
+    """Copy a finished model's files (weights and card) into ``dest``."""
+    target = Path(dest)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "card.json"):
+        shutil.copy2(folder / name, target / name)
+    print(f"installed {target}")
+
+
+def main(
+    argv: Sequence[str] | None,
+    module: str,
+    doc: str,
+    recipes: tuple[Any, Any],
+    run: Callable[[Path, Path, Any, str], Path],
+) -> int:
+    """The command line of a recipe that adds a head: ``--model``, ``--out``, ``--smoke``,
+    ``--install``; ``recipes`` is (full, smoke). Returns the exit status."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from engine.errors import EchoCareError
+
+    p = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
+    p.add_argument(
+        "--model", required=True, help="the model folder to extend, e.g. resources/models/echocare-demo"
+    )
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--smoke", action="store_true", help="tiny counts: every stage in seconds")
+    p.add_argument("--install", default=None, help="copy the finished model files here")
+    args = p.parse_args(argv)
+    flags = (f"--model {args.model}", "--out DIR", "--smoke" if args.smoke else "")
+    command = f"python -m {module} " + " ".join(a for a in flags if a)
+    try:
+        folder = run(Path(args.model), Path(args.out), recipes[1] if args.smoke else recipes[0], command)
+    except EchoCareError as err:
+        print(f"error: {err.one_line()}", file=sys.stderr)
+        return 2
+    if args.install:
+        install(folder, args.install)
+    return 0

@@ -1,0 +1,465 @@
+"""``python -m training.recipes.prompt --model resources/models/echocare-demo --out DIR [--smoke]``:
+add the prompt head (click or box to a mask) to a model, trained on its frozen encoder.
+
+The model's encoder and every head it has stay bit-identical; a ``prompt`` head is added (an
+existing one is replaced):
+
+1. Simulate every scene (``training.sim``) at several sizes with each scene's own probe, in a
+   training and a test split with their own simulator seeds (the test split uses the demo
+   recipe's held-out seed). Every connected part of every labelled structure of at least
+   ``min_area`` model-input pixels is one target, whatever its name: the head is
+   class-agnostic. Frames go through the engine's preprocessing and ``Predictor``; the
+   training frames' features are computed once and kept in memory (float16).
+2. Train the head with random prompts, as interactive segmentation is trained: a batch is one
+   positive click (the structure's centre or a random interior point), a box (the tight box,
+   each side jittered), or a click followed by one to ``max_corrections`` correction clicks,
+   each at the centre of the largest error region of the head's own answer so far
+   (positive on a miss, negative on a false alarm) with that answer as the previous mask.
+3. Write ``DIR/<name>/{model.safetensors, card.json}`` with the prompt head.
+4. Score the written model through the engine (``engine.heads.kinds.prompt.segment``, original
+   frame pixels) on the test split with the standard protocol (:func:`evaluate_prompts`): IoU
+   after one click at the structure's centre, clicks to reach IoU 0.85 (at most
+   ``max_clicks``), IoU with the tight box; per structure name and overall.
+
+``--smoke`` runs every stage with tiny counts (the test uses it); ``--install DEST`` copies
+the finished model files to ``DEST``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from engine.tasks.prompting import centre
+from training.recipes import extend
+from training.recipes.config import SCENES
+from training.recipes.data import SEED_STRIDE
+from training.recipes.demo import _logger
+from training.recipes.exam import SimFrame, sim_frames
+
+IOU_TARGET = 0.85
+
+
+@dataclass(frozen=True)
+class PromptRecipe:
+    """Counts, seeds and settings of the prompt recipe.
+
+    Attributes:
+        per_scene: frames per scene in each split (cardiac frames come ``cardiac_frames`` per cine).
+        sizes: render sizes (H, W) used in turn.
+        train_seed, test_seed: the splits' simulator seed bases.
+        width: the head's decoder width.
+        steps, batch_size, lr, weight_decay: training (AdamW, cosine decay).
+        box_share, correction_share: shares of batches prompted with a box, and with a click
+            followed by correction clicks (the rest: one click).
+        max_corrections: most correction clicks in a training batch.
+        min_area: smallest structure part, in model-input pixels.
+        max_clicks: the most clicks the test protocol gives a structure.
+        seed: torch and sampling seed.
+        threads: torch threads.
+        batch: frames per encoder pass.
+    """
+
+    per_scene: Mapping[str, int] = field(default_factory=lambda: {"train": 320, "test": 40})
+    sizes: tuple[tuple[int, int], ...] = ((256, 256), (240, 320), (400, 480), (480, 640))
+    cardiac_frames: int = 8
+    train_seed: int = 3
+    test_seed: int = 9001
+    width: int = 32
+    steps: int = 1200
+    batch_size: int = 12
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    box_share: float = 0.25
+    correction_share: float = 0.35
+    max_corrections: int = 3
+    min_area: int = 6
+    max_clicks: int = 20
+    seed: int = 0
+    threads: int = 2
+    batch: int = 32
+
+
+SMOKE = PromptRecipe(
+    per_scene={"train": 4, "test": 2},
+    sizes=((256, 256),),
+    steps=8,
+    batch_size=4,
+    max_clicks=3,
+    cardiac_frames=2,
+)
+
+
+@dataclass(frozen=True)
+class Structure:
+    """One connected part of one labelled structure of a simulated frame."""
+
+    name: str
+    scene: str
+    frame: int  # index into the split's frames
+    mask: np.ndarray  # original-frame bool
+    model_mask: np.ndarray  # model-input bool
+
+
+def parts(frame: SimFrame, geometry: Any, min_area: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, original mask, model-input mask) of every connected part of every labelled structure."""
+    labels = np.asarray(frame.result.truth.masks[frame.index])
+    for value, name in sorted(frame.result.truth.labels.items()):
+        count, comp = cv2.connectedComponents((labels == value).astype(np.uint8), connectivity=8)
+        for c in range(1, count):
+            mask = comp == c
+            small = geometry.image_to_model(mask.astype(np.float32)) >= 0.5
+            if small.sum() >= min_area:
+                yield name, mask, small
+
+
+def next_click(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, bool] | None:
+    """The standard correction click: at the centre of the larger error region, positive where
+    the structure was missed and negative on a false alarm (None when there is no error)."""
+    best: tuple[float, float, float, bool] | None = None
+    for region, positive in ((truth & ~pred, True), (pred & ~truth, False)):
+        if not region.any():
+            continue
+        padded = np.pad(region.astype(np.uint8), 1)
+        dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+        y, x = np.unravel_index(int(dist.argmax()), dist.shape)
+        if best is None or dist[y, x] > best[0]:
+            best = (float(dist[y, x]), float(x), float(y), positive)
+    return None if best is None else (best[1], best[2], best[3])
+
+
+def tight_box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of the mask's pixels."""
+    ys, xs = np.nonzero(mask)
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+@dataclass
+class TrainSet:
+    """The training split at model-input size: features per level (float16), images, targets."""
+
+    levels: list[list[np.ndarray]] = field(default_factory=list)  # per frame, per level
+    images: list[np.ndarray] = field(default_factory=list)
+    structures: list[Structure] = field(default_factory=list)
+
+
+def encode_split(
+    predictor: Any,
+    cfg: Any,
+    recipe: PromptRecipe,
+    split: str,
+    keep_features: bool,
+    log: Callable[[str], None],
+) -> tuple[TrainSet, list[tuple[SimFrame, Any]]]:
+    """Every frame of ``split`` preprocessed (and encoded when ``keep_features``), with its parts."""
+    from engine.transforms.preprocess import preprocess
+
+    seed = {"train": recipe.train_seed, "test": recipe.test_seed}[split]
+    data = TrainSet()
+    frames: list[tuple[SimFrame, Any]] = []
+    t = time.monotonic()
+    for k, scene in enumerate(SCENES):
+        batch: list[tuple[SimFrame, Any]] = []
+        for f in sim_frames(
+            scene, recipe.per_scene[split], seed * 10 + k, recipe.sizes, recipe.cardiac_frames
+        ):
+            batch.append((f, preprocess(f.frame, cfg)))
+            if len(batch) == recipe.batch:
+                _add(predictor, batch, data, frames, recipe, keep_features)
+                batch = []
+        if batch:
+            _add(predictor, batch, data, frames, recipe, keep_features)
+    log(f"{split}: {len(frames)} frames, {len(data.structures)} structures in {time.monotonic() - t:.1f} s")
+    return data, frames
+
+
+def _add(
+    predictor: Any,
+    batch: list[tuple[SimFrame, Any]],
+    data: TrainSet,
+    frames: list[tuple[SimFrame, Any]],
+    recipe: PromptRecipe,
+    keep_features: bool,
+) -> None:
+    if keep_features:
+        images = np.stack([p.image for _, p in batch])
+        feats = predictor.features([f.key for f, _ in batch], images)
+        predictor.cache.clear()
+        for (_, p), levels in zip(batch, feats):
+            data.levels.append([np.asarray(x, np.float16) for x in levels[:4]])
+            data.images.append(p.image.astype(np.float16))
+    for f, p in batch:
+        index = len(frames)
+        frames.append((f, p))
+        for name, mask, small in parts(f, p.geometry, recipe.min_area):
+            data.structures.append(Structure(name, f.scene, index, mask, small))
+
+
+def _batch_prompts(
+    head: Any,
+    feats: list[Any],
+    images: Any,
+    targets: np.ndarray,
+    mode: str,
+    corrections: int,
+    rng: np.random.Generator,
+) -> Any:
+    """The prompt maps of one training batch (``mode``: click, box or correct)."""
+    import torch
+
+    from engine.heads.kinds.prompt import draw_prompt
+
+    size = targets.shape[-2:]
+    points: list[list[tuple[float, float, bool]]] = []
+    boxes: list[Any] = []
+    for t in targets:
+        if mode == "box":
+            x0, y0, x1, y1 = tight_box(t)
+            w, h = x1 - x0 + 1, y1 - y0 + 1
+            jitter = rng.normal(0.0, 0.08, 4) * np.array([w, h, w, h])
+            boxes.append((x0 + jitter[0], y0 + jitter[1], x1 + jitter[2], y1 + jitter[3]))
+            points.append([])
+            continue
+        boxes.append(None)
+        c = centre(t)
+        if rng.random() < 0.5 or c is None:
+            ys, xs = np.nonzero(t)
+            j = int(rng.integers(len(xs)))
+            c = (float(xs[j]), float(ys[j]))
+        points.append([(c[0], c[1], True)])
+    maps = np.stack([draw_prompt(size, p, b) for p, b in zip(points, boxes)])
+    if mode != "correct":
+        return torch.from_numpy(maps)
+    for _ in range(corrections):
+        with torch.no_grad():
+            out = head(feats, images, torch.from_numpy(maps))
+        pick = out["quality"].argmax(1)
+        logits = out["masks"][torch.arange(len(targets)), pick].numpy()
+        for b, t in enumerate(targets):
+            click = next_click(logits[b] > 0, t)
+            if click is not None:
+                points[b].append(click)
+        prev = (logits > 0).astype(np.float32)  # as the app gives it: the mask last shown
+        maps = np.stack([draw_prompt(size, p, None, m) for p, m in zip(points, prev)])
+    return torch.from_numpy(maps.astype(np.float32))
+
+
+def train_head(head: Any, data: TrainSet, recipe: PromptRecipe, log: Callable[[str], None]) -> float:
+    """Train the prompt head on the stored features; returns the last 50 steps' mean loss."""
+    import torch
+
+    from engine.heads.prompt import PromptLoss
+
+    rng = np.random.default_rng(recipe.seed)
+    loss_fn = PromptLoss()
+    opt = torch.optim.AdamW(head.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps, pct_start=0.05)
+    head.train()
+    losses: list[float] = []
+    t = time.monotonic()
+    for step in range(recipe.steps):
+        pick = rng.integers(len(data.structures), size=recipe.batch_size)
+        chosen = [data.structures[int(i)] for i in pick]
+        feats = [
+            torch.from_numpy(np.stack([data.levels[s.frame][i] for s in chosen]).astype(np.float32))
+            for i in range(4)
+        ]
+        feats.append(torch.zeros(0))  # level 4 is not read by the head
+        images = torch.from_numpy(np.stack([data.images[s.frame] for s in chosen]).astype(np.float32))
+        targets = np.stack([s.model_mask for s in chosen])
+        u = rng.random()
+        mode = (
+            "box"
+            if u < recipe.box_share
+            else "correct"
+            if u < recipe.box_share + recipe.correction_share
+            else "click"
+        )
+        corrections = int(rng.integers(1, recipe.max_corrections + 1))
+        head.eval()
+        prompts = _batch_prompts(head, feats, images, targets, mode, corrections, rng)
+        head.train()
+        loss = loss_fn(head(feats, images, prompts), torch.from_numpy(targets[:, None].astype(np.float32)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if (step + 1) % max(1, recipe.steps // 10) == 0:
+            recent = np.mean(losses[-50:])
+            log(f"step {step + 1}/{recipe.steps} loss {recent:.4f} ({time.monotonic() - t:.0f} s)")
+    head.eval()
+    return float(np.mean(losses[-50:]))
+
+
+def evaluate_prompts(
+    predictor: Any,
+    task: Any,
+    frames: Sequence[tuple[SimFrame, Any]],
+    structures: Sequence[Structure],
+    max_clicks: int,
+) -> list[dict[str, Any]]:
+    """The standard protocol on each structure, through the engine, in original-frame pixels:
+    one click at the centre, correction clicks until IoU 0.85 (at most ``max_clicks``), the tight box."""
+    from engine.heads.kinds.prompt import Prompt, segment
+
+    rows = []
+    for s in structures:
+        f, p = frames[s.frame]
+        run = partial(
+            segment,
+            predictor,
+            task,
+            f.key,
+            p.image,
+            p.geometry,
+            f.frame,
+            f.index,
+            calibration=f.result.calibration(),
+        )
+
+        prompt = Prompt()
+        pred = np.zeros_like(s.mask)
+        ious: list[float] = []
+        while len(ious) < max_clicks:
+            click = next_click(pred, s.mask)
+            if click is None:
+                break
+            prompt = prompt.with_point(*click)
+            result = run(replace(prompt, mask=pred.astype(np.float32) if ious else None))
+            pred = result.mask
+            ious.append(iou(pred, s.mask))
+            if ious[-1] >= IOU_TARGET:
+                break
+        box = run(Prompt(box=tight_box(s.mask)))
+        reached = next((k + 1 for k, v in enumerate(ious) if v >= IOU_TARGET), None)
+        rows.append(
+            {
+                "name": s.name,
+                "scene": s.scene,
+                "area_px": int(s.mask.sum()),
+                "iou_1click": ious[0] if ious else 1.0,
+                "clicks_to_85": reached if reached is not None else max_clicks,
+                "reached_85": reached is not None,
+                "iou_box": iou(box.mask, s.mask),
+            }
+        )
+        predictor.cache.clear()
+    return rows
+
+
+def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Overall and per-structure-name figures of :func:`evaluate_prompts` rows."""
+
+    def figures(sel: Sequence[Mapping[str, Any]], prefix: str) -> dict[str, float]:
+        if not sel:
+            return {}
+        return {
+            f"{prefix}miou_1click": float(np.mean([r["iou_1click"] for r in sel])),
+            f"{prefix}noc_85": float(np.mean([r["clicks_to_85"] for r in sel])),
+            f"{prefix}reached_85": float(np.mean([r["reached_85"] for r in sel])),
+            f"{prefix}miou_box": float(np.mean([r["iou_box"] for r in sel])),
+        }
+
+    out = {**figures(rows, ""), "structures": float(len(rows))}
+    for name in sorted({r["name"] for r in rows}):
+        out.update(figures([r for r in rows if r["name"] == name], f"{name}."))
+    return out
+
+
+def run_recipe(model: Path, out: Path, recipe: PromptRecipe, command: str = "") -> Path:
+    """The whole recipe; returns the written model folder ``out/<name>``."""
+    import torch
+
+    from engine.config import HeadCfg
+    from engine.errors import ConfigError
+    from engine.factory import create_model, load_model
+    from engine.heads.kinds.prompt import PromptTask
+    from engine.inference import Predictor
+
+    log = _logger(out)
+    start = time.monotonic()
+    torch.set_num_threads(recipe.threads)
+    torch.manual_seed(recipe.seed)
+    source = load_model(model, device="cpu")
+    base = source.cfg
+    head_cfg = HeadCfg("prompt", "prompt", (), {"width": recipe.width, "levels": [3, 2, 1, 0]})
+    new_cfg = replace(base, heads=(*(h for h in base.heads if h.name != "prompt"), head_cfg))
+    head = create_model(new_cfg).heads["prompt"]
+    predictor = Predictor(source, backend="torch", device="cpu", precision="fp32", batch_size=recipe.batch)
+    log(f"extending {base.name} v{base.version} ({source.folder}) on {extend.machine()}")
+    data, _ = encode_split(predictor, base, recipe, "train", True, log)
+    loss = train_head(head, data, recipe, log)
+    fit_minutes = (time.monotonic() - start) / 60
+    notes = {
+        "added": "prompt head (class-agnostic click/box/previous-mask segmentation) trained on the frozen "
+        f"encoder of {base.name} v{base.version}; the encoder and the other heads are unchanged",
+        "reproduce": command or f"python -m training.recipes.prompt --model {model} --out DIR",
+        "recipe": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(recipe).items()},
+        "machine": extend.machine(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "structures": {"train": len(data.structures)},
+        "simulator_seeds": f"(split_seed * 10 + scene) * {SEED_STRIDE} + i, scenes in order {list(SCENES)}; "
+        f"train {recipe.train_seed}, test {recipe.test_seed} (the demo recipe trained on 0)",
+        "final_loss": round(loss, 6),
+        "fit_minutes": round(fit_minutes, 2),
+    }
+    del data
+    folder = out / base.name
+    if folder.resolve() == Path(source.folder).resolve():
+        raise ConfigError(folder, "the output folder is the model being extended; choose another --out")
+    extend.write_model(Path(source.folder), folder, head, head_cfg, {}, "prompt_head", notes)
+    kept = extend.check_unchanged(Path(source.folder), folder, "prompt")
+    log(f"wrote {folder}: {kept} tensors of {base.name} v{base.version} unchanged, prompt head added")
+
+    loaded = load_model(folder, device="cpu")
+    written = Predictor(loaded, backend="torch", device="cpu", precision="fp32", batch_size=recipe.batch)
+    test, frames = encode_split(written, loaded.cfg, recipe, "test", False, log)
+    rows = evaluate_prompts(
+        written, PromptTask(loaded.cfg, loaded.ref), frames, test.structures, recipe.max_clicks
+    )
+    metrics = summary(rows)
+    minutes = (time.monotonic() - start) / 60
+    notes.update({"total_minutes": round(minutes, 2), "test_structures": len(rows)})
+    card = extend.write_model(Path(source.folder), folder, head, head_cfg, {}, "prompt_head", notes)
+    own = {f"test.prompt.{k}": round(float(v), 6) for k, v in sorted(metrics.items()) if math.isfinite(v)}
+    old = {k: v for k, v in loaded.card.metrics.items() if not k.startswith("test.prompt.")}
+    card["metrics"] = dict(sorted({**old, **own}.items()))
+    extend.rewrite_card(folder, card)
+    (out / "prompt_metrics.json").write_text(
+        json.dumps({"metrics": metrics, "rows": rows}, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    log(" ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if "." not in k))
+    log(f"done in {minutes:.1f} min: {folder}")
+    return folder
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry; returns the exit status."""
+    return extend.main(
+        argv,
+        "training.recipes.prompt",
+        __doc__ or "",
+        (PromptRecipe(), SMOKE),
+        run_recipe,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
