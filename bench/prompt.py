@@ -34,7 +34,7 @@ import cv2
 import torch
 
 from engine.factory import load_model
-from engine.heads.kinds.prompt import Prompt, PromptTask
+from engine.heads.kinds.prompt import Prompt
 from engine.inference import Predictor
 from engine.tasks.prompting import PromptSession
 from training.recipes.prompt import PromptRecipe, encode_split, evaluate_prompts, iou, summary, tight_box
@@ -97,7 +97,7 @@ def main() -> int:
     predictor = Predictor(loaded, backend="torch", device="cpu", precision="fp32")
     test, frames = encode_split(predictor, loaded.cfg, recipe, "test", False, lambda _: None)
     t = time.perf_counter()
-    rows = evaluate_prompts(predictor, PromptTask(loaded.cfg, loaded.ref), frames, test.structures, 20)
+    rows = evaluate_prompts(predictor, frames, test.structures, 20)
     eval_s = time.perf_counter() - t
     figures = summary(rows)
     grab, grab_ms = [], []

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from engine.errors import TaskError
-from engine.heads.kinds.prompt import Prompt, PromptResult, PromptTask, segment
+from engine.heads.kinds.prompt import Prompt, PromptResult, PromptTask, segment, zoom_crop
 from engine.inference import Predictor
 from engine.io.cine import Cine
 from engine.transforms.preprocess import Prepared, preprocess
@@ -70,29 +70,30 @@ class PromptSession:
         self._prepared: dict[int, Prepared] = {}
         self._lock = threading.Lock()
 
-    def key(self, index: int) -> tuple[str, int]:
-        return (str(self.cine.path), index)
+    def key(self, index: int, crop: tuple[int, int, int, int] | None = None) -> Hashable:
+        return (str(self.cine.path), index, crop)
 
     def check_frame(self, index: int) -> None:
         if not 0 <= index < self.cine.n_frames:
             n = self.cine.n_frames
             raise TaskError(str(self.cine.path), f"frame {index} is out of range (the cine has {n} frames)")
 
-    def prepared(self, index: int) -> Prepared:
-        """The frame preprocessed for the model (kept for the session)."""
+    def prepared(self, index: int, crop: tuple[int, int, int, int] | None = None) -> Prepared:
+        """The frame (or its ``crop``) preprocessed for the model; whole frames are kept."""
         self.check_frame(index)
         with self._lock:
-            found = self._prepared.get(index)
+            found = self._prepared.get(index) if crop is None else None
         if found is None:
-            found = preprocess(self.cine.frame(index), self.predictor.loaded.cfg)
-            with self._lock:
-                self._prepared[index] = found
+            found = preprocess(self.cine.frame(index), self.predictor.loaded.cfg, crop)
+            if crop is None:
+                with self._lock:
+                    self._prepared[index] = found
         return found
 
-    def is_ready(self, index: int) -> bool:
-        """Whether the frame's features are cached (a prompt on it runs the decoder alone)."""
+    def is_ready(self, index: int, crop: tuple[int, int, int, int] | None = None) -> bool:
+        """Whether the frame's (or crop's) features are cached (a prompt runs the decoder alone)."""
         model_key = (self.predictor.loaded.ref.sha256, self.predictor.loaded.ref.version)
-        return self.predictor.cache.get((self.key(index), *model_key)) is not None
+        return self.predictor.cache.get((self.key(index, crop), *model_key)) is not None
 
     def warm(self, frames: Iterable[int], stop: Callable[[], bool] = lambda: False) -> int:
         """Encode ``frames`` not cached yet, in order, until ``stop()``; returns how many were encoded."""
@@ -108,13 +109,16 @@ class PromptSession:
         return done
 
     def segment(self, index: int, prompt: Prompt) -> Timed:
-        """``prompt`` on frame ``index`` (original-frame pixels)."""
-        p = self.prepared(index)
+        """``prompt`` on frame ``index`` (original-frame pixels); with a box or a previous mask the
+        head looks at the zoomed crop around them (``zoom_crop``), encoded on first use."""
         frame = self.cine.frame(index)
-        ready = self.is_ready(index)
+        prompt.check(tuple(frame.shape[:2]), str(self.cine.path))  # type: ignore[arg-type]
+        crop = zoom_crop(prompt, tuple(frame.shape[:2]))  # type: ignore[arg-type]
+        ready = self.is_ready(index, crop)
         t = time.perf_counter()
+        p = self.prepared(index, crop)
         result = segment(
-            self.predictor, self.task, self.key(index), p.image, p.geometry, frame, index, prompt,
+            self.predictor, self.task, self.key(index, crop), p.image, p.geometry, frame, index, prompt,
             self.cine.calibration_for(index),
         )  # fmt: skip
         return Timed(result, (time.perf_counter() - t) * 1000.0, not ready)

@@ -33,7 +33,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +75,7 @@ class PromptRecipe:
     train_seed: int = 3
     test_seed: int = 9001
     width: int = 32
-    steps: int = 1200
+    steps: int = 2000
     batch_size: int = 12
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -108,7 +107,8 @@ class Structure:
     scene: str
     frame: int  # index into the split's frames
     mask: np.ndarray  # original-frame bool
-    model_mask: np.ndarray  # model-input bool
+    model_mask: np.ndarray  # model-input bool of the view the head is trained on
+    view: int = -1  # index into the training set's stored features (-1: not stored)
 
 
 def parts(frame: SimFrame, geometry: Any, min_area: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
@@ -196,18 +196,35 @@ def _add(
     recipe: PromptRecipe,
     keep_features: bool,
 ) -> None:
-    if keep_features:
-        images = np.stack([p.image for _, p in batch])
-        feats = predictor.features([f.key for f, _ in batch], images)
-        predictor.cache.clear()
-        for (_, p), levels in zip(batch, feats):
-            data.levels.append([np.asarray(x, np.float16) for x in levels[:4]])
-            data.images.append(p.image.astype(np.float16))
+    """Add a batch of frames; with ``keep_features`` each frame and each structure's zoomed crop
+    (``zoom_crop`` of its box, as the head sees it after a first answer) are encoded and kept."""
+    from engine.heads.kinds.prompt import Prompt, zoom_crop
+    from engine.transforms.preprocess import preprocess
+
+    views: list[tuple[str, Any]] = []
+    found: list[Structure] = []
     for f, p in batch:
         index = len(frames)
         frames.append((f, p))
+        whole = len(data.levels) + len(views)
+        if keep_features:
+            views.append((f"{f.key}:whole", p))
         for name, mask, small in parts(f, p.geometry, recipe.min_area):
-            data.structures.append(Structure(name, f.scene, index, mask, small))
+            found.append(Structure(name, f.scene, index, mask, small, whole if keep_features else -1))
+            crop = zoom_crop(Prompt(box=tight_box(mask)), mask.shape) if keep_features else None
+            if crop is not None:
+                z = preprocess(f.frame, predictor.loaded.cfg, crop)
+                zoomed = z.geometry.image_to_model(mask.astype(np.float32)) >= 0.5
+                found.append(Structure(name, f.scene, index, mask, zoomed, len(data.levels) + len(views)))
+                views.append((f"{f.key}:{crop}", z))
+    for start in range(0, len(views), recipe.batch):
+        chunk = views[start : start + recipe.batch]
+        feats = predictor.features([k for k, _ in chunk], np.stack([v.image for _, v in chunk]))
+        predictor.cache.clear()
+        for (_, v), levels in zip(chunk, feats):
+            data.levels.append([np.asarray(x, np.float16) for x in levels[:4]])
+            data.images.append(v.image.astype(np.float16))
+    data.structures += found
 
 
 def _batch_prompts(
@@ -276,11 +293,11 @@ def train_head(head: Any, data: TrainSet, recipe: PromptRecipe, log: Callable[[s
         pick = rng.integers(len(data.structures), size=recipe.batch_size)
         chosen = [data.structures[int(i)] for i in pick]
         feats = [
-            torch.from_numpy(np.stack([data.levels[s.frame][i] for s in chosen]).astype(np.float32))
+            torch.from_numpy(np.stack([data.levels[s.view][i] for s in chosen]).astype(np.float32))
             for i in range(4)
         ]
         feats.append(torch.zeros(0))  # level 4 is not read by the head
-        images = torch.from_numpy(np.stack([data.images[s.frame] for s in chosen]).astype(np.float32))
+        images = torch.from_numpy(np.stack([data.images[s.view] for s in chosen]).astype(np.float32))
         targets = np.stack([s.model_mask for s in chosen])
         u = rng.random()
         mode = (
@@ -309,29 +326,26 @@ def train_head(head: Any, data: TrainSet, recipe: PromptRecipe, log: Callable[[s
 
 def evaluate_prompts(
     predictor: Any,
-    task: Any,
     frames: Sequence[tuple[SimFrame, Any]],
     structures: Sequence[Structure],
     max_clicks: int,
 ) -> list[dict[str, Any]]:
     """The standard protocol on each structure, through the engine, in original-frame pixels:
-    one click at the centre, correction clicks until IoU 0.85 (at most ``max_clicks``), the tight box."""
-    from engine.heads.kinds.prompt import Prompt, segment
+    one click at the centre, correction clicks (each with the answer so far as the previous mask)
+    until IoU 0.85 (at most ``max_clicks``), the tight box; through ``PromptSession`` as the app
+    and ``echocare segment`` prompt."""
+    from engine.heads.kinds.prompt import Prompt
+    from engine.io.memory import ArrayCine
+    from engine.tasks.prompting import PromptSession
 
     rows = []
     for s in structures:
-        f, p = frames[s.frame]
-        run = partial(
-            segment,
-            predictor,
-            task,
-            f.key,
-            p.image,
-            p.geometry,
-            f.frame,
-            f.index,
-            calibration=f.result.calibration(),
-        )
+        f, _ = frames[s.frame]
+        cine = ArrayCine(f.frame[None], calibration=f.result.calibration(), path=f.key)
+        session = PromptSession(cine, predictor)
+
+        def run(prompt: Prompt, session: PromptSession = session) -> Any:
+            return session.segment(0, prompt).result
 
         prompt = Prompt()
         pred = np.zeros_like(s.mask)
@@ -389,7 +403,6 @@ def run_recipe(model: Path, out: Path, recipe: PromptRecipe, command: str = "") 
     from engine.config import HeadCfg
     from engine.errors import ConfigError
     from engine.factory import create_model, load_model
-    from engine.heads.kinds.prompt import PromptTask
     from engine.inference import Predictor
 
     log = _logger(out)
@@ -431,9 +444,7 @@ def run_recipe(model: Path, out: Path, recipe: PromptRecipe, command: str = "") 
     loaded = load_model(folder, device="cpu")
     written = Predictor(loaded, backend="torch", device="cpu", precision="fp32", batch_size=recipe.batch)
     test, frames = encode_split(written, loaded.cfg, recipe, "test", False, log)
-    rows = evaluate_prompts(
-        written, PromptTask(loaded.cfg, loaded.ref), frames, test.structures, recipe.max_clicks
-    )
+    rows = evaluate_prompts(written, frames, test.structures, recipe.max_clicks)
     metrics = summary(rows)
     minutes = (time.monotonic() - start) / 60
     notes.update({"total_minutes": round(minutes, 2), "test_structures": len(rows)})

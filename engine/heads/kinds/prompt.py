@@ -8,7 +8,10 @@ alternative, area in mm² where the frame is calibrated). :func:`segment` runs o
 frame through ``Predictor.run_prompted``, so the encoder runs once per frame and every later
 click runs the decoder alone.
 
-The head is interactive: it answers prompts and never runs in ``--tasks all`` or ``auto``.
+The head zooms in once it has more than a click to go on (:func:`zoom_crop`): with a box or a
+previous mask it looks at a crop around them, so a small structure is seen at the model's full
+input resolution. The head is interactive: it answers prompts and never runs in ``--tasks all``
+or ``auto``.
 """
 
 from __future__ import annotations
@@ -70,6 +73,50 @@ class Prompt:
             raise TaskError(source, f"previous mask is {list(self.mask.shape)}, the image {h}x{w}")
         if self.empty():
             raise TaskError(source, "no prompt: give a point, a box or a previous mask")
+
+
+ZOOM_MARGIN = 0.4  # of the region's side, added on each side of a zoomed crop
+ZOOM_MIN_SIDE = 0.25  # of the frame's shorter side: the smallest crop side
+ZOOM_MAX_AREA = 0.6  # of the frame's area: a larger crop is no zoom (the whole frame is used)
+
+
+def zoom_crop(prompt: Prompt, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The crop the head looks at for ``prompt`` on an ``(H, W)`` frame, or None for the whole frame.
+
+    Clicks alone look at the whole frame (the first click of a structure). With a box or a
+    previous mask the head zooms in, as interactive segmentation does after the first answer:
+    the crop holds the box, the mask and every click, with ``ZOOM_MARGIN`` around them, at
+    least ``ZOOM_MIN_SIDE`` of the frame across, and is dropped when it would cover more than
+    ``ZOOM_MAX_AREA`` of the frame. The head then sees a small structure at the model's full
+    resolution.
+    """
+    h, w = size
+    xs: list[float] = []
+    ys: list[float] = []
+    if prompt.box is not None:
+        xs += [prompt.box[0], prompt.box[2]]
+        ys += [prompt.box[1], prompt.box[3]]
+    if prompt.mask is not None:
+        rows, cols = np.nonzero(np.asarray(prompt.mask) > 0.5)
+        if rows.size:
+            xs += [float(cols.min()), float(cols.max())]
+            ys += [float(rows.min()), float(rows.max())]
+    if not xs:
+        return None
+    xs += [x for x, _, _ in prompt.points]
+    ys += [y for _, y, _ in prompt.points]
+    least = ZOOM_MIN_SIDE * min(h, w)
+    bounds = []
+    for lo, hi, limit in ((min(xs), max(xs), w), (min(ys), max(ys), h)):
+        side = max(hi - lo + 1, least / (1 + 2 * ZOOM_MARGIN))
+        mid = (lo + hi) / 2
+        half = side * (1 + 2 * ZOOM_MARGIN) / 2
+        a, b = max(0, int(np.floor(mid - half))), min(limit, int(np.ceil(mid + half)))
+        bounds.append((a, b))
+    (x0, x1), (y0, y1) = bounds
+    if (x1 - x0) * (y1 - y0) > ZOOM_MAX_AREA * h * w or x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return x0, y0, x1, y1
 
 
 def draw_prompt(

@@ -179,3 +179,17 @@ def test_the_head_learns_a_structure_from_one_click_and_the_metric_scores_it():
     metric.update(out, target, None)
     got = metric.compute()
     assert got["miou_best_of_two"] > 0.8 and got["miou"] <= got["miou_best_of_two"]
+
+
+def test_the_head_zooms_in_on_a_box_or_a_previous_mask_and_not_on_a_first_click():
+    from engine.heads.kinds.prompt import zoom_crop
+
+    assert zoom_crop(Prompt(((50.0, 40.0, True),)), (400, 600)) is None  # a first click: whole frame
+    x0, y0, x1, y1 = zoom_crop(Prompt(box=(100.0, 100.0, 139.0, 139.0)), (400, 600))
+    assert x0 < 100 and x1 > 139 and y0 < 100 and y1 > 139  # the box with a margin
+    assert x1 - x0 >= 0.25 * 400 - 1 and (x1 - x0) * (y1 - y0) < 0.6 * 400 * 600
+    mask = np.zeros((400, 600), np.float32)
+    mask[200:220, 300:330] = 1.0
+    crop = zoom_crop(Prompt(((500.0, 210.0, False),), mask=mask), (400, 600))
+    assert crop[0] <= 300 and crop[2] > 500  # the mask and every click are inside
+    assert zoom_crop(Prompt(box=(0.0, 0.0, 590.0, 390.0)), (400, 600)) is None  # nearly all: no zoom
