@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.config import TASK_NAMES
 from engine.config_files import from_dict, read_mapping
 from engine.errors import ConfigError
+from engine.heads.spec import load_kinds
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 FINETUNE_MODES = ("heads", "lora", "full")
@@ -170,7 +170,7 @@ class FinetuneCfg:
     Attributes:
         model: the starting point: a model-store reference "NAME" (its active version) or
             "NAME@VERSION", or an encoder variant (e.g. "echocare_test") to start from random weights.
-        heads: the tasks to train, a subset of ``engine.config.TASK_NAMES``.
+        heads: the heads to train, head kinds (``engine.heads.kinds``; the interactive prompt head too).
         mode: "heads" (frozen encoder, cached features), "lora" (low-rank adapters on the q and v
             parts of every attention qkv) or "full".
         lora_rank: LoRA rank r (delta = B A, folded into qkv when the version is stored).
@@ -244,15 +244,19 @@ def validate_pretrain(cfg: PretrainCfg, src: str = "<config>") -> PretrainCfg:
     return cfg
 
 
+def _kinds() -> tuple[str, ...]:
+    return tuple(spec.kind for spec in load_kinds())
+
+
 def validate_finetune(cfg: FinetuneCfg, src: str = "<config>") -> FinetuneCfg:
     """Check a FinetuneCfg; returns it unchanged or raises ConfigError."""
     _check_common(cfg.optim, cfg.run, cfg.input_size, src)
     _check_data_paths(cfg.data, src)
     if not cfg.heads:
-        raise ConfigError(src, "heads is empty: choose at least one of " + ", ".join(TASK_NAMES))
+        raise ConfigError(src, "heads is empty: choose at least one of " + ", ".join(_kinds()))
     for h in cfg.heads:
-        if h not in TASK_NAMES:
-            raise ConfigError(src, f"unknown head {h!r} (known: {', '.join(TASK_NAMES)})")
+        if h not in _kinds():
+            raise ConfigError(src, f"unknown head {h!r} (known: {', '.join(_kinds())})")
     unknown = sorted(set(cfg.head_params) - set(cfg.heads))
     if unknown:
         raise ConfigError(src, f"head_params names {unknown[0]!r}, which is not in heads")

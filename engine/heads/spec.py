@@ -97,6 +97,8 @@ class HeadSpec:
         interactive: the head answers prompts given with each call (``Predictor.run_prompted``
             passes them as extra inputs of its network); it is not a task of ``--tasks all``
             or ``auto`` (``task_names`` leaves it out) and the runner never runs it.
+        train_inputs: the extra inputs a training step gives the head, made from its batched
+            model-input target (a prompted head's prompts); None: the head takes none.
     """
 
     kind: str
@@ -119,6 +121,7 @@ class HeadSpec:
     module: str = ""
     restrict: Mapping[type, Callable[[Any, Callable[[str], bool]], Any]] = field(default_factory=dict)
     interactive: bool = False
+    train_inputs: Callable[[Any], Mapping[str, Any]] | None = None
 
     def network_class(self) -> Any:
         """The network class (imports torch)."""

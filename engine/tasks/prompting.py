@@ -18,24 +18,13 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from engine.errors import TaskError
-from engine.heads.kinds.prompt import Prompt, PromptResult, PromptTask, segment, zoom_crop
+from engine.heads.kinds.prompt import Prompt, PromptResult, PromptTask, centre, segment, zoom_crop
 from engine.inference import Predictor
 from engine.io.cine import Cine
 from engine.transforms.preprocess import Prepared, preprocess
-
-
-def centre(mask: np.ndarray) -> tuple[float, float] | None:
-    """The pixel of ``mask`` farthest from its outline as (x, y); None for an empty mask."""
-    if not mask.any():
-        return None
-    padded = np.pad(mask.astype(np.uint8), 1)
-    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(dist.argmax()), dist.shape)
-    return float(x), float(y)
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,22 @@ def test_a_samples_spacing_is_x_then_y_at_the_scale_its_labels_share():
     spacing = Calibration(pixel_spacing=(0.5, 0.2), source="pixel_spacing")  # (row, column)
     assert frame_spacing(spacing, (30, 60), None) == (0.2, 0.5)
     assert frame_spacing(Calibration(), (30, 60), None) is None
+
+
+def test_accepted_masks_teach_the_prompt_head_with_the_others(project, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setenv("ECHOCARE_HOME", str(tmp_path / "home"))
+    cfg = replace(
+        _cfg(project, tmp_path),
+        heads=("segmentation", "prompt"),
+        head_params={"segmentation": {"width": 8}, "prompt": {"width": 8}},
+    )
+    samples, labels = load_samples(cfg)
+    assert labels["prompt"] == () and len(samples) == 12  # the human-final masks only
+    assert all(np.array_equal(s.targets["prompt"] > 0, s.targets["segmentation"] > 0) for s in samples)
+    result = finetune(cfg)
+    assert result.card is not None and "prompt" in result.card.model.heads_by_name
+    assert "prompt.miou" in result.test and 0.0 <= result.test["prompt.miou"] <= 1.0
+    losses = [h["train_loss"] for h in result.loop.history]
+    assert all(np.isfinite(losses))

@@ -19,12 +19,19 @@ def build_losses(spec: FeatureSpec, heads: Mapping[str, Mapping[str, Any]]) -> n
 
 
 def run_heads(model: nn.Module, feats: Sequence[Tensor], image: Tensor, targets: Mapping[str, Any]) -> dict:
-    """Every trained head's raw outputs; teacher-forced kinds (the report) get their target as input."""
+    """Every trained head's raw outputs; teacher-forced kinds (the report) get their target as
+    input, prompted kinds the prompts their spec makes from it (``HeadSpec.train_inputs``)."""
     out = {}
     for name in targets:
         head = model.heads[name]
-        forced = head_spec(name).teacher_forced
-        out[name] = head(feats, image, tokens=targets[name]) if forced else head(feats, image)
+        spec = head_spec(name)
+        if spec.teacher_forced:
+            out[name] = head(feats, image, tokens=targets[name])
+        elif spec.train_inputs is not None:
+            extra = {k: v.to(image.device) for k, v in spec.train_inputs(targets[name]).items()}
+            out[name] = head(feats, image, **extra)
+        else:
+            out[name] = head(feats, image)
     return out
 
 

@@ -38,6 +38,7 @@ DEFAULT_SCENES = {
     "regression": "fetal_head",
     "enhancement": "enhance",
     "report": "lesion",
+    "prompt": "organs",
 }
 REGRESSED = {"cardiac": ("ef",), "fetal_head": ("hc_mm", "bpd_mm"), "lesion": ("area_mm2",)}
 
@@ -53,6 +54,7 @@ def _sim_target(head: str, truth: Any, frame: int, scene: str) -> Any:
         ),
         "enhancement": lambda: None if truth.clean is None else truth.clean[frame],
         "report": lambda: truth.report or None,
+        "prompt": lambda: truth.masks[frame] if truth.labels else None,
     }
     return table[head]()
 
@@ -66,6 +68,7 @@ def _sim_labels(head: str, truth: Any, scene: str, reports: Sequence[str]) -> tu
         "regression": lambda: REGRESSED.get(scene, ()),
         "enhancement": lambda: (),
         "report": lambda: build_vocab(reports),
+        "prompt": lambda: (),
     }
     return table[head]()
 
@@ -159,6 +162,8 @@ def _project_samples(folder: Path, heads: Sequence[str]) -> tuple[list[LabelledS
                 targets: dict[str, Any] = {}
                 if f in masks:
                     targets["segmentation"] = masks[f].plane
+                    if "prompt" in heads:  # every accepted mask teaches the prompt head too
+                        targets["prompt"] = masks[f].plane
                 label = classes.get(f, classes.get(-1))
                 if label:
                     targets["classification"] = label
@@ -200,6 +205,8 @@ def _index_project_labels(
             else s
             for s in samples
         ]
+    if "prompt" in heads:
+        labels["prompt"] = ()  # class-agnostic: any structure of any label
     unsupported = [h for h in heads if h not in labels]
     if unsupported:
         raise ConfigError(None, f"no labels for head {unsupported[0]!r} in the project (human-final only)")

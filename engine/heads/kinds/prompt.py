@@ -16,10 +16,12 @@ or ``auto``.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
 from engine.config import ModelCfg
@@ -78,6 +80,16 @@ class Prompt:
 ZOOM_MARGIN = 0.4  # of the region's side, added on each side of a zoomed crop
 ZOOM_MIN_SIDE = 0.25  # of the frame's shorter side: the smallest crop side
 ZOOM_MAX_AREA = 0.6  # of the frame's area: a larger crop is no zoom (the whole frame is used)
+
+
+def centre(mask: np.ndarray) -> tuple[float, float] | None:
+    """The pixel of ``mask`` farthest from its outline as (x, y); None for an empty mask."""
+    if not mask.any():
+        return None
+    padded = np.pad(mask.astype(np.uint8), 1)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(dist.argmax()), dist.shape)
+    return float(x), float(y)
 
 
 def zoom_crop(prompt: Prompt, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -251,12 +263,47 @@ def _drafts(r: PromptResult, label_id: LabelIds, out: Drafts) -> None:
 
 
 def _target(t: Any, g: Geometry, s: Any) -> np.ndarray:
-    return g.image_to_model(np.asarray(t, np.float32))[None].astype(np.float32)
+    """A label map (or one mask) -> one structure's model-input mask ``[1, H, W]``: a connected
+    part of a label, chosen by the map's content (the same sample always trains the same part)."""
+    labels = np.asarray(t)
+    parts = []
+    for value in np.unique(labels[labels > 0]):
+        count, comp = cv2.connectedComponents((labels == value).astype(np.uint8), connectivity=8)
+        parts += [comp == c for c in range(1, count)]
+    if not parts:
+        return np.zeros((1, *g.input_size), np.float32)
+    rng = np.random.default_rng(zlib.crc32(labels.tobytes()))
+    mask = parts[int(rng.integers(len(parts)))]
+    return (g.image_to_model(mask.astype(np.float32)) >= 0.5)[None].astype(np.float32)
+
+
+def _train_inputs(target: Any) -> dict[str, Any]:
+    """Training prompts from batched target masks ``[B, 1, H, W]``: per sample a positive click at
+    the centre, a click anywhere inside, or the tight box (a half, a quarter, a quarter)."""
+    import torch
+
+    masks = target.detach().cpu().numpy()[:, 0] > 0.5
+    rng = np.random.default_rng()
+    maps = []
+    for m in masks:
+        u, c = rng.random(), centre(m)
+        if c is None:
+            maps.append(draw_prompt(m.shape))
+        elif u < 0.75:
+            if u >= 0.5:
+                ys, xs = np.nonzero(m)
+                j = int(rng.integers(len(xs)))
+                c = (float(xs[j]), float(ys[j]))
+            maps.append(draw_prompt(m.shape, [(c[0], c[1], True)]))
+        else:
+            ys, xs = np.nonzero(m)
+            maps.append(draw_prompt(m.shape, box=(xs.min(), ys.min(), xs.max(), ys.max())))
+    return {"prompt": torch.from_numpy(np.stack(maps))}
 
 
 SPEC = register_spec(HeadSpec(
     kind="prompt", rank=9, task=PromptTask, metric=("miou", True),
     json={PromptResult: _json}, drafts={PromptResult: _drafts},
     network="PromptHead", loss="PromptLoss", size=lambda labels: {},
-    target=_target, interactive=True,
+    target=_target, interactive=True, train_inputs=_train_inputs,
 ))  # fmt: skip
