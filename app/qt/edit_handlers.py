@@ -7,6 +7,7 @@ turns a user request into one document command or one view-state change.
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtGui import QAction
 
 from app.model import commands
 from app.model.annotations import Annotation, Review
@@ -14,6 +15,7 @@ from app.model.document import Document, default_window
 from app.qt.autosave import AutosaveController
 from app.qt.panels.annotation_panel import AnnotationPanel
 from app.qt.playback import PlaybackController
+from app.qt.smart_controller import SmartController
 from app.qt.tools import TOOLS, Tool, ToolContext
 from app.qt.viewer.frame_view import FrameViewWidget
 
@@ -30,6 +32,8 @@ class EditHandlers:
     autosave: AutosaveController
     tool_ctx: ToolContext
     tool: Tool | None
+    smart: SmartController
+    actions: dict[str, QAction]
 
     def show_message(self, text: str) -> None:  # implemented by the window
         raise NotImplementedError
@@ -41,7 +45,26 @@ class EditHandlers:
             return
         self.doc.view.tool = name
         self.tool = TOOLS[name](self.doc, self.tool_ctx)
+        self.tool.preview_changed.connect(self._on_proposal_changed)
         self.view.set_tool(None if name == "navigate" else self.tool)
+        self.smart.set_tool(self.tool)
+        self._on_proposal_changed()
+
+    def _on_proposal_changed(self) -> None:
+        """Enter and Esc act on the viewer only while a tool shows something to keep or drop."""
+        pending = self.tool is not None and self.tool.pending
+        for key in ("tool.keep", "tool.drop"):
+            self.actions[key].setEnabled(pending)
+
+    def keep_proposal(self) -> None:
+        """Keep what the active tool proposes (the Smart tool's mask) as one undoable edit."""
+        if self.tool is not None:
+            self.tool.accept()
+
+    def drop_proposal(self) -> None:
+        """Drop what the active tool proposes; the document is unchanged."""
+        if self.tool is not None:
+            self.tool.cancel()
 
     def scale_brush(self, factor: str) -> None:
         self.tool_ctx.brush_radius = float(np.clip(self.tool_ctx.brush_radius * float(factor), 0.5, 200))

@@ -31,6 +31,7 @@ from app.qt.panels.inference_panel import WARN_STYLE, InferencePanel
 from app.qt.panels.results_panel import ResultsPanel
 from app.qt.panels.study_list import StudyListPanel
 from app.qt.playback import PlaybackController
+from app.qt.smart_controller import SmartController
 from app.qt.tools import Tool, ToolContext
 from app.qt.viewer.frame_view import FrameViewWidget
 from engine.errors import EchoCareError
@@ -82,6 +83,10 @@ class MainWindow(EditHandlers, QMainWindow):
         self.inference.error.connect(self.show_error)
         self.inference_panel.enhance_requested.connect(self.show_enhanced_view)
         self.inference_panel.manual_requested.connect(self.annotate_by_hand)
+        self.smart = SmartController(self.inference, self)
+        self.smart.message.connect(self.show_message)
+        self.smart.error.connect(self.show_error)
+        self.tool_ctx.prompt = self.smart.prompt
         self.loop_panels = install_loop_panels(self)
         self.actions = build_actions(self, self.loop_panels.targets)
         self._build_recent_menu()
@@ -272,6 +277,7 @@ class MainWindow(EditHandlers, QMainWindow):
         ):
             widget.bind(doc)
         self.inference.bind(doc)
+        self.smart.bind(doc)
         for panel in self._panels:
             panel.setEnabled(True)
         if self.model_notice:
@@ -361,6 +367,9 @@ class MainWindow(EditHandlers, QMainWindow):
         self.tool = None
         self.view.show_nothing()
         self.inference.unbind()
+        self.smart.unbind()
+        self.smart.set_tool(None)
+        self._on_proposal_changed()
         for panel in self._panels:
             panel.setEnabled(False)
         self.setWindowTitle("EchoCare Studio")
@@ -417,6 +426,7 @@ class MainWindow(EditHandlers, QMainWindow):
                 return
             self._closed = True
             self.inference.shutdown()
+            self.smart.shutdown()
             self.session.close(save=False)
         event.accept()
 

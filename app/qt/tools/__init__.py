@@ -4,6 +4,7 @@ from app.qt.tools.base import Tool, ToolContext
 from app.qt.tools.caliper_tools import AngleTool, AreaTool, DistanceTool, EllipseTool
 from app.qt.tools.mask_tools import BrushTool, EraserTool, FillTool, LassoTool
 from app.qt.tools.shape_tools import BoxTool, LandmarkTool
+from app.qt.tools.smart_tool import SmartTool
 from app.qt.tools.view_tools import NavigateTool, WindowLevelTool
 
 TOOLS: dict[str, type[Tool]] = {
@@ -15,6 +16,7 @@ TOOLS: dict[str, type[Tool]] = {
         EraserTool,
         LassoTool,
         FillTool,
+        SmartTool,
         BoxTool,
         LandmarkTool,
         DistanceTool,

@@ -7,13 +7,26 @@ Qt, so tests can drive them directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from app.model.annotations import Annotation, Point
 from app.model.document import Document
 from app.model.events import Signal
 from app.model.history import Command
+
+if TYPE_CHECKING:
+    from app.model.smart import Answer, Box
+    from app.model.smart import Point as Click
+
+PromptFn = Callable[[int, "Sequence[Click]", "Box | None", "np.ndarray | None"], "Answer | None"]
+
+
+def _no_prompt(frame: int, points: Sequence[Click], box: Box | None, previous: np.ndarray | None) -> None:
+    return None
 
 
 @dataclass
@@ -24,18 +37,24 @@ class ToolContext:
         brush_radius: brush and eraser radius in frame pixels.
         pick_radius: how close (frame pixels) a press must be to grab a handle.
         report: shows a one-line message to the user (e.g. a refused measurement).
+        prompt: the Smart tool's model: ``prompt(frame, clicks, box, previous mask)`` gives an
+            ``app.model.smart.Answer``, or None (it said why through ``report``).
     """
 
     brush_radius: float = 8.0
     pick_radius: float = 6.0
     report: Callable[[str], None] = lambda _msg: None
+    prompt: PromptFn = field(default=_no_prompt)
 
 
 class Tool:
     """Base class: a named gesture handler. Subclasses override the three pointer events.
 
     ``preview`` holds the points of the gesture in progress and ``preview_changed`` fires
-    when they change, so the viewer can draw them; it is empty between gestures.
+    when they change, so the viewer can draw them; it is empty between gestures. A tool that
+    proposes a mask before it edits (the Smart tool) shows it as ``preview_mask`` (``[H, W]``
+    bool) with its clicks as ``preview_marks`` ((x, y, positive)); ``accept`` makes the
+    proposal one edit and ``cancel`` drops it.
     """
 
     name = "tool"
@@ -45,6 +64,8 @@ class Tool:
         self.doc = doc
         self.ctx = ctx
         self.preview: list[Point] = []
+        self.preview_mask: np.ndarray | None = None
+        self.preview_marks: list[tuple[float, float, bool]] = []
         self.preview_changed = Signal()
 
     @property
@@ -59,6 +80,19 @@ class Tool:
 
     def release(self, x: float, y: float) -> Command | None:
         """The button came up at (x, y); returns the command applied, if any."""
+        return None
+
+    def secondary_click(self, x: float, y: float) -> bool:
+        """A right-button click at (x, y); True when the tool used it."""
+        return False
+
+    @property
+    def pending(self) -> bool:
+        """Something is shown that Enter would keep or Esc drop."""
+        return bool(self.preview) or self.preview_mask is not None
+
+    def accept(self) -> Command | None:
+        """Keep what the tool proposes (Enter); returns the command applied, if any."""
         return None
 
     def cancel(self) -> None:

@@ -5,24 +5,24 @@ pyqtgraph's ImageView, which owns state of its own. The widget holds no edit sta
 what the document says and hands pointer gestures to the active tool.
 
 A model's enhanced frames show instead of the frame (``view.enhancement == "on"``) or in a
-second, linked view beside it (``"side"``), where zoom and pan follow the main view.
+second, linked view beside it (``"side"``), where zoom and pan follow the main view. Both views
+hand gestures to the active tool in frame pixels and draw its preview (``ToolPreview``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Signal
 from PySide6.QtWidgets import QWidget
 
 from app.model.document import SCORE_VIEW, Document
 from app.model.measure import readout
 from app.qt.tools.base import Tool
 from app.qt.viewer.overlay_items import OverlayLayer
+from app.qt.viewer.tool_preview import ToolPreview
 from app.qt.viewer.tool_view_box import ToolViewBox
 from engine.errors import EchoCareError
-
-_PREVIEW_CLOSED = {"polygon"}
 
 
 class FrameViewWidget(pg.GraphicsLayoutWidget):
@@ -41,15 +41,14 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.mask_item = pg.ImageItem(axisOrder="row-major")
         self.mask_item.setZValue(10)
-        dashed = pg.mkPen((255, 255, 255), width=1, style=Qt.PenStyle.DashLine)
-        self.preview_item = pg.PlotDataItem(pen=dashed)
-        self.preview_item.setZValue(30)
-        for item in (self.image, self.mask_item, self.preview_item):
+        for item in (self.image, self.mask_item):
             self.box.addItem(item)
+        self.preview = ToolPreview(self.box)
         self.overlays = OverlayLayer(self.box)
-        self.side_box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.side_box = ToolViewBox()
         self.side_image = pg.ImageItem(axisOrder="row-major")
         self.side_box.addItem(self.side_image)
+        self.side_preview = ToolPreview(self.side_box)
         self.side_box.setXLink(self.box)
         self.side_box.setYLink(self.box)
         self._side_shown = False
@@ -100,6 +99,7 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
             self._tool.cancel()
         self._tool = tool
         self.box.tool = tool
+        self.side_box.tool = tool
         if tool is not None:
             tool.preview_changed.connect(self._on_tool_preview_changed)
         self._on_tool_preview_changed()
@@ -187,15 +187,11 @@ class FrameViewWidget(pg.GraphicsLayoutWidget):
             self.render_frame()
 
     def _on_tool_preview_changed(self) -> None:
-        tool = self._tool
-        points = list(tool.preview) if tool is not None else []
-        if tool is not None and tool.preview_kind in _PREVIEW_CLOSED and points:
-            points.append(points[0])
-        if not points:
-            self.preview_item.setData([], [])
-            return
-        symbol = "o" if tool is not None and tool.preview_kind == "points" else None
-        self.preview_item.setData([p[0] for p in points], [p[1] for p in points], symbol=symbol)
+        color = (255, 255, 255)
+        if self.doc is not None:
+            color = self.doc.labels.get(self.doc.view.active_label).color
+        for preview in (self.preview, self.side_preview):
+            preview.show(self._tool, color)
 
     def _on_scene_mouse_moved(self, pos: QPointF) -> None:
         if self.doc is None or not self.box.sceneBoundingRect().contains(pos):

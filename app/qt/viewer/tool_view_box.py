@@ -1,7 +1,8 @@
 """A ViewBox that hands left-button gestures to the active tool, in frame pixels.
 
 Wheel zoom stays pyqtgraph's own; right drag pans with any tool, left drag pans when no tool
-is routed (the navigate tool).
+is routed (the navigate tool). A right click goes to the tool's ``secondary_click`` (the Smart
+tool's negative point).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class ToolViewBox(pg.ViewBox):
 
     def mouseClickEvent(self, ev: MouseClickEvent) -> None:
         tool = self.tool
+        right = ev.button() == Qt.MouseButton.RightButton
+        if tool is not None and right and tool.secondary_click(*self.xy(ev.scenePos())):
+            ev.accept()
+            return
         if tool is None or ev.button() != LEFT:
             super().mouseClickEvent(ev)
             return

@@ -1,0 +1,216 @@
+"""The Smart tool's model side, Qt-free: a prompt session on the open cine, shared by threads.
+
+:class:`SmartModel` wraps ``engine.tasks.prompting.PromptSession`` for one model version and the
+cine the document holds open. The model loads on first use (in whichever thread asks first);
+a background thread warms the embedding cache outward from the shown frame (:func:`outward`,
+``warm``) while the GUI thread prompts the shown frame (``segment``). One lock runs the network
+for one caller at a time, so a prompt waits at most for the frame being encoded.
+
+:func:`prompt_edit` turns an accepted prompted mask into one undoable mask edit: a person's
+final mask that records the model version that drew it (``MaskMeta(HUMAN_FINAL, model)``, the
+provenance of a corrected AI draft).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app.model.annotations import MaskMeta, Review
+from app.model.commands import PaintMask, mask_diff
+from engine.model_card import ModelCard
+from engine.provenance import ModelRef, Origin
+
+if TYPE_CHECKING:
+    from app.model.document import Document
+    from engine.io.cine import Cine
+
+PROMPT_HEAD = "prompt"
+
+Point = tuple[float, float, bool]  # (x, y, positive) in frame pixels
+Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) in frame pixels
+
+
+def outward(start: int, n: int) -> Iterator[int]:
+    """Frame indices of a cine of ``n`` frames from ``start`` outward: i, i+1, i-1, i+2, i-2, …"""
+    if not 0 <= start < n:
+        return
+    yield start
+    for step in range(1, n):
+        found = False
+        for i in (start + step, start - step):
+            if 0 <= i < n:
+                found = True
+                yield i
+        if not found:
+            return
+
+
+def no_prompt_head(card: ModelCard) -> str | None:
+    """The one line saying ``card``'s model cannot prompt; None when it has a prompt head."""
+    heads = [h.name for h in card.model.heads]
+    if PROMPT_HEAD in heads:
+        return None
+    have = ", ".join(heads) or "none"
+    return (
+        f"Smart tool: {card.name} v{card.version} has no prompt head (has: {have}); "
+        "pick a model with one in the Model panel"
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one prompt gave, in frame pixels.
+
+    Attributes:
+        frame: the frame prompted.
+        mask: ``[H, W]`` bool.
+        quality: the head's predicted IoU of ``mask`` (0-1).
+        area: the mask's area as text (mm² where calibrated, else px²).
+        model: the model version.
+        ms: how long the prompt took.
+        encoded: the features this prompt read were computed for it (not cached before).
+    """
+
+    frame: int
+    mask: np.ndarray
+    quality: float
+    area: str
+    model: ModelRef
+    ms: float
+    encoded: bool
+
+    def line(self) -> str:
+        """The status-bar line, e.g. "Smart: 41.2 mm², quality 0.93 (echocare-demo v3, 12 ms)"."""
+        extra = " with the image encoder" if self.encoded else ""
+        took = f"{self.ms:.0f} ms{extra}"
+        return f"Smart: {self.area}, quality {self.quality:.2f} ({self.model.label()}, {took})"
+
+
+def _prompt(points: Sequence[Point], box: Box | None, previous: np.ndarray | None) -> Any:
+    from engine.heads.kinds.prompt import Prompt
+
+    mask = None if previous is None else np.asarray(previous, np.float32)
+    return Prompt(tuple(points), box, mask)
+
+
+def _answer(timed: Any) -> Answer:
+    r = timed.result
+    area = f"{r.area.value:.1f} {r.area.unit.replace('mm2', 'mm²').replace('px2', 'px²')}"
+    return Answer(r.frame, np.asarray(r.mask, bool), float(r.quality), area, r.model, timed.ms, timed.encoded)
+
+
+class SmartModel:
+    """Prompts with one model version on one open cine, from any thread.
+
+    Args:
+        key: the model version (``name@version``, as the model store resolves it).
+        cine: the document's open cine (its frames are not decoded again).
+        device: ``auto|cpu|cuda|mps``.
+
+    The model is loaded on first use; loading raises ``TaskError`` (one line) when it has no
+    prompt head.
+    """
+
+    def __init__(self, key: str, cine: Cine, device: str = "auto") -> None:
+        self.key = key
+        self.cine = cine
+        self.device = device
+        self._session: Any = None
+        self._lock = threading.RLock()
+        self._frame_bytes = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    def session(self) -> Any:
+        """The engine's ``PromptSession`` (the model loads on the first call)."""
+        with self._lock:
+            if self._session is None:
+                from engine.factory import load_model
+                from engine.inference import Predictor
+                from engine.tasks.prompting import PromptSession
+
+                loaded = load_model(self.key, device=self.device)
+                predictor = Predictor(loaded, backend="torch", device=self.device)
+                self._session = PromptSession(self.cine, predictor)
+            return self._session
+
+    @property
+    def ref(self) -> ModelRef:
+        return self.session().predictor.loaded.ref
+
+    def is_ready(self, index: int) -> bool:
+        """Whether frame ``index``'s features are cached (False before the model is loaded)."""
+        return self._session is not None and self._session.is_ready(index)
+
+    def budget(self) -> int:
+        """How many frames around the shown one to keep warm: half of what the cache holds."""
+        n = self.cine.n_frames
+        if self._session is None or self._frame_bytes <= 0:
+            return n
+        return max(1, min(n, self._session.predictor.cache.max_bytes // (2 * self._frame_bytes)))
+
+    def warm_one(self, centre: int) -> int | None:
+        """Encode the nearest frame to ``centre`` (within :meth:`budget`) whose features are
+        not ready; returns it, or None when every frame of the budget is ready."""
+        session = self.session()
+        for i in list(outward(centre, self.cine.n_frames))[: self.budget()]:
+            if session.is_ready(i):
+                continue
+            with self._lock:
+                if session.warm([i]) and not self._frame_bytes:
+                    cache = session.predictor.cache
+                    self._frame_bytes = max(1, cache.bytes // max(1, len(cache)))
+            return i
+        return None
+
+    def warm(self, centre: Callable[[], int], stop: Callable[[], bool] = lambda: False) -> int:
+        """Encode frames outward from ``centre()`` (read again after each frame, so warming
+        follows the shown frame) until the budget is ready or ``stop()``; returns how many."""
+        done = 0
+        while not stop():
+            if self.warm_one(centre()) is None:
+                break
+            done += 1
+        return done
+
+    def needs_encoder(
+        self, frame: int, points: Sequence[Point], box: Box | None, previous: np.ndarray | None
+    ) -> bool:
+        """Whether this prompt runs the encoder first: the model is not loaded yet, or the
+        features it reads (the whole frame's, or with a box or a previous mask the zoomed
+        crop's, ``engine.heads.kinds.prompt.zoom_crop``) are not cached."""
+        if self._session is None:
+            return True
+        from engine.heads.kinds.prompt import zoom_crop
+
+        crop = zoom_crop(_prompt(points, box, previous), (self.cine.info.rows, self.cine.info.columns))
+        return not self._session.is_ready(frame, crop)
+
+    def segment(
+        self, frame: int, points: Sequence[Point], box: Box | None, previous: np.ndarray | None
+    ) -> Answer:
+        """Prompt frame ``frame`` with clicks, a box and the mask shown before (if any).
+
+        Raises:
+            TaskError: a point outside the frame, an empty box, no prompt, or no prompt head.
+        """
+        session = self.session()
+        with self._lock:
+            return _answer(session.segment(frame, _prompt(points, box, previous)))
+
+
+def prompt_edit(doc: Document, frame: int, mask: np.ndarray, label: int, model: ModelRef) -> PaintMask | None:
+    """Paint ``mask`` with ``label`` on frame ``frame``: one undoable edit, a person's final
+    mask that keeps the model version that drew it; None when it changes nothing."""
+    before = doc.mask(frame)
+    after = before.copy()
+    after[np.asarray(mask, bool)] = label
+    meta = MaskMeta(Origin.HUMAN_FINAL, model, Review.ACCEPTED)
+    return mask_diff(frame, before, after, doc.mask_meta.get(frame), meta, f"smart mask ({model.label()})")
