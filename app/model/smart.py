@@ -8,13 +8,15 @@ for one caller at a time, so a prompt waits at most for the frame being encoded.
 
 :func:`prompt_edit` turns an accepted prompted mask into one undoable mask edit: a person's
 final mask that records the model version that drew it (``MaskMeta(HUMAN_FINAL, model)``, the
-provenance of a corrected AI draft).
+provenance of a corrected AI draft). :func:`propagation_drafts` writes the masks the prompt head
+carried through the cine as pending AI drafts of the active label, and :func:`low_quality` picks
+the frames whose predicted quality dropped for the review queue.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,8 @@ import numpy as np
 
 from app.model.annotations import MaskMeta, Review
 from app.model.commands import PaintMask, mask_diff
+from app.model.history import Command, Composite
+from engine.errors import TaskError
 from engine.model_card import ModelCard
 from engine.provenance import ModelRef, Origin
 
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
     from engine.io.cine import Cine
 
 PROMPT_HEAD = "prompt"
+MIN_QUALITY = 0.8  # a propagated frame predicted below this goes to the review queue
+MAX_DROP = 0.1  # ... as does one predicted this much below the prompted frame
 
 Point = tuple[float, float, bool]  # (x, y, positive) in frame pixels
 Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) in frame pixels
@@ -205,6 +211,66 @@ class SmartModel:
         with self._lock:
             return _answer(session.segment(frame, _prompt(points, box, previous)))
 
+    def propagate(
+        self, start: int, mask: np.ndarray, first: int, last: int, stop: Callable[[], bool] = lambda: False
+    ) -> Propagation:
+        """Carry ``mask`` (frame ``start``) to frames ``first..last`` with the prompt head.
+
+        The prompted frame's own quality (a click at the mask's centre with the mask) is the
+        reference the other frames' qualities are compared with.
+        """
+        from engine.heads.kinds.prompt import Prompt
+        from engine.tasks.prompting import centre
+
+        session = self.session()
+        mask = np.asarray(mask, bool)
+        c = centre(mask)
+        if c is None:
+            raise TaskError(str(self.cine.path), f"frame {start + 1} has no mask of this label to carry")
+        with self._lock:
+            ref = session.segment(start, Prompt(((c[0], c[1], True),), mask=mask.astype(np.float32)))
+        answers: dict[int, Answer] = {}
+        steps = session.propagate(start, mask, first, last)
+        while True:
+            if stop():
+                break
+            with self._lock:
+                timed = next(steps, None)
+            if timed is None:
+                break
+            answers[timed.result.frame] = _answer(timed)
+        return Propagation(start, float(ref.result.quality), answers, session.predictor.loaded.ref)
+
+
+@dataclass(frozen=True)
+class Propagation:
+    """Masks the prompt head carried from one frame.
+
+    Attributes:
+        start: the frame carried from.
+        quality: its predicted quality (the reference for the others).
+        frames: each other frame's answer.
+        model: the model version.
+    """
+
+    start: int
+    quality: float
+    frames: Mapping[int, Answer]
+    model: ModelRef
+
+
+def low_quality(
+    done: Propagation, minimum: float = MIN_QUALITY, drop: float = MAX_DROP
+) -> list[tuple[int, str]]:
+    """(frame, reason) of each frame to review: predicted below ``minimum``, or ``drop`` below
+    the prompted frame; in frame order."""
+    out = []
+    for f, a in sorted(done.frames.items()):
+        fell = done.quality - a.quality
+        if a.quality < minimum or fell > drop:
+            out.append((f, f"prompt quality {a.quality:.2f} ({fell:+.2f} below frame {done.start + 1})"))
+    return out
+
 
 def prompt_edit(doc: Document, frame: int, mask: np.ndarray, label: int, model: ModelRef) -> PaintMask | None:
     """Paint ``mask`` with ``label`` on frame ``frame``: one undoable edit, a person's final
@@ -214,3 +280,21 @@ def prompt_edit(doc: Document, frame: int, mask: np.ndarray, label: int, model: 
     after[np.asarray(mask, bool)] = label
     meta = MaskMeta(Origin.HUMAN_FINAL, model, Review.ACCEPTED)
     return mask_diff(frame, before, after, doc.mask_meta.get(frame), meta, f"smart mask ({model.label()})")
+
+
+def propagation_drafts(doc: Document, done: Propagation, label: int) -> Composite | None:
+    """One undoable step writing the carried masks as pending AI drafts of ``label`` (the
+    label's old pixels on those frames are replaced); None when it changes nothing."""
+    meta = MaskMeta(Origin.AI_DRAFT, done.model, Review.PENDING)
+    cmds: list[Command] = []
+    for f, a in sorted(done.frames.items()):
+        before = doc.mask(f)
+        after = before.copy()
+        after[after == label] = 0
+        after[a.mask] = label
+        cmd = mask_diff(f, before, after, doc.mask_meta.get(f), meta, "propagate with the prompt head")
+        if cmd is not None:
+            cmds.append(cmd)
+    if not cmds:
+        return None
+    return Composite(f"propagate with {done.model.label()} to {len(cmds)} frames", cmds)

@@ -47,7 +47,7 @@ def install_loop_panels(window: MainWindow) -> LoopPanels:
     """
     training = TrainingPanel(lambda: window.session.store, model_names)
     versions = VersionsPanel(lambda: window.doc, lambda: training.last_config)
-    queue = QueuePanel(lambda: window.doc, segmentation_refs)
+    queue = QueuePanel(lambda: window.doc, segmentation_refs, lambda: window.smart.prompt_model())
     docks: dict[str, QDockWidget] = {}
     for title, widget in zip(TITLES, (training, versions, queue), strict=True):
         dock = QDockWidget(title, window)

@@ -25,7 +25,7 @@ from app.qt.inference_controller import InferenceController
 from app.qt.tools.base import Tool
 from app.qt.tools.smart_tool import SmartTool
 from app.qt.workers import Worker
-from engine.errors import EchoCareError
+from engine.errors import EchoCareError, TaskError
 from engine.progress import NEVER, CancelToken
 
 NO_MODEL = "Smart tool: no model in the model store; it needs one with a prompt head"
@@ -108,6 +108,21 @@ class SmartController(QObject):
             self._drop_model()
             self.model = SmartModel(choice.key, doc.cine, self.inference.runner.device)
         return self.model
+
+    def prompt_model(self) -> SmartModel:
+        """The prompt model (for propagation with the prompt head).
+
+        Raises:
+            TaskError: no study, no model or a model without a prompt head (one line).
+        """
+        if self.doc is None:
+            raise TaskError(None, "open a study first")
+        choice = self.inference.choice
+        problem = NO_MODEL if choice is None else no_prompt_head(choice.card)
+        model = self._model(say=False)
+        if model is None:
+            raise TaskError(None, problem or NO_MODEL)
+        return model
 
     def _drop_model(self) -> None:
         self._stop()

@@ -8,6 +8,12 @@
   (keyframes) to the other frames of the span the current frame affects (up to the next
   keyframe on each side; ``app.model.adaptation.propagation``). The result lands as pending AI
   drafts in one undoable step.
+* **Propagate with the prompt head** (the method list) carries the active label's mask of the
+  current frame to the frames up to the next keyframe on each side with the Model panel's
+  model (``app.model.smart``): each frame is prompted with the previous frame's mask and a click
+  at its centre. The masks land as pending AI drafts in one undoable step, and the frames whose
+  predicted quality is low (below 0.8, or more than 0.1 under the frame propagated from) fill
+  the queue for review.
 """
 
 from __future__ import annotations
@@ -35,12 +41,20 @@ from app.model.adaptation.propagation import (
     propagate,
     propagation_step,
 )
+from app.model.smart import MAX_DROP, MIN_QUALITY, Propagation, SmartModel, low_quality, propagation_drafts
 from app.qt.workers import Worker, start_tracked
+from engine.errors import EchoCareError
 from engine.progress import NEVER, CancelToken
 
 if TYPE_CHECKING:
     from app.model.document import Document
     from training.api import QueueItem
+
+METHODS = (("flow", "Optical flow"), ("prompt", "Prompt head (Model panel's model)"))
+
+
+def _no_prompt_model() -> SmartModel:
+    raise EchoCareError(None, "no model with a prompt head is available")
 
 
 class QueuePanel(QWidget):
@@ -49,6 +63,8 @@ class QueuePanel(QWidget):
     Args:
         document: returns the open document (None when none is open).
         models: returns model refs with a segmentation head, the active one first.
+        prompt_model: returns the prompt model of the open study (the Smart tool's); raises
+            an EchoCareError with one line when there is none.
 
     Signals:
         message(str): a one-line report for the status bar.
@@ -60,10 +76,11 @@ class QueuePanel(QWidget):
         self,
         document: Callable[[], Document | None],
         models: Callable[[], list[str]],
+        prompt_model: Callable[[], SmartModel] = _no_prompt_model,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self._document, self._models = document, models
+        self._document, self._models, self._prompt_model = document, models, prompt_model
         self.workers: set[Worker] = set()
         self.items: list[QueueItem] = []
         self.model = QComboBox(editable=True)
@@ -72,6 +89,13 @@ class QueuePanel(QWidget):
         self.budget.setValue(10)
         self.rank_button = QPushButton("Rank frames")
         self.propagate_button = QPushButton("Propagate from this frame")
+        self.method = QComboBox()
+        for key, text in METHODS:
+            self.method.addItem(text, key)
+        self.method.setToolTip(
+            "Optical flow carries every corrected mask, box and landmark; the prompt head carries "
+            "the active label's mask and flags the frames whose predicted quality dropped"
+        )
         self.list = QListWidget()
         self.status = QLabel("")
         top = QHBoxLayout()
@@ -82,7 +106,10 @@ class QueuePanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(QLabel("Correct these next"))
         layout.addWidget(self.list, 1)
-        layout.addWidget(self.propagate_button)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.method, 1)
+        bottom.addWidget(self.propagate_button)
+        layout.addLayout(bottom)
         layout.addWidget(self.status)
         self.rank_button.clicked.connect(self.rank)
         self.propagate_button.clicked.connect(self.propagate)
@@ -136,9 +163,13 @@ class QueuePanel(QWidget):
 
     # -- propagation -------------------------------------------------------------------------
     def propagate(self) -> None:
-        """Carry the corrected masks, boxes and landmarks over the span the current frame affects."""
+        """Carry the corrected masks, boxes and landmarks over the span the current frame affects
+        (optical flow), or the active label's mask with the prompt head (the method list)."""
         doc = self._document()
         if doc is None:
+            return
+        if self.method.currentData() == "prompt":
+            self._propagate_with_prompts(doc)
             return
         plan = plan_propagation(doc, doc.view.frame_index)
         if plan is None:
@@ -163,6 +194,48 @@ class QueuePanel(QWidget):
             doc.apply(step)
         self.message.emit(
             f"propagated to {len(done.masks)} frames and {len(done.tracks)} tracks (drafts to review)"
+        )
+
+    def _propagate_with_prompts(self, doc: Document) -> None:
+        here, label = doc.view.frame_index, doc.view.active_label
+        mask = doc.mask(here) == label
+        if not mask.any():
+            name = doc.labels.get(label).name
+            self.message.emit(f"draw or keep a {name} mask on this frame first; the prompt head carries it")
+            return
+        try:
+            model = self._prompt_model()
+        except EchoCareError as err:
+            self.message.emit(err.one_line())
+            return
+        keys = [k for k in mask_keyframes(doc) if k != here]
+        first = max([k + 1 for k in keys if k < here], default=0)
+        last = min([k - 1 for k in keys if k > here], default=doc.n_frames - 1)
+
+        def work(cancel: CancelToken = NEVER, **_: Any) -> tuple[Document, int, Propagation]:
+            return doc, label, model.propagate(here, mask, first, last, stop=lambda: cancel.cancelled)
+
+        self.message.emit(f"propagating frames {first + 1}-{last + 1} with the prompt head …")
+        self._run(work, self._apply_prompt_propagation)
+
+    def _apply_prompt_propagation(self, result: tuple[Document, int, Propagation]) -> None:
+        doc, label, done = result
+        if doc is not self._document():
+            return  # another study was opened meanwhile
+        step = propagation_drafts(doc, done, label)
+        if step is not None:
+            doc.apply(step)
+        flagged = low_quality(done)
+        self.items = []
+        self.list.clear()
+        for frame, reason in flagged:
+            row = QListWidgetItem(f"frame {frame + 1}: {reason}")
+            row.setData(Qt.ItemDataRole.UserRole, frame)
+            self.list.addItem(row)
+        self.message.emit(
+            f"propagated with {done.model.label()} to {len(done.frames)} frames (drafts to review); "
+            f"{len(flagged)} with quality below {MIN_QUALITY:g} or {MAX_DROP:g} under frame {done.start + 1} "
+            "listed to check first"
         )
 
     def _run(self, fn: Callable[..., Any], done: Callable[[Any], None]) -> None:

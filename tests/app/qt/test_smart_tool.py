@@ -252,3 +252,94 @@ def test_clicks_on_the_enhanced_view_are_frame_pixels(smart, no_warming):
     assert window.view.side_preview.shown and window.view.preview.shown
     window.keep_proposal()
     assert doc.mask(0).any()
+
+
+def _answer(frame, quality):
+    from app.model.smart import Answer
+    from engine.provenance import ModelRef
+
+    return Answer(frame, np.zeros((4, 4), bool), quality, "0 px²", ModelRef("m", "1"), 1.0, False)
+
+
+def test_frames_whose_predicted_quality_dropped_go_to_review():
+    from app.model.smart import Propagation, low_quality
+    from engine.provenance import ModelRef
+
+    qualities = {4: 0.93, 6: 0.85, 7: 0.79, 3: 0.9}
+    done = Propagation(5, 0.96, {f: _answer(f, q) for f, q in qualities.items()}, ModelRef("m", "1"))
+    assert [f for f, _ in low_quality(done)] == [6, 7], (
+        "0.85 is 0.11 under the prompted frame, 0.79 below 0.8"
+    )
+    assert low_quality(done)[1][1] == "prompt quality 0.79 (+0.17 below frame 6)"
+
+
+def test_propagate_with_the_prompt_head_writes_drafts_up_to_the_keyframes_and_queues_low_quality(
+    smart, no_warming, qtbot, mouse, monkeypatch
+):
+    window, doc = smart, smart.doc
+    doc.set_frame(9)
+    window.set_tool("lasso")
+    mouse.drag(window, [(10, 10), (40, 10), (40, 40), (10, 40)])  # a keyframe the propagation stops at
+    keyframe = doc.mask(9).copy()
+    doc.set_frame(5)
+    window.set_tool("smart")
+    mouse.drag(window, [(40, 60)])
+    window.keep_proposal()
+    start = doc.mask(5).copy()
+    assert start.any()
+    runs = []
+    propagate = SmartModel.propagate
+
+    def spy(self, *args, **kwargs):
+        runs.append(propagate(self, *args, **kwargs))
+        return runs[-1]
+
+    monkeypatch.setattr(SmartModel, "propagate", spy)
+    queue = window.loop_panels.queue
+    queue.method.setCurrentIndex(queue.method.findData("prompt"))
+    window.actions["loop.propagate"].trigger()
+    qtbot.waitUntil(lambda: not queue.busy(), timeout=WARM_TIMEOUT_MS)
+    (done,) = runs
+    assert sorted(done.frames) == [0, 1, 2, 3, 4, 6, 7, 8], "up to the keyframe, not over it"
+    drafted = sorted(f for f, m in doc.mask_meta.items() if m.origin is Origin.AI_DRAFT)
+    assert drafted == sorted(f for f, a in done.frames.items() if a.mask.any())
+    for f in drafted:
+        meta = doc.mask_meta[f]
+        assert meta.model.label() == "echocare-prompt v1" and meta.review.value == "pending"
+        np.testing.assert_array_equal(doc.mask(f) == 1, done.frames[f].mask)
+    np.testing.assert_array_equal(doc.mask(9), keyframe)
+    np.testing.assert_array_equal(doc.mask(5), start)
+    expected = [
+        f for f, a in sorted(done.frames.items()) if a.quality < 0.8 or done.quality - a.quality > 0.1
+    ]
+    rows = [queue.list.item(i) for i in range(queue.list.count())]
+    assert [r.data(Qt.ItemDataRole.UserRole) for r in rows] == expected
+    assert all("prompt quality" in r.text() for r in rows)
+    assert "echocare-prompt v1" in queue.status.text()
+    assert rows, "the tiny model's random weights predict low quality"
+    queue.list.itemActivated.emit(rows[-1])
+    assert doc.view.frame_index == expected[-1], "a queued frame opens on activation"
+    window.undo()  # one step removes every propagated mask
+    assert not any(m.origin is Origin.AI_DRAFT for m in doc.mask_meta.values())
+    np.testing.assert_array_equal(doc.mask(5), start)
+
+
+def test_propagate_with_the_prompt_head_needs_a_mask_and_a_prompt_model(
+    make_window, sample_file, stored_model
+):
+    window = make_window()
+    window.refresh_models()
+    assert window.open_path(sample_file)
+    queue = window.loop_panels.queue
+    queue.method.setCurrentIndex(queue.method.findData("prompt"))
+    window.actions["loop.propagate"].trigger()
+    assert queue.status.text().startswith("draw or keep a LV mask on this frame first")
+    doc = window.doc
+    window.set_tool("lasso")
+    window.tool.press(10, 10)
+    for p in [(40, 10), (40, 40)]:
+        window.tool.move(*p)
+    window.tool.release(10, 40)
+    window.actions["loop.propagate"].trigger()
+    assert "has no prompt head" in queue.status.text() and not queue.busy()
+    assert list(doc.mask_meta) == [0]
