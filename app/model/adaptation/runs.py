@@ -25,7 +25,7 @@ from engine.provenance import Origin
 if TYPE_CHECKING:
     from training.api import TrainingRun
 
-HEADS = ("segmentation", "classification")
+HEADS = ("segmentation", "classification", "prompt")  # what a project's human-final labels can train
 MODES = {"heads": "heads only", "lora": "LoRA", "full": "full"}
 RUNS = "runs"
 CHECKPOINT_EVERY = 25  # optimiser steps a killed run can lose at most
