@@ -32,11 +32,13 @@ thresholds), for segmentation, classification and detection. Per truth object (c
 hyperechoic target): ``dice`` of the predicted ``lesion`` components that touch it against
 its exact mask, ``hit`` when that Dice is >= 0.5 or the object's centre pixel is labelled
 ``lesion``, the segmentation label covering most of the object, and the best-overlapping
-detection box (label, score). ``false_positive_area_fraction`` is the share of the area outside
-every cyst and hyperechoic target (dilated by 1 mm) that is labelled ``lesion``. Phantom images
-and overlays (truth outlines green for cysts, cyan for hyperechoic targets; predicted lesion
-red, other segmentation labels yellow; detection boxes magenta) go to ``--out``. Progress goes
-to stderr; the last stdout line is one JSON object.
+detection box (label, score). With a prompt head, ``prompt_dice`` gives per target kind the Dice
+of one click at the target's centre and of its tight box (``engine.tasks.prompting``), beside
+blur + Otsu's threshold inside the same box (``otsu_box``). ``false_positive_area_fraction`` is
+the share of the area outside every cyst and hyperechoic target (dilated by 1 mm) that is
+labelled ``lesion``. Phantom images and overlays (truth outlines green for cysts, cyan for
+hyperechoic targets; predicted lesion red, other segmentation labels yellow; detection boxes
+magenta) go to ``--out``. Progress goes to stderr; the last stdout line is one JSON object.
 """
 
 from __future__ import annotations
@@ -300,6 +302,63 @@ def overlay(image: np.ndarray, ph: Phantom, masks: list[np.ndarray], seg: Any, d
     return out
 
 
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    total = a.sum() + b.sum()
+    return float(2 * np.logical_and(a, b).sum() / total) if total else 1.0
+
+
+def otsu_in_box(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The baseline a prompt must beat: blur, then Otsu's threshold inside the box, keeping the
+    side of the threshold the box centre is on, then the connected part holding the centre."""
+    x0, y0, x1, y1 = box
+    roi = cv2.GaussianBlur(image, (0, 0), 2.0)[y0 : y1 + 1, x0 : x1 + 1]
+    _, above = cv2.threshold(roi, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    cy, cx = roi.shape[0] // 2, roi.shape[1] // 2
+    side = (above == above[cy, cx]).astype(np.uint8)
+    _, comp = cv2.connectedComponents(side)
+    out = np.zeros(image.shape, bool)
+    out[y0 : y1 + 1, x0 : x1 + 1] = comp == comp[cy, cx]
+    return out
+
+
+def prompt_scores(loaded: Any, frames: list[np.ndarray], layouts: list[Phantom], all_masks: list) -> dict:
+    """The prompt head on every round target: one click at its centre and its tight box, Dice per
+    target kind, beside blur + Otsu inside the same box."""
+    from engine.heads.kinds.prompt import Prompt
+    from engine.inference import Predictor
+    from engine.io.calibration import Calibration
+    from engine.io.memory import ArrayCine
+    from engine.tasks.prompting import PromptSession
+
+    predictor = Predictor(loaded, backend="torch", device="cpu")
+    calibration = Calibration(pixel_spacing=(SPACING, SPACING), source="pixel_spacing")
+    cine = ArrayCine(np.stack(frames), calibration=calibration, path="<phantom>")
+    session = PromptSession(cine, predictor)
+    rows = []
+    for i, (ph, masks) in enumerate(zip(layouts, all_masks)):
+        for target, mask in zip(ph.targets, masks):
+            ys, xs = np.nonzero(mask)
+            box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+            cx, cy = float(xs.mean()), float(ys.mean())
+            click = session.segment(i, Prompt(((cx, cy, True),))).result.mask
+            boxed = session.segment(i, Prompt(box=tuple(float(v) for v in box))).result.mask
+            rows.append(
+                {
+                    "kind": target.kind,
+                    "click": _dice(click, mask),
+                    "box": _dice(boxed, mask),
+                    "otsu_box": _dice(otsu_in_box(frames[i], box), mask),
+                }
+            )
+    out: dict[str, Any] = {
+        "path": f"{loaded.ref.label()} prompt head, one click at the centre / the tight box"
+    }
+    for kind in ("cyst", "hyperechoic"):
+        sel = [r for r in rows if r["kind"] == kind]
+        out[kind] = {k: _mean([r[k] for r in sel]) for k in ("click", "box", "otsu_box")} | {"n": len(sel)}
+    return out
+
+
 def _mean(values: list[float]) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
 
@@ -392,6 +451,9 @@ def main() -> int:
         "image_size": [ROWS, COLS],
         "render_s_per_image": round(render_s / max(1, len(per_image)), 2),
         "infer_s": round(infer_s, 2),
+        "prompt_dice": prompt_scores(loaded, frames, layouts, all_masks)
+        if "prompt" in loaded.cfg.heads_by_name
+        else None,
         "model": loaded.ref.name,
         "model_version": loaded.ref.version,
         "model_sha256": loaded.ref.sha256,
