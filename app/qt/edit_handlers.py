@@ -51,7 +51,8 @@ class EditHandlers:
         self._on_proposal_changed()
 
     def _on_proposal_changed(self) -> None:
-        """Enter and Esc act on the viewer only while a tool shows something to keep or drop."""
+        """Enter and Esc act on the viewer (when it has the focus) only while a tool shows
+        something to keep or drop."""
         pending = self.tool is not None and self.tool.pending
         for key in ("tool.keep", "tool.drop"):
             self.actions[key].setEnabled(pending)

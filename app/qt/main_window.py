@@ -89,6 +89,11 @@ class MainWindow(EditHandlers, QMainWindow):
         self.tool_ctx.prompt = self.smart.prompt
         self.loop_panels = install_loop_panels(self)
         self.actions = build_actions(self, self.loop_panels.targets)
+        for key in ("tool.keep", "tool.drop"):  # Enter and Esc stay the text fields' elsewhere
+            action = self.actions[key]
+            self.removeAction(action)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(action)
         self._build_recent_menu()
         self.autosave = AutosaveController(self.session, settings.autosave_delay_ms, self)
         self.autosave.saved.connect(lambda: self.autosave_label.setText("saved"))

@@ -343,3 +343,27 @@ def test_propagate_with_the_prompt_head_needs_a_mask_and_a_prompt_model(
     window.actions["loop.propagate"].trigger()
     assert "has no prompt head" in queue.status.text() and not queue.busy()
     assert list(doc.mask_meta) == [0]
+
+
+def test_enter_and_esc_on_the_viewer_keep_and_drop(smart, no_warming, qtbot, mouse):
+    from PySide6.QtTest import QTest
+
+    window, doc = smart, smart.doc
+    window.activateWindow()
+    window.view.setFocus()
+    qtbot.waitUntil(lambda: window.view.hasFocus())
+    window.set_tool("smart")
+    mouse.drag(window, [(40, 60)])
+    QTest.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not window.tool.pending and not doc.masks
+    mouse.drag(window, [(40, 60)])
+    preview = window.tool.preview_mask.copy()
+    window.findings.value_name.setFocus()  # Enter in a text field is the field's
+    qtbot.waitUntil(lambda: window.findings.value_name.hasFocus())
+    QTest.keyClick(window.findings.value_name, Qt.Key.Key_Return)
+    assert window.tool.pending and not doc.masks
+    window.view.setFocus()
+    qtbot.waitUntil(lambda: window.view.hasFocus())
+    QTest.keyClick(window.view, Qt.Key.Key_Return)
+    assert not window.tool.pending
+    np.testing.assert_array_equal(doc.mask(0) == 1, preview)
