@@ -39,7 +39,9 @@ class LoopPanels:
 
 
 def install_loop_panels(window: MainWindow) -> LoopPanels:
-    """Add the Training, Model versions and Correct next docks to ``window``, tabbed together.
+    """Add the Training, Model versions and Correct next docks to ``window`` (the window tabs
+    them beside its report, once: tabbing them together first left their old tab bars painted
+    over the cine).
 
     The panels read the window's open project (``session``) and document (``doc``), report to
     its status bar (``show_message``), and a new or re-activated version refreshes its model
@@ -59,9 +61,6 @@ def install_loop_panels(window: MainWindow) -> LoopPanels:
         dock.setWidget(scroll)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         docks[title] = dock
-    window.tabifyDockWidget(docks["Training"], docks["Model versions"])
-    window.tabifyDockWidget(docks["Model versions"], docks["Correct next"])
-    docks["Training"].raise_()
 
     def store_changed(_: str = "") -> None:
         versions.refresh()

@@ -156,10 +156,16 @@ class MainWindow(EditHandlers, QMainWindow):
         self._show_model_card("no model loaded")
 
     def _share_report_place(self, docks: tuple[QDockWidget, ...]) -> None:
-        """Put these docks in tabs beside the report, so the viewer keeps its room."""
+        """Put these docks in tabs beside the report, so the viewer keeps its room.
+
+        Hidden while they are tabbed in: each step of a growing tab group leaves the tab bar of
+        the step before behind, and one left shown is painted over the window."""
         report = self.docks["Findings and report"]
         for dock in docks:
+            dock.hide()
             self.tabifyDockWidget(report, dock)
+        for dock in docks:
+            dock.show()
         report.raise_()
 
     @property

@@ -251,3 +251,24 @@ def test_settings_that_cannot_be_written_do_not_stop_a_file_from_opening(
     assert window.open_path(sample_file)
     assert window.doc is not None and window.doc.cine.path.name == sample_file.name
     assert "cannot save the settings" in window.last_message
+
+
+def test_the_only_dock_tab_bars_shown_are_the_live_ones_and_none_covers_the_cine(window, qtbot):
+    from PySide6.QtWidgets import QTabBar
+
+    window.resize(1280, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    inside = window.rect()
+    shown = [
+        bar
+        for bar in window.findChildren(QTabBar)
+        if bar.isVisible() and bar.parent() is window and bar.geometry().intersects(inside)
+    ]
+    tabs = sorted(tuple(bar.tabText(i) for i in range(bar.count())) for bar in shown)
+    assert tabs == [
+        ("Annotations", "AI results"),
+        ("Findings and report", "Training", "Model versions", "Correct next"),
+    ]
+    cine = window.docks["Cine"].geometry()
+    assert not any(bar.geometry().intersects(cine) for bar in shown)
