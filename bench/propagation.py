@@ -15,10 +15,12 @@ cines as well (``with_demo_features``), to show whether the model's features wou
 
 When the installed demo model has a prompt head, the prompt-head path is scored on the same
 cines beside them (``with_prompt_head``, ``engine.tasks.prompting``): frame 0 of each label is
-prompted as a user would (a click at the structure's centre, then correction clicks until IoU
-0.9, at most five; no truth mask is given), and the mask is carried through the next
-``--frames`` frames by the prompt head alone (each frame prompted with the previous mask and a
-click at its centre). Its Dice is over the propagated frames, as the others'.
+prompted as a user would with the Smart tool (a click at the structure's centre, then
+correction clicks, each with the mask shown before, until IoU 0.9, at most five; no truth mask
+is given), and the mask is carried through the next ``--frames`` frames by the prompt head alone
+(``PromptSession.propagate``: each frame prompted from the previous frame's mask, by that mask
+with a click at its centre and by its tight box, keeping the answer with the higher predicted
+IoU). Its Dice is over the propagated frames, as the others'.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +136,8 @@ def score_prompt(frames_n: int, seeds: int, size: int) -> dict:
                     if click is None:
                         break
                     prompt = prompt.with_point(*click)
-                    mask = session.segment(0, prompt).result.mask
+                    shown = mask.astype(np.float32) if len(prompt.points) > 1 else None
+                    mask = session.segment(0, replace(prompt, mask=shown)).result.mask
                     if iou(mask, target) >= 0.9:
                         break
                 first_iou.append(iou(mask, target))

@@ -5,10 +5,14 @@ predictor's feature cache is the embedding cache, so a frame is encoded once (``
 frames ahead, e.g. from a background thread spreading out from the shown frame) and each
 prompt on it runs the decoder alone.
 
-``propagate`` carries a mask from one frame to its neighbours with the prompt head: each next
-frame is prompted with the previous frame's mask and a positive click at that mask's centre
-(the point farthest from its outline), forward and backward. The head's predicted IoU comes
-with every frame, so a review queue can list the frames where it dropped.
+``propagate`` carries a mask from one frame to its neighbours with the prompt head, forward and
+backward. Each next frame is prompted twice from the previous frame's mask: with that mask, a
+positive click at its centre (the point farthest from its outline) and, where the mask encloses
+a gap (a ring such as the myocardium around the LV cavity), a negative click in the gap's middle
+(``hole``); and with the mask's tight box. The answer the head predicts the higher IoU for is
+kept. The click follows a compact structure closely; the negative click and the box keep a ring
+or a thin wall from sliding into what it surrounds. The head's predicted IoU comes with every frame, so a
+review queue can list the frames where it dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import TaskError
-from engine.heads.kinds.prompt import Prompt, PromptResult, PromptTask, centre, segment, zoom_crop
+from engine.heads.kinds.prompt import (
+    Prompt,
+    PromptResult,
+    PromptTask,
+    centre,
+    hole,
+    segment,
+    tight_box,
+    zoom_crop,
+)
 from engine.inference import Predictor
 from engine.io.cine import Cine
 from engine.transforms.preprocess import Prepared, preprocess
@@ -128,6 +141,12 @@ class PromptSession:
                 c = centre(prev)
                 if c is None:
                     break
-                out = self.segment(i, Prompt(((c[0], c[1], True),), mask=prev.astype(np.float32)))
-                yield out
+                points = [(c[0], c[1], True)]
+                inner = hole(prev)
+                if inner is not None:
+                    points.append((inner[0], inner[1], False))
+                click = self.segment(i, Prompt(tuple(points), mask=prev.astype(np.float32)))
+                box = self.segment(i, Prompt(box=tight_box(prev)))
+                out = click if click.result.quality >= box.result.quality else box
+                yield Timed(out.result, click.ms + box.ms, click.encoded or box.encoded)
                 prev = out.result.mask

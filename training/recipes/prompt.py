@@ -39,6 +39,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine.heads.kinds.prompt import tight_box
 from engine.tasks.prompting import centre
 from training.recipes import extend
 from training.recipes.config import SCENES
@@ -75,13 +76,13 @@ class PromptRecipe:
     train_seed: int = 3
     test_seed: int = 9001
     width: int = 32
-    steps: int = 2000
+    steps: int = 6000
     batch_size: int = 12
     lr: float = 2e-3
     weight_decay: float = 1e-4
     box_share: float = 0.25
-    correction_share: float = 0.35
-    max_corrections: int = 3
+    correction_share: float = 0.45
+    max_corrections: int = 5
     min_area: int = 6
     max_clicks: int = 20
     seed: int = 0
@@ -136,12 +137,6 @@ def next_click(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, bool]
         if best is None or dist[y, x] > best[0]:
             best = (float(dist[y, x]), float(x), float(y), positive)
     return None if best is None else (best[1], best[2], best[3])
-
-
-def tight_box(mask: np.ndarray) -> tuple[float, float, float, float]:
-    """(x0, y0, x1, y1) of the mask's pixels."""
-    ys, xs = np.nonzero(mask)
-    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

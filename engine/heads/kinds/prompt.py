@@ -92,6 +92,32 @@ def centre(mask: np.ndarray) -> tuple[float, float] | None:
     return float(x), float(y)
 
 
+HOLE_MIN_PX = 4.0  # the least distance from a mask (and its box's edge) of a gap worth a negative click
+
+
+def hole(mask: np.ndarray) -> tuple[float, float] | None:
+    """The point inside ``mask``'s tight box but outside the mask that is farthest from both the
+    mask and the box's edge, as (x, y), when it is at least ``HOLE_MIN_PX`` away; else None.
+    For a ring (the myocardium around the LV cavity) it is the middle of what the ring encloses;
+    a compact structure has no such gap."""
+    if not mask.any():
+        return None
+    x0, y0, x1, y1 = (int(v) for v in tight_box(mask))
+    gap = np.zeros(mask.shape, np.uint8)
+    gap[y0 : y1 + 1, x0 : x1 + 1] = ~mask[y0 : y1 + 1, x0 : x1 + 1]
+    dist = cv2.distanceTransform(np.pad(gap, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    if dist.max() < HOLE_MIN_PX:
+        return None
+    y, x = np.unravel_index(int(dist.argmax()), dist.shape)
+    return float(x), float(y)
+
+
+def tight_box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of the mask's pixels (inclusive)."""
+    ys, xs = np.nonzero(mask)
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
 def zoom_crop(prompt: Prompt, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """The crop the head looks at for ``prompt`` on an ``(H, W)`` frame, or None for the whole frame.
 

@@ -1,6 +1,7 @@
 """``echocare segment``: masks at the source's size and segment.json for a prompt and its
 propagation; every bad prompt, frame or model ends with exit 2 and one line naming it. And the
-prompt session behind it: frames encoded once, propagation outward from the prompted frame."""
+prompt session behind it: frames encoded once, propagation outward from the prompted frame, each
+frame prompted by a click (with a negative click inside a ring) and by a box."""
 
 import json
 from dataclasses import replace
@@ -13,13 +14,13 @@ import torch
 from app.cli.main import main
 from engine.config import HeadCfg
 from engine.factory import create_model, load_model
-from engine.heads.kinds.prompt import Prompt
+from engine.heads.kinds.prompt import Prompt, PromptResult, hole
 from engine.inference import Predictor
 from engine.io import open_cine
 from engine.model_card import ModelCard
 from engine.model_store import save_version
 from engine.tasks.presets import all_heads_cfg
-from engine.tasks.prompting import PromptSession, centre
+from engine.tasks.prompting import PromptSession, Timed, centre
 
 
 @pytest.fixture
@@ -109,3 +110,38 @@ def test_centre_is_the_point_farthest_from_the_outline():
     mask[10:30, 5:55] = True
     x, y = centre(mask)
     assert 19 <= y <= 20 and 14 <= x <= 45 and centre(np.zeros((4, 4), bool)) is None
+
+
+def test_hole_is_the_middle_of_what_a_ring_encloses_and_none_for_a_compact_mask():
+    yy, xx = np.mgrid[:80, :80]
+    r = np.hypot(xx - 40, yy - 36)
+    x, y = hole((r >= 15) & (r < 22))
+    assert abs(x - 40) <= 1 and abs(y - 36) <= 1
+    assert hole(r < 22) is None and hole(np.zeros((8, 8), bool)) is None
+
+
+def test_propagation_keeps_the_answer_with_the_higher_predicted_iou(prompt_model, cine_file, monkeypatch):
+    loaded = load_model(prompt_model.name, device="cpu")
+    predictor = Predictor(loaded, backend="torch", device="cpu", precision="fp32")
+    yy, xx = np.mgrid[:96, :128]
+    ring = (np.hypot(xx - 64, yy - 48) >= 12) & (np.hypot(xx - 64, yy - 48) < 20)
+    asked = []
+
+    def answer(index, prompt):  # the box wins on frame 4, the click on frame 5
+        asked.append((index, prompt))
+        by_box = prompt.box is not None
+        quality = 0.9 if by_box == (index == 4) else 0.5
+        mask = ring if by_box else ~ring
+        return Timed(PromptResult(index, mask, quality, mask, 0.0, None, None), 1.0, False)
+
+    with open_cine(cine_file) as cine:
+        session = PromptSession(cine, predictor)
+        monkeypatch.setattr(session, "segment", answer)
+        kept = {t.result.frame: t.result.mask for t in session.propagate(3, ring, 3, 5)}
+    click, box = asked[0][1], asked[1][1]
+    assert [p[2] for p in click.points] == [True, False] and click.mask is not None and click.box is None
+    negative = click.points[1]
+    assert abs(negative[0] - 64) <= 1 and abs(negative[1] - 48) <= 1  # in the ring's middle
+    ys, xs = np.nonzero(ring)
+    assert box.box == (xs.min(), ys.min(), xs.max(), ys.max()) and not box.points
+    assert (kept[4] == ring).all() and (kept[5] == ~ring).all()
