@@ -13,7 +13,9 @@ interactive baseline.
 
 Speed, with ``torch`` on 2 threads: ``click_ms`` (p50 and p95 over ``--clicks`` prompts on a
 480x640 frame whose features are cached: the decoder and the mapping back to the frame) beside
-``encoder_ms`` (one uncached frame: what the first click on a frame also pays).
+``encoder_ms`` (one uncached frame: what the first click on a frame also pays) and
+``correction_ms`` (a second click with the first answer as the previous mask: the head zooms in,
+so this includes encoding the crop unless an earlier prompt used the same one).
 
 The last line is JSON.
 """
@@ -71,13 +73,18 @@ def timings(loaded, clicks: int) -> dict[str, float]:
             session.warm([0])
             enc.append((time.perf_counter() - t) * 1000)
         rng = np.random.default_rng(0)
-        ms = []
+        ms, refine = [], []
         for _ in range(clicks):
             x, y = rng.uniform(100, 540), rng.uniform(80, 400)
-            ms.append(session.segment(0, Prompt(((x, y, True),))).ms)
+            first = session.segment(0, Prompt(((x, y, True),)))
+            ms.append(first.ms)
+            mask = first.result.mask.astype(np.float32)
+            refine.append(session.segment(0, Prompt(((x, y, True), (x + 9, y + 7, True)), mask=mask)).ms)
     return {
         "click_ms_p50": round(float(np.percentile(ms, 50)), 1),
         "click_ms_p95": round(float(np.percentile(ms, 95)), 1),
+        "correction_ms_p50": round(float(np.percentile(refine, 50)), 1),
+        "correction_ms_p95": round(float(np.percentile(refine, 95)), 1),
         "encoder_ms": round(float(np.median(enc)), 1),
     }
 
