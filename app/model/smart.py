@@ -15,6 +15,7 @@ the frames whose predicted quality dropped for the review queue.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,9 +58,16 @@ def outward(start: int, n: int) -> Iterator[int]:
 
 
 def no_prompt_head(card: ModelCard) -> str | None:
-    """The one line saying ``card``'s model cannot prompt; None when it has a prompt head."""
+    """The one line saying the Smart tool cannot prompt with ``card``'s model here; None when it
+    can (the model has a prompt head, and torch, which runs it, is installed: the viewer build
+    runs models with ONNX Runtime alone)."""
     heads = [h.name for h in card.model.heads]
     if PROMPT_HEAD in heads:
+        if importlib.util.find_spec("torch") is None:
+            return (
+                f"Smart tool: {card.name} v{card.version}'s prompt head runs with torch, which this "
+                "build does not include (the viewer runs models with ONNX Runtime); use the full build"
+            )
         return None
     have = ", ".join(heads) or "none"
     return (

@@ -237,6 +237,21 @@ def test_a_model_without_a_prompt_head_says_so_and_changes_nothing(
     assert not window.smart.warming
 
 
+def test_a_build_without_torch_says_the_smart_tool_needs_the_full_build(prompt_state, monkeypatch):
+    import importlib.util
+
+    from app.model.smart import no_prompt_head
+    from engine.model_card import ModelCard
+
+    card = ModelCard.from_cfg(prompt_state[0])
+    assert no_prompt_head(card) is None
+    find = importlib.util.find_spec
+    no_torch = lambda name, *a: None if name == "torch" else find(name, *a)  # noqa: E731
+    monkeypatch.setattr(importlib.util, "find_spec", no_torch)
+    line = no_prompt_head(card)
+    assert line is not None and "torch" in line and "full build" in line and "\n" not in line
+
+
 def test_clicks_on_the_enhanced_view_are_frame_pixels(smart, no_warming):
     window, doc = smart, smart.doc
     doc.apply(PutEnhanced({0: np.full(doc.shape, 120, np.uint8)}, {0: None}))
