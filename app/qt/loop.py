@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDockWidget, QScrollArea
+from PySide6.QtWidgets import QDockWidget
 
 from app.model.adaptation.versions import model_names, segmentation_refs
 from app.qt.panels.queue_panel import QueuePanel
@@ -52,15 +52,7 @@ def install_loop_panels(window: MainWindow) -> LoopPanels:
     queue = QueuePanel(lambda: window.doc, segmentation_refs, lambda: window.smart.prompt_model())
     docks: dict[str, QDockWidget] = {}
     for title, widget in zip(TITLES, (training, versions, queue), strict=True):
-        dock = QDockWidget(title, window)
-        dock.setObjectName(title)
-        # scrolls rather than forcing its full height on the window (the viewer keeps its room)
-        scroll = QScrollArea(dock)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(widget)
-        dock.setWidget(scroll)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        docks[title] = dock
+        docks[title] = window.add_dock(title, widget, Qt.DockWidgetArea.RightDockWidgetArea, scroll=True)
 
     def store_changed(_: str = "") -> None:
         versions.refresh()

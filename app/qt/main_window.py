@@ -11,7 +11,16 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QScrollArea,
+    QWidget,
+)
 
 from app.model.document import NO_MODEL, Document
 from app.model.session import Opener, Session, open_cine
@@ -129,11 +138,8 @@ class MainWindow(EditHandlers, QMainWindow):
         )
         self.docks: dict[str, QDockWidget] = {}
         for title, widget, area in docks:
-            dock = QDockWidget(title, self)
-            dock.setObjectName(title)
-            dock.setWidget(widget)
-            self.addDockWidget(area, dock)
-            self.docks[title] = dock
+            scroll = widget is self.findings or widget is self.inference_panel  # forms of many rows
+            self.docks[title] = self.add_dock(title, widget, area, scroll=scroll)
         self.tabifyDockWidget(self.docks["Annotations"], self.docks["AI results"])
         self.docks["Annotations"].raise_()
         self.message_label = QLabel()
@@ -154,6 +160,23 @@ class MainWindow(EditHandlers, QMainWindow):
         self.annotations.labels_edited.connect(self._on_labels_edited)
         self.results.review_requested.connect(self.review_ids)
         self._show_model_card("no model loaded")
+
+    def add_dock(
+        self, title: str, widget: QWidget, area: Qt.DockWidgetArea, scroll: bool = False
+    ) -> QDockWidget:
+        """A dock titled ``title`` holding ``widget``, added in ``area``. With ``scroll`` the widget
+        scrolls when the dock is shorter than it, rather than forcing its full height on the
+        window (the viewer keeps its room) or squeezing its rows over each other."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        if scroll:
+            area_widget = QScrollArea(dock)
+            area_widget.setWidgetResizable(True)
+            area_widget.setWidget(widget)
+            widget = area_widget
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
 
     def _share_report_place(self, docks: tuple[QDockWidget, ...]) -> None:
         """Put these docks in tabs beside the report, so the viewer keeps its room.
