@@ -168,7 +168,11 @@ class Shooter:
         w.inference.select_model(model)
         self.pump(100)
         panel = w.inference_panel
-        panel.set_checked(tasks or [panel.task_list.item(i).text() for i in range(panel.task_list.count())])
+        if tasks is None:  # what Run does by default: the tasks that apply to the study's exam
+            panel.set_mode("auto")
+        else:
+            panel.set_mode("chosen")
+            panel.set_checked(tasks)
         panel.set_scope("Frame range")
         panel.range_edit.setText(f"{first}-{last}")
         start = time.monotonic()

@@ -2,8 +2,9 @@
 
     xvfb-run -a -s "-screen 0 1280x900x24" .venv/bin/python tools/screenshots_exam.py
 
-Uses ``tools/screenshots.py``'s window driver. The shipped demo model has no exam head, so the
-pictures use the tiny all-heads model (``engine.tasks.presets.all_heads_cfg``: a cardiac and a
+Uses ``tools/screenshots.py``'s window driver. So that every state can be shown on one sample
+(an exam set by hand, an unknown exam, drafts under the card's thresholds), the pictures use the
+tiny all-heads model (``engine.tasks.presets.all_heads_cfg``: a cardiac and a
 breast exam) with random weights, stored in a temporary model store with a calibration block in
 its card (score thresholds and ECE); the script says so. Its own exam decision is arbitrary, so
 the pictures show a person's exam: cardiac (what runs and what is skipped), unknown (the one
