@@ -11,8 +11,8 @@ positive click at its centre (the point farthest from its outline) and, where th
 a gap (a ring such as the myocardium around the LV cavity), a negative click in the gap's middle
 (``hole``); and with the mask's tight box. The answer the head predicts the higher IoU for is
 kept. The click follows a compact structure closely; the negative click and the box keep a ring
-or a thin wall from sliding into what it surrounds. The head's predicted IoU comes with every frame, so a
-review queue can list the frames where it dropped.
+or a thin wall from sliding into what it surrounds. The head's predicted IoU comes with every
+frame, so a review queue can list the frames where it dropped.
 """
 
 from __future__ import annotations

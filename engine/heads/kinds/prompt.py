@@ -82,14 +82,21 @@ ZOOM_MIN_SIDE = 0.25  # of the frame's shorter side: the smallest crop side
 ZOOM_MAX_AREA = 0.6  # of the frame's area: a larger crop is no zoom (the whole frame is used)
 
 
+def _deepest(mask: np.ndarray) -> tuple[float, float, float]:
+    """(x, y, distance) of the pixel of a non-empty ``mask`` farthest from its outline (the
+    frame's edge counts as outline)."""
+    padded = np.pad(mask.astype(np.uint8), 1)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(dist.argmax()), dist.shape)
+    return float(x), float(y), float(dist[y, x])
+
+
 def centre(mask: np.ndarray) -> tuple[float, float] | None:
     """The pixel of ``mask`` farthest from its outline as (x, y); None for an empty mask."""
     if not mask.any():
         return None
-    padded = np.pad(mask.astype(np.uint8), 1)
-    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(dist.argmax()), dist.shape)
-    return float(x), float(y)
+    x, y, _ = _deepest(mask)
+    return x, y
 
 
 HOLE_MIN_PX = 4.0  # the least distance from a mask (and its box's edge) of a gap worth a negative click
@@ -103,13 +110,12 @@ def hole(mask: np.ndarray) -> tuple[float, float] | None:
     if not mask.any():
         return None
     x0, y0, x1, y1 = (int(v) for v in tight_box(mask))
-    gap = np.zeros(mask.shape, np.uint8)
+    gap = np.zeros(mask.shape, bool)
     gap[y0 : y1 + 1, x0 : x1 + 1] = ~mask[y0 : y1 + 1, x0 : x1 + 1]
-    dist = cv2.distanceTransform(np.pad(gap, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    if dist.max() < HOLE_MIN_PX:
+    if not gap.any():
         return None
-    y, x = np.unravel_index(int(dist.argmax()), dist.shape)
-    return float(x), float(y)
+    x, y, depth = _deepest(gap)
+    return (x, y) if depth >= HOLE_MIN_PX else None
 
 
 def tight_box(mask: np.ndarray) -> tuple[float, float, float, float]:

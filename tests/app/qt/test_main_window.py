@@ -274,7 +274,6 @@ def test_the_only_dock_tab_bars_shown_are_the_live_ones_and_none_covers_the_cine
     assert not any(bar.geometry().intersects(cine) for bar in shown)
 
 
-
 def test_the_window_fits_a_1280x800_screen_with_the_forms_scrolling_instead_of_overlapping(window):
     # a window whose minimum exceeds the screen is squeezed, and its docks' rows are painted over
     # each other (the model statement over the Run settings, the report over its origin line)
