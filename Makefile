@@ -36,9 +36,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check app engine training tests bench tools
 	$(BIN)/lint-imports
 
-# command-line tools the tests run: dicom3tools' dciodvfy validates every DICOM object written
+# programs the tests run (tools/install_test_tools.sh): dicom3tools' dciodvfy validates every DICOM
+# object written; Orthanc with its DICOMweb plugin is the PACS and DCMTK the scanner of the network tests
+ORTHANC_DICOMWEB ?= /usr/share/orthanc/plugins/libOrthancDicomWeb.so
 test-tools:
-	@command -v dciodvfy >/dev/null || sh tools/install_dicom3tools.sh
+	@command -v dciodvfy >/dev/null && command -v Orthanc >/dev/null && command -v storescu >/dev/null \
+	    && test -f $(ORTHANC_DICOMWEB) || sh tools/install_test_tools.sh
 
 test: lint test-tools
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

@@ -46,3 +46,7 @@ class TaskError(EchoCareError):
 
 class ProjectError(EchoCareError):
     """A project folder or its database cannot be opened or written."""
+
+
+class NetworkError(EchoCareError):
+    """A DICOM node could not be reached, refused a request or answered with a failure."""

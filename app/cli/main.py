@@ -15,7 +15,18 @@ from collections.abc import Sequence
 from engine.errors import EchoCareError
 
 # sub-command modules under app.cli, in the order `echocare --help` lists them
-COMMANDS: tuple[str, ...] = ("info", "frames", "models", "train", "distill", "infer", "segment", "export")
+COMMANDS: tuple[str, ...] = (
+    "info",
+    "frames",
+    "models",
+    "train",
+    "distill",
+    "infer",
+    "segment",
+    "export",
+    "listen",
+    "pacs",
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.paths import config_dir
 from engine.errors import ProjectError
+from engine.net.nodes import DEFAULT_AE_TITLE, DEFAULT_PORT, Node, check_ae_title
 from engine.project.atomic import write_atomic
 
 SETTINGS_FILE = "settings.json"
@@ -25,6 +26,10 @@ class AppSettings:
         recent_files: most recent first.
         max_recent: how many recent files to keep.
         last_project: the project folder opened last ("" for the default project).
+        dicom_nodes: the PACS and modalities the app talks to; their AE titles may send to the
+            listener.
+        listen_ae_title: our AE title, as the listener answers and queries call.
+        listen_port: the listener's TCP port.
     """
 
     brush_radius: float = 8.0
@@ -34,12 +39,25 @@ class AppSettings:
     recent_files: tuple[str, ...] = ()
     max_recent: int = 10
     last_project: str = ""
+    dicom_nodes: tuple[Node, ...] = ()
+    listen_ae_title: str = DEFAULT_AE_TITLE
+    listen_port: int = DEFAULT_PORT
 
     def __post_init__(self) -> None:
         if not 0 < self.autosave_delay_ms <= 2000:
             raise ValueError("autosave_delay_ms must be in 1..2000")
         if self.brush_radius <= 0 or self.playback_speed <= 0:
             raise ValueError("brush radius and playback speed must be positive")
+        check_ae_title(self.listen_ae_title, "listen_ae_title")
+        if not 0 < self.listen_port < 65536:
+            raise ValueError("listen_port must be in 1..65535")
+        names = [n.name for n in self.dicom_nodes]
+        if len(set(names)) != len(names):
+            raise ValueError("two DICOM nodes share a name")
+
+    def node_ae_titles(self) -> tuple[str, ...]:
+        """The AE titles of the configured DIMSE nodes (those the listener accepts)."""
+        return tuple(n.ae_title for n in self.dicom_nodes if not n.is_web)
 
     def with_recent(self, path: str) -> AppSettings:
         """A copy with ``path`` first in the recent files."""
@@ -68,6 +86,8 @@ def load_settings(path: Path | None = None) -> tuple[AppSettings, str]:
             raise ValueError(f"unknown keys {sorted(unknown)}")
         if "recent_files" in raw:
             raw["recent_files"] = tuple(str(p) for p in raw["recent_files"])
+        if "dicom_nodes" in raw:
+            raw["dicom_nodes"] = tuple(Node.from_json(n) for n in raw["dicom_nodes"])
         return AppSettings(**raw), ""
     except (ValueError, TypeError) as err:
         return AppSettings(), f"{path}: settings ignored ({err})"
@@ -82,6 +102,7 @@ def save_settings(settings: AppSettings, path: Path | None = None) -> None:
     """
     data = asdict(settings)
     data["recent_files"] = list(settings.recent_files)
+    data["dicom_nodes"] = [n.to_json() for n in settings.dicom_nodes]
     target = path or settings_path()
     try:
         write_atomic(target, json.dumps(data, indent=2).encode("utf-8"))

@@ -2,6 +2,7 @@
 
 from engine.project.records import (
     AnnotationRecord,
+    InstanceRecord,
     LabelRecord,
     MaskRecord,
     StudyRecord,
@@ -12,6 +13,7 @@ from engine.project.store import ProjectStore
 
 __all__ = [
     "AnnotationRecord",
+    "InstanceRecord",
     "LabelRecord",
     "MaskRecord",
     "ProjectStore",

@@ -30,6 +30,26 @@ class StudyRecord:
 
 
 @dataclass(frozen=True)
+class InstanceRecord:
+    """One DICOM instance held by a project (received or retrieved).
+
+    Attributes:
+        sop_instance_uid, study_uid, series_uid, sop_class_uid: its UIDs.
+        rel_path: its file, relative to the project folder (posix).
+        study_id: the study entry that opens it (images), or None (SEG, SR).
+        calling_ae: who sent it ("" when retrieved or imported).
+    """
+
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    sop_class_uid: str
+    rel_path: str
+    study_id: int | None = None
+    calling_ae: str = ""
+
+
+@dataclass(frozen=True)
 class LabelRecord:
     """One label of the project's schema."""
 

@@ -5,11 +5,13 @@ adds what it lacks and keeps everything it holds:
 
 - 1: studies, labels, model versions, annotations with their history, masks.
 - 2: ``study_settings``, a study's own settings as text (e.g. the exam a person set).
+- 3: ``dicom_instances``, the DICOM instances received from the network or retrieved from a
+  PACS: their UIDs, where they lie, and the study entry of those that are images.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -83,4 +85,15 @@ CREATE TABLE IF NOT EXISTS study_settings (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (study_id, key)
 );
+CREATE TABLE IF NOT EXISTS dicom_instances (
+    sop_instance_uid TEXT PRIMARY KEY,
+    study_uid TEXT NOT NULL,
+    series_uid TEXT NOT NULL,
+    sop_class_uid TEXT NOT NULL,
+    rel_path TEXT NOT NULL,
+    study_id INTEGER REFERENCES studies(id),
+    calling_ae TEXT NOT NULL DEFAULT '',
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dicom_instances_study ON dicom_instances(study_uid);
 """

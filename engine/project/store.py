@@ -18,6 +18,7 @@ from engine.errors import ProjectError
 from engine.project.atomic import write_atomic
 from engine.project.records import (
     AnnotationRecord,
+    InstanceRecord,
     LabelRecord,
     MaskRecord,
     StudyRecord,
@@ -142,6 +143,50 @@ class ProjectStore:
         if row is None:
             raise ProjectError(self.db_path, f"no study with id {study_id}")
         return StudyRecord(*row)
+
+    # -- DICOM instances ---------------------------------------------------------------------
+    def add_instance(
+        self, rec: InstanceRecord, *, image: bool, frames: int = 0, rows: int = 0, columns: int = 0
+    ) -> InstanceRecord:
+        """Record a DICOM instance whose file already lies in the project, in one transaction.
+
+        An ``image`` also becomes a study entry (``frames``, ``rows``, ``columns`` describe it);
+        the same SOP Instance UID again replaces its record and never adds a second study.
+
+        Returns:
+            The record as stored (with its study id).
+        """
+        with self.transaction() as db:
+            study_id = None
+            if image:
+                db.execute(
+                    "INSERT OR IGNORE INTO studies (rel_path, frames, rows, columns, added_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (rec.rel_path, frames, rows, columns, _now()),
+                )
+                row = db.execute("SELECT id FROM studies WHERE rel_path = ?", (rec.rel_path,)).fetchone()
+                study_id = row[0]
+            db.execute(
+                "INSERT OR REPLACE INTO dicom_instances (sop_instance_uid, study_uid, series_uid,"
+                " sop_class_uid, rel_path, study_id, calling_ae, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rec.sop_instance_uid, rec.study_uid, rec.series_uid, rec.sop_class_uid, rec.rel_path,
+                 study_id, rec.calling_ae, _now()),
+            )  # fmt: skip
+        return InstanceRecord(**{**rec.__dict__, "study_id": study_id})
+
+    def instances(self, study_uid: str | None = None) -> list[InstanceRecord]:
+        """The DICOM instances the project holds (of one DICOM study when ``study_uid`` is given)."""
+        sql = (
+            "SELECT sop_instance_uid, study_uid, series_uid, sop_class_uid, rel_path, study_id, calling_ae"
+            " FROM dicom_instances"
+        )
+        rows = (
+            self._db.execute(sql + " WHERE study_uid = ? ORDER BY rowid", (study_uid,))
+            if study_uid is not None
+            else self._db.execute(sql + " ORDER BY rowid")
+        )
+        return [InstanceRecord(*r) for r in rows]
 
     # -- label schema ------------------------------------------------------------------------
     def labels(self) -> list[LabelRecord]:
