@@ -28,6 +28,7 @@ class ActionSpec:
         group: actions of one group are mutually exclusive (the tools).
         target: whose method ``handler`` names: "" for the main window, else a key of the
             targets ``build_actions`` is given (the loop's panels: "queue", "training", "versions").
+        checkable: an on/off switch (its handler sets the checked state it ends in).
     """
 
     id: str
@@ -38,6 +39,7 @@ class ActionSpec:
     menu: str = "&File"
     group: str = ""
     target: str = ""
+    checkable: bool = False
 
 
 def _tool(name: str, text: str, key: str) -> ActionSpec:
@@ -108,6 +110,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "view.side_by_side", "Enhanced &side by side", "Ctrl+Shift+E", "toggle_enhancement", "side", "&View"
     ),
+    ActionSpec(
+        "dicom.receive", "&Receive from scanners", "", "toggle_receive", None, "&DICOM", checkable=True
+    ),
+    ActionSpec("dicom.query", "&Query/Retrieve…", "Ctrl+Shift+Q", "show_query_retrieve", menu="&DICOM"),
+    ActionSpec("dicom.send", "&Send results to PACS…", "", "show_send_results", menu="&DICOM"),
     ActionSpec("help.cheat_sheet", "&Keyboard shortcuts", "F1", "show_cheat_sheet", menu="&Help"),
 )
 
@@ -138,8 +145,8 @@ def build_actions(
             action.setShortcut(QKeySequence(spec.shortcut))
         owner = targets[spec.target] if spec.target else window
         action.triggered.connect(_slot(getattr(owner, spec.handler), spec.arg))
+        action.setCheckable(bool(spec.group) or spec.checkable)
         if spec.group:
-            action.setCheckable(True)
             groups.setdefault(spec.group, QActionGroup(window)).addAction(action)
         if spec.menu not in menus:
             menus[spec.menu] = window.menuBar().addMenu(spec.menu)

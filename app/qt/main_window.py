@@ -33,6 +33,7 @@ from app.qt.dialogs.settings_dialog import SettingsDialog
 from app.qt.edit_handlers import EditHandlers
 from app.qt.inference_controller import InferenceController
 from app.qt.loop import install_loop_panels
+from app.qt.network import ReceiveController
 from app.qt.panels.annotation_panel import AnnotationPanel
 from app.qt.panels.cine_panel import CinePanel
 from app.qt.panels.findings_panel import FindingsPanel
@@ -108,6 +109,10 @@ class MainWindow(EditHandlers, QMainWindow):
         self.autosave.saved.connect(lambda: self.autosave_label.setText("saved"))
         self.autosave.failed.connect(self.show_error)
         self.playback = PlaybackController(self)
+        self.receive = ReceiveController(self)
+        self.receive.received.connect(self._on_received)
+        self.receive.logged.connect(self.show_message)
+        self.receive.state_changed.connect(self.receive_label.setText)
         self.setAcceptDrops(True)
         self.setWindowTitle("EchoCare Studio")
         self.resize(1280, 860)
@@ -147,8 +152,9 @@ class MainWindow(EditHandlers, QMainWindow):
         self.model_card_label = QLabel()
         self.model_card_label.setObjectName("model_card")
         self.autosave_label = QLabel("")
+        self.receive_label = QLabel("")
         self.statusBar().addWidget(self.message_label, 1)
-        for label in (self.cursor_label, self.autosave_label, self.model_card_label):
+        for label in (self.cursor_label, self.receive_label, self.autosave_label, self.model_card_label):
             self.statusBar().addPermanentWidget(label)
         self.view.cursor_moved.connect(self.cursor_label.setText)
         self.view.failed.connect(self.show_error)
@@ -384,6 +390,8 @@ class MainWindow(EditHandlers, QMainWindow):
         self.session.close(save=False)
         store.mark_open()
         self.session = Session(store, self.session.opener)
+        if self.receive.running:  # the listener follows the open project
+            self.toggle_receive(restart=True)
         self.autosave.session = self.session
         self.settings = replace(self.settings, last_project=str(store.folder))
         self._save_settings()
@@ -423,6 +431,39 @@ class MainWindow(EditHandlers, QMainWindow):
         self.export_dialog = dialog
         dialog.open()
 
+    # -- DICOM network -----------------------------------------------------------------------
+    def toggle_receive(self, restart: bool = False) -> None:
+        """Switch the DICOM listener on or off (``restart``: on again, for the open project)."""
+        if self.receive.running and not restart:
+            self.receive.stop()
+            self.show_message("stopped receiving")
+        else:
+            error = self.receive.start(self.session.store.folder, self.settings)
+            if error:
+                self.show_error(error)
+        self.actions["dicom.receive"].setChecked(self.receive.running)
+
+    def _on_received(self, line: str, study_id: int) -> None:
+        self.show_message(line)
+        if study_id >= 0:
+            self._show_studies()
+
+    def show_query_retrieve(self) -> None:
+        from app.qt.dialogs.pacs_dialog import QueryRetrieveDialog
+
+        dialog = QueryRetrieveDialog(self.session.store.folder, self.settings, self)
+        dialog.retrieved.connect(lambda _count: self._show_studies())
+        self.pacs_dialog = dialog
+        dialog.open()
+
+    def show_send_results(self) -> None:
+        from app.qt.dialogs.pacs_dialog import SendResultsDialog
+
+        self.autosave.save_now()
+        study = self.session.study.id if self.session.study is not None and self.doc is not None else None
+        self.pacs_dialog = SendResultsDialog(self.session.store.folder, study, self.settings, self)
+        self.pacs_dialog.open()
+
     def show_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():
@@ -430,10 +471,15 @@ class MainWindow(EditHandlers, QMainWindow):
 
     def apply_settings(self, settings: AppSettings) -> None:
         """Use and save new preferences."""
+        listen_changed = (settings.listen_ae_title, settings.listen_port, settings.dicom_nodes) != (
+            self.settings.listen_ae_title, self.settings.listen_port, self.settings.dicom_nodes,
+        )  # fmt: skip
         self.settings = settings
         self.tool_ctx.brush_radius = settings.brush_radius
         self.autosave.set_delay(settings.autosave_delay_ms)
         self._save_settings()
+        if listen_changed and self.receive.running:
+            self.toggle_receive(restart=True)
 
     def show_cheat_sheet(self) -> None:
         if self._cheat_sheet is None:
@@ -459,6 +505,7 @@ class MainWindow(EditHandlers, QMainWindow):
                 event.ignore()
                 return
             self._closed = True
+            self.receive.stop()
             self.inference.shutdown()
             self.smart.shutdown()
             self.session.close(save=False)

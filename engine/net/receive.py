@@ -182,7 +182,8 @@ class InstanceStore:
         self._lock = threading.Lock()  # one writer to the database at a time
 
     def close(self) -> None:
-        self.store.close()
+        """Close the database connection; the app's lock on the project (if open) stays."""
+        self.store.close(keep_lock=True)
 
     def store_bytes(self, data: bytes, calling_ae: str = "", source: str = "") -> Received:
         """Store one encoded instance (a DICOM file: preamble, file meta and dataset).

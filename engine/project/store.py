@@ -101,13 +101,19 @@ class ProjectStore:
         info = {"pid": os.getpid(), "opened_at": _now()}
         write_atomic(self.folder / LOCK_NAME, json.dumps(info).encode())
 
-    def close(self) -> None:
-        """Checkpoint the WAL, close the database and remove the lock file (a clean exit)."""
+    def close(self, keep_lock: bool = False) -> None:
+        """Checkpoint the WAL, close the database and remove the lock file (a clean exit).
+
+        Args:
+            keep_lock: leave the lock file, for a second connection (a DICOM listener) that
+                closes while the app's session may still hold the project open.
+        """
         try:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._db.close()
-        (self.folder / LOCK_NAME).unlink(missing_ok=True)
+        if not keep_lock:
+            (self.folder / LOCK_NAME).unlink(missing_ok=True)
 
     # -- studies -----------------------------------------------------------------------------
     def relative(self, path: str | Path) -> str:

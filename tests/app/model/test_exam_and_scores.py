@@ -124,7 +124,7 @@ def test_the_exam_is_saved_with_the_study_and_an_older_project_still_opens(tmp_p
     old = ProjectStore(tmp_path / "proj")
     again = Session(old, opener).open_study(study)
     assert again.exam_override is None and again.found_exam is None
-    assert old._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert old._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     again.apply(set_exam(again, CARDIAC))
     old.save_study(study, [], settings={"exam.override": CARDIAC})
     assert old.study_settings(study) == {"exam.override": CARDIAC}

@@ -34,3 +34,27 @@ def test_settings_that_cannot_be_written_raise_one_line_naming_the_file(tmp_path
     with pytest.raises(ProjectError, match="cannot save the settings") as raised:
         save_settings(AppSettings(brush_radius=9), target)
     assert str(raised.value).startswith(f"{target}: ") and "\n" not in str(raised.value)
+
+
+def test_dicom_nodes_round_trip_and_a_bad_node_is_a_one_line_warning(tmp_path):
+    from engine.net.nodes import Node
+
+    path = tmp_path / "settings.json"
+    nodes = (
+        Node("PACS", "ORTHANC", "pacs.local", 4242, tls=True),
+        Node("Web", url="https://pacs.local/dicom-web"),
+    )
+    save_settings(AppSettings(dicom_nodes=nodes, listen_ae_title="US_ROOM_2", listen_port=11113), path)
+    loaded, warning = load_settings(path)
+    assert warning == ""
+    assert (
+        loaded.dicom_nodes == nodes and loaded.listen_ae_title == "US_ROOM_2" and loaded.listen_port == 11113
+    )
+    assert loaded.node_ae_titles() == ("ORTHANC",)
+
+    raw = json.loads(path.read_text())
+    raw["dicom_nodes"].append({"name": "Broken", "ae_title": "X", "host": "h", "port": 70000})
+    path.write_text(json.dumps(raw))
+    fallback, warning = load_settings(path)
+    assert fallback == AppSettings() and "settings ignored" in warning and "port" in warning
+    assert "\n" not in warning

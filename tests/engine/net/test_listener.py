@@ -262,3 +262,15 @@ def test_bytes_that_are_not_dicom_are_refused_as_cannot_understand(tmp_path, bad
     assert err.value.status == 0xC000
     assert err.value.one_line().startswith("SCANNER: ")
     store.close()
+
+
+def test_stopping_a_listener_leaves_the_apps_lock_on_the_project(tmp_path):
+    from engine.project.store import LOCK_NAME
+
+    app_store = ProjectStore(tmp_path / "project")
+    app_store.mark_open()  # the app has the project open
+    listener, _lines = _listener(tmp_path)
+    listener.stop()
+    assert (tmp_path / "project" / LOCK_NAME).exists()
+    app_store.close()
+    assert not (tmp_path / "project" / LOCK_NAME).exists()
