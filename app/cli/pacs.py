@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ def _node_args(p: argparse.ArgumentParser) -> None:
     where.add_argument("--url", help="DICOMweb root URL (e.g. http://pacs:8042/dicom-web)")
     p.add_argument("--ae-title", default=None, help="our AE title (settings, else ECHOCARE)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the node")
+    p.add_argument("--tls-ca", type=Path, default=None, help="DIMSE over TLS, trusting this PEM certificate")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
@@ -69,7 +71,13 @@ def _peer(args: argparse.Namespace) -> Any:
 
     settings, _warning = load_settings()
     node = parse_node(args.url or args.peer, settings.dicom_nodes)
-    return open_peer(node, calling_ae=args.ae_title or settings.listen_ae_title, timeout=args.timeout)
+    context = None
+    if args.tls_ca is not None:
+        try:
+            context = ssl.create_default_context(cafile=str(args.tls_ca))
+        except (OSError, ssl.SSLError) as err:
+            raise ConfigError(args.tls_ca, f"cannot read the TLS certificate ({err})") from None
+    return open_peer(node, args.ae_title or settings.listen_ae_title, args.timeout, context)
 
 
 def parse_date_range(text: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import ssl
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,15 +37,21 @@ class Peer(Protocol):
     def send(self, paths: Sequence[Path]) -> int: ...
 
 
-def open_peer(node: Node, calling_ae: str = DEFAULT_AE_TITLE, timeout: float = 30.0) -> Peer:
-    """The peer for ``node``: DICOMweb when it has a URL, DIMSE otherwise."""
+def open_peer(
+    node: Node,
+    calling_ae: str = DEFAULT_AE_TITLE,
+    timeout: float = 30.0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Peer:
+    """The peer for ``node``: DICOMweb when it has a URL, DIMSE otherwise (over TLS with
+    ``ssl_context``, or with the system's trusted certificates when ``node.tls``)."""
     if node.is_web:
         from engine.net.web import WebPeer
 
         return WebPeer(node, timeout=timeout)
     from engine.net.dimse import DimsePeer
 
-    return DimsePeer(node, calling_ae=calling_ae, timeout=timeout)
+    return DimsePeer(node, calling_ae=calling_ae, ssl_context=ssl_context, timeout=timeout)
 
 
 def retrieve(

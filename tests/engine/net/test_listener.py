@@ -274,3 +274,63 @@ def test_stopping_a_listener_leaves_the_apps_lock_on_the_project(tmp_path):
     assert (tmp_path / "project" / LOCK_NAME).exists()
     app_store.close()
     assert not (tmp_path / "project" / LOCK_NAME).exists()
+
+
+def test_auto_infer_analyses_each_received_image_as_infer_tasks_auto(tmp_path):
+    project, port = tmp_path / "project", free_port()
+    proc = _start_listen(project, port, "--allow", "STORESCU", "--auto-infer", "echocare-demo")
+    fetal = SAMPLE_FILES[2]
+    lines = []
+    try:
+        sent = subprocess.run(["storescu", "-xy", "127.0.0.1", str(port), str(fetal)], capture_output=True)
+        assert sent.returncode == 0, sent.stderr
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            lines.append(proc.stdout.readline())
+            if lines[-1].startswith(("analysed", "analysis")):
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped: 1 instances stored" in rest
+    assert lines[-1].startswith("analysed study 1 ("), lines
+    assert "landmarks" in lines[-1]  # the fetal head's biometry: the tasks its exam calls for
+    import json
+
+    results = json.loads((project / "results" / "study-1" / "results.json").read_text())
+    assert results["exam"]["label"] == "obstetric / fetal head / transthalamic"
+    assert results["tasks"]["regression"]["labels"] == ["hc_mm", "bpd_mm"]  # biometry, no EF
+
+
+def test_dimse_over_tls_with_the_sites_certificate_and_a_plain_caller_is_turned_away(
+    tmp_path, capsys, config_dir
+):
+    from app.cli.listen import tls_context
+    from app.cli.main import main
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    listener = Listener(
+        tmp_path / "project", port=0, host="127.0.0.1", allow=["ECHOCARE", "STORESCU"],
+        ssl_context=tls_context(cert, key), log=lines.append,
+    )  # fmt: skip
+    listener.start()
+    try:
+        peer = f"ECHOCARE@localhost:{listener.port}"
+        assert main(["pacs", "echo", "--peer", peer, "--tls-ca", str(cert), "--timeout", "10"]) == 0
+        assert "answered" in capsys.readouterr().out
+        plain = subprocess.run(
+            ["storescu", "-to", "5", "-xy", "127.0.0.1", str(listener.port), str(SAMPLE_FILES[2])],
+            capture_output=True,
+        )
+        assert plain.returncode != 0  # a caller without TLS never gets an association
+    finally:
+        listener.stop()
+    assert "over TLS" in lines[0]
+    assert ProjectStore(tmp_path / "project").instances() == []
