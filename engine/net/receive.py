@@ -157,6 +157,16 @@ def _parse(data: bytes, source: str) -> Any:
     return ds
 
 
+def title(ds: Any) -> str:
+    """What a study list calls an instance: patient name, description and date, where present."""
+    date = str(ds.get("StudyDate", "") or "")
+    if len(date) == 8 and date.isdigit():
+        date = f"{date[:4]}-{date[4:6]}-{date[6:]}"
+    name = str(ds.get("PatientName", "") or "").replace("^", " ").strip()
+    described = str(ds.get("SeriesDescription", "") or ds.get("StudyDescription", "") or "").strip()
+    return " · ".join(part for part in (name, described, date) if part)
+
+
 class InstanceStore:
     """Stores DICOM instances into the project in ``folder``.
 
@@ -243,8 +253,9 @@ class InstanceStore:
         calling_ae: str, size: int,
     ) -> Received:  # fmt: skip
         image = sop_class in IMAGE_CLASSES
+        rel = self.store.relative(target)
         rec = InstanceRecord(
-            sop_uid, study_uid, series_uid, sop_class, self.store.relative(target), None, calling_ae
+            sop_uid, study_uid, series_uid, sop_class, rel, calling_ae=calling_ae, title=title(ds)
         )
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)

@@ -38,6 +38,7 @@ class InstanceRecord:
         rel_path: its file, relative to the project folder (posix).
         study_id: the study entry that opens it (images), or None (SEG, SR).
         calling_ae: who sent it ("" when retrieved or imported).
+        title: what the study list calls it (patient, description, date).
     """
 
     sop_instance_uid: str
@@ -47,6 +48,7 @@ class InstanceRecord:
     rel_path: str
     study_id: int | None = None
     calling_ae: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ CREATE TABLE IF NOT EXISTS dicom_instances (
     rel_path TEXT NOT NULL,
     study_id INTEGER REFERENCES studies(id),
     calling_ae TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
     received_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dicom_instances_study ON dicom_instances(study_uid);

@@ -174,18 +174,18 @@ class ProjectStore:
                 study_id = row[0]
             db.execute(
                 "INSERT OR REPLACE INTO dicom_instances (sop_instance_uid, study_uid, series_uid,"
-                " sop_class_uid, rel_path, study_id, calling_ae, received_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " sop_class_uid, rel_path, study_id, calling_ae, title, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rec.sop_instance_uid, rec.study_uid, rec.series_uid, rec.sop_class_uid, rec.rel_path,
-                 study_id, rec.calling_ae, _now()),
+                 study_id, rec.calling_ae, rec.title, _now()),
             )  # fmt: skip
         return InstanceRecord(**{**rec.__dict__, "study_id": study_id})
 
     def instances(self, study_uid: str | None = None) -> list[InstanceRecord]:
         """The DICOM instances the project holds (of one DICOM study when ``study_uid`` is given)."""
         sql = (
-            "SELECT sop_instance_uid, study_uid, series_uid, sop_class_uid, rel_path, study_id, calling_ae"
-            " FROM dicom_instances"
+            "SELECT sop_instance_uid, study_uid, series_uid, sop_class_uid, rel_path, study_id, calling_ae,"
+            " title FROM dicom_instances"
         )
         rows = (
             self._db.execute(sql + " WHERE study_uid = ? ORDER BY rowid", (study_uid,))
@@ -193,6 +193,13 @@ class ProjectStore:
             else self._db.execute(sql + " ORDER BY rowid")
         )
         return [InstanceRecord(*r) for r in rows]
+
+    def study_titles(self) -> dict[int, str]:
+        """Titles of the studies that are DICOM instances (patient, description, date), by study id."""
+        rows = self._db.execute(
+            "SELECT study_id, title FROM dicom_instances WHERE study_id IS NOT NULL AND title != ''"
+        )
+        return dict(rows.fetchall())
 
     # -- label schema ------------------------------------------------------------------------
     def labels(self) -> list[LabelRecord]:

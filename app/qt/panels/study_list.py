@@ -24,12 +24,20 @@ class StudyListPanel(QWidget):
         layout.addWidget(self.list)
         self.list.itemActivated.connect(self._on_list_item_activated)
 
-    def show_studies(self, project: str, studies: list[StudyRecord], current: int | None) -> None:
-        """List ``studies``, highlighting the one open."""
+    def show_studies(
+        self,
+        project: str,
+        studies: list[StudyRecord],
+        current: int | None,
+        titles: dict[int, str] | None = None,
+    ) -> None:
+        """List ``studies``, highlighting the one open; a study with a title (one received over
+        DICOM: patient, description, date) is listed by it, the others by their file."""
         self.project_label.setText(f"Project: {project}")
         self.list.clear()
+        titles = titles or {}
         for study in studies:
-            item = QListWidgetItem(f"{study.rel_path}  ({study.frames} frames)")
+            item = QListWidgetItem(f"{titles.get(study.id) or study.rel_path}  ({study.frames} frames)")
             item.setData(Qt.ItemDataRole.UserRole, study.id)
             item.setToolTip(study.rel_path)
             self.list.addItem(item)

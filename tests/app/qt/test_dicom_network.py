@@ -53,7 +53,9 @@ def test_the_receive_switch_lists_studies_as_they_arrive(make_window, qtbot, tmp
     assoc.release()
     qtbot.waitUntil(lambda: w.studies.list.count() == 2, timeout=10_000)
     assert w.receive_label.text().endswith("· 2 received")
-    assert "received/" in w.studies.list.item(0).text()
+    first = w.studies.list.item(0)  # listed by patient, description and date; the file in the tooltip
+    assert first.text() == "SIMULATED BREAST · Simulated lesion · 2026-10-27  (24 frames)"
+    assert first.toolTip().startswith("received/")
     w.open_study(int(w.studies.list.item(1).data(Qt.ItemDataRole.UserRole)))
     assert w.doc is not None and w.doc.cine.n_frames == 60  # the cardiac cine, as sent
 
