@@ -96,7 +96,11 @@ class DimsePeer:
         try:
             for status, ds in assoc.send_c_find(identifier, FIND_MODEL):
                 if not status:
-                    raise NetworkError(self.node.address(), "the association dropped during C-FIND")
+                    raise NetworkError(
+                        self.node.address(),
+                        "the association dropped during C-FIND"
+                        f" (does the node know our AE title {self.calling_ae}?)",
+                    )
                 if status.Status in PENDING:
                     answers.append(ds)
                 elif status.Status != 0x0000:
