@@ -40,7 +40,7 @@ lint: $(STAMP)
 # object written; Orthanc with its DICOMweb plugin is the PACS and DCMTK the scanner of the network tests
 ORTHANC_DICOMWEB ?= /usr/share/orthanc/plugins/libOrthancDicomWeb.so
 test-tools:
-	@command -v dciodvfy >/dev/null && command -v Orthanc >/dev/null && command -v storescu >/dev/null \
+	@command -v dciodvfy >/dev/null && test -x /usr/sbin/Orthanc && command -v storescu >/dev/null \
 	    && test -f $(ORTHANC_DICOMWEB) || sh tools/install_test_tools.sh
 
 test: lint test-tools

@@ -21,4 +21,4 @@ command -v apt-get >/dev/null || {
 $SUDO apt-get update -qq
 # the orthanc package would start a system service; the tests start their own, so none is wanted
 DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq $PACKAGES >/dev/null
-command -v dciodvfy >/dev/null && command -v Orthanc >/dev/null && command -v storescu >/dev/null
+command -v dciodvfy >/dev/null && test -x /usr/sbin/Orthanc && command -v storescu >/dev/null

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 BINARY = "Orthanc"
+SBIN_BINARY = Path("/usr/sbin/Orthanc")  # where Debian puts it, outside a plain user's PATH
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 AE_TITLE = "ORTHANC"
 
@@ -31,9 +32,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def binary() -> str | None:
+    """The Orthanc executable, or None."""
+    return shutil.which(BINARY) or (str(SBIN_BINARY) if SBIN_BINARY.exists() else None)
+
+
 def available() -> str:
-    """ "" when Orthanc and its DICOMweb plugin are installed, else what is missing."""
-    found = {BINARY: shutil.which(BINARY) is not None, str(DICOMWEB_PLUGIN): DICOMWEB_PLUGIN.exists()}
+    """What of Orthanc and its DICOMweb plugin is missing ("" when both are installed)."""
+    found = {BINARY: binary() is not None, str(DICOMWEB_PLUGIN): DICOMWEB_PLUGIN.exists()}
     return ", ".join(name for name, ok in found.items() if not ok)
 
 
@@ -83,7 +89,7 @@ class OrthancServer:
         path.write_text(json.dumps(self.config(), indent=1))
         log = (self.folder / "orthanc.log").open("wb")
         self.process = subprocess.Popen(
-            [BINARY, str(path)], stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
+            [str(binary()), str(path)], stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -336,7 +336,7 @@ class MainWindow(EditHandlers, QMainWindow):
     def _show_studies(self) -> None:
         current = self.session.study.id if self.session.study else None
         store = self.session.store
-        self.studies.show_studies(str(store.folder), store.studies(), current, store.study_titles())
+        self.studies.show_studies(str(store.folder), store.studies(), current, store.study_groups())
 
     def _on_history_changed(self) -> None:
         history = self.doc.history if self.doc is not None else None

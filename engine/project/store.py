@@ -194,12 +194,12 @@ class ProjectStore:
         )
         return [InstanceRecord(*r) for r in rows]
 
-    def study_titles(self) -> dict[int, str]:
-        """Titles of the studies that are DICOM instances (patient, description, date), by study id."""
+    def study_groups(self) -> dict[int, tuple[str, str]]:
+        """For the studies that are DICOM instances: their (StudyInstanceUID, title), by study id."""
         rows = self._db.execute(
-            "SELECT study_id, title FROM dicom_instances WHERE study_id IS NOT NULL AND title != ''"
+            "SELECT study_id, study_uid, title FROM dicom_instances WHERE study_id IS NOT NULL"
         )
-        return dict(rows.fetchall())
+        return {study_id: (uid, title) for study_id, uid, title in rows}
 
     # -- label schema ------------------------------------------------------------------------
     def labels(self) -> list[LabelRecord]:

@@ -125,7 +125,7 @@ def test_drop_a_file_opens_it(make_window, sample_file):
                        Qt.KeyboardModifier.NoModifier)  # fmt: skip
     w.dropEvent(event)
     assert w.doc is not None and w.session.study.rel_path.endswith("sample.npy")
-    assert w.studies.list.count() == 1
+    assert w.studies.tree.topLevelItemCount() == 1
 
 
 def test_label_colour_and_opacity_are_kept_in_the_project(window):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from pynetdicom import AE
-from PySide6.QtCore import Qt
 
 from app.model.session import open_cine
 from app.model.settings import AppSettings
@@ -51,12 +50,12 @@ def test_the_receive_switch_lists_studies_as_they_arrive(make_window, qtbot, tmp
     for path in SAMPLES[:2]:
         assert assoc.send_c_store(pydicom.dcmread(path)).Status == 0
     assoc.release()
-    qtbot.waitUntil(lambda: w.studies.list.count() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: len(w.studies.study_items()) == 2, timeout=10_000)
     assert w.receive_label.text().endswith("· 2 received")
-    first = w.studies.list.item(0)  # listed by patient, description and date; the file in the tooltip
-    assert first.text() == "SIMULATED BREAST · Simulated lesion · 2026-10-27  (24 frames)"
-    assert first.toolTip().startswith("received/")
-    w.open_study(int(w.studies.list.item(1).data(Qt.ItemDataRole.UserRole)))
+    first, second = w.studies.study_items()  # named by patient, description and date; the file in the tooltip
+    assert first.text(0) == "SIMULATED BREAST · Simulated lesion · 2026-10-27  (24 frames)"
+    assert first.toolTip(0).startswith("received/")
+    w.studies.tree.itemActivated.emit(second, 0)
     assert w.doc is not None and w.doc.cine.n_frames == 60  # the cardiac cine, as sent
 
     w.actions["dicom.receive"].trigger()
@@ -88,7 +87,7 @@ def test_query_retrieve_finds_studies_and_brings_the_chosen_one_into_the_project
     assert not dialog.retrieve_button.isEnabled()
     dialog.table.selectRow(0)
     dialog.retrieve_button.click()
-    qtbot.waitUntil(lambda: w.studies.list.count() == 1, timeout=20_000)
+    qtbot.waitUntil(lambda: w.studies.tree.topLevelItemCount() == 1, timeout=20_000)
     assert "1 instances retrieved" in dialog.status.text()
 
     dialog.patient_id.setText("nobody")
@@ -139,3 +138,30 @@ def test_the_settings_dialog_edits_nodes_and_refuses_a_bad_one(qtbot):
     dialog._accept_if_valid()
     assert "not an AE title" in dialog.error.text()
     assert dialog.result() == 0  # still open
+
+
+def test_two_series_of_one_dicom_study_are_one_entry_with_both_under_it(make_window, qtbot):
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from engine.net.receive import InstanceStore
+
+    w = make_window(reader=open_cine, settings=_settings())
+    store = InstanceStore(w.session.store.folder)
+    for path in SAMPLES[:2]:  # the breast and cardiac cines, sent as two series of one study
+        ds = pydicom.dcmread(path)
+        ds.StudyInstanceUID = "1.2.3.4"
+        ds.SeriesInstanceUID = ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        store.store_dataset(ds, "SCANNER")
+    store.close()
+    w.open_path(SAMPLES[2])  # a study opened from a file stays an entry of its own
+    tree = w.studies.tree
+    assert tree.topLevelItemCount() == 2
+    group = tree.topLevelItem(0)
+    assert group.text(0).endswith("(2 series)") and group.childCount() == 2
+    assert [group.child(i).text(0) for i in range(2)] == ["cine 1  (24 frames)", "cine 2  (60 frames)"]
+    assert tree.topLevelItem(1).text(0).endswith("fetal_head.dcm  (4 frames)")
+    tree.itemActivated.emit(group, 0)  # the study itself opens nothing
+    assert w.doc.cine.n_frames == 4
+    tree.itemActivated.emit(group.child(1), 0)
+    assert w.doc.cine.n_frames == 60

@@ -166,7 +166,7 @@ def test_switching_projects_saves_the_old_one_and_opens_the_new(window, tmp_path
     window.doc.apply(commands.add(Annotation("landmark", 0, 1, ((7, 7),))))
     assert window.open_project(tmp_path / "other")
     assert window.doc is None and not window.annotations.isEnabled()
-    assert window.studies.list.count() == 0
+    assert window.studies.tree.topLevelItemCount() == 0
     window.set_tool("brush")  # no study open: nothing to edit, nothing breaks
     con = sqlite3.connect(old_store)
     assert con.execute("SELECT kind FROM annotations").fetchall() == [("landmark",)]
