@@ -127,14 +127,13 @@ class Listener:
         if self._server is None:
             return 0
         server, self._server = self._server, None
-        server.socket.close()  # no new connections; the open ones go on
+        server.shutdown()  # no new associations; those open go on in their own threads
         deadline = time.monotonic() + timeout
         while server.active_associations and time.monotonic() < deadline:
             time.sleep(0.05)
         left = list(server.active_associations)
         for assoc in left:
             assoc.abort()
-        server.shutdown()
         self.store.close()
         self.log(f"stopped: {self.received} instances stored, {self.refused} refused")
         return len(left)

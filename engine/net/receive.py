@@ -146,15 +146,41 @@ def _check_uid(ds: Any, keyword: str, source: str) -> str:
 
 
 def _parse(data: bytes, source: str) -> Any:
-    """The dataset's header (pixel data not decoded), or StoreRefused when it is not DICOM."""
+    """The dataset (pixel data read, not decoded), or StoreRefused when it is not DICOM or its
+    uncompressed pixel data is cut short."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+        ds = pydicom.dcmread(io.BytesIO(data))
     except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OSError) as err:
         raise StoreRefused(source, f"not a readable DICOM dataset ({err})", CANNOT_UNDERSTAND) from None
+    _check_pixels(ds, source)
     return ds
+
+
+def _check_pixels(ds: Any, source: str) -> None:
+    """Refuse native (uncompressed) pixel data shorter than its Rows, Columns and frames say."""
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if "PixelData" not in ds or syntax is None or syntax.is_compressed:
+        return
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        samples = int(ds.SamplesPerPixel)
+        if str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
+            samples = 2  # chroma shared by two pixels
+        bits = int(ds.Rows) * int(ds.Columns) * samples * frames * int(ds.BitsAllocated)
+        expected = (bits + 7) // 8  # 1-bit data is packed
+    except (AttributeError, TypeError, ValueError) as err:
+        raise StoreRefused(
+            source, f"pixel data without a usable image description ({err})", CANNOT_UNDERSTAND
+        ) from None
+    if len(ds.PixelData) < expected:
+        raise StoreRefused(
+            source,
+            f"pixel data is {len(ds.PixelData)} bytes where the image needs {expected}",
+            CANNOT_UNDERSTAND,
+        )
 
 
 def title(ds: Any) -> str:

@@ -185,6 +185,9 @@ def test_oversized_malformed_and_unsafe_instances_are_refused_and_the_listener_g
         escape = _instance()
         escape.StudyInstanceUID = "../../outside"
         assert assoc.send_c_store(escape).Status == 0xC000
+        short = _instance()
+        short.PixelData = short.PixelData[:1000]  # cut short: 8 frames of 128x128 need 131072 bytes
+        assert assoc.send_c_store(short).Status == 0xC000
         good = _instance()
         assert assoc.send_c_store(good).Status == 0x0000
     finally:
@@ -197,9 +200,10 @@ def test_oversized_malformed_and_unsafe_instances_are_refused_and_the_listener_g
     files = [p for p in (tmp_path / "project" / RECEIVED).rglob("*") if p.is_file()]
     assert [p.name for p in files] == [f"{good.SOPInstanceUID}.dcm"]
     refusals = [line for line in lines if line.startswith("refused an instance from SCANNER")]
-    assert len(refusals) == 3
+    assert len(refusals) == 4
     assert "0.328 MB is over the 0.2 MB limit (status 0xA700)" in refusals[0]
     assert "StudyInstanceUID" in refusals[1] and "'../../outside' is missing or not a UID" in refusals[2]
+    assert "pixel data is 1000 bytes where the image needs 131072" in refusals[3]
 
 
 def test_a_full_disk_is_refused_with_out_of_resources_and_leaves_nothing(tmp_path):
@@ -334,3 +338,23 @@ def test_dimse_over_tls_with_the_sites_certificate_and_a_plain_caller_is_turned_
         listener.stop()
     assert "over TLS" in lines[0]
     assert ProjectStore(tmp_path / "project").instances() == []
+
+
+def test_stop_lets_an_open_association_finish_and_accepts_no_new_one(tmp_path):
+    listener, lines = _listener(tmp_path)
+    port = listener.port
+    assoc = _scu(port)
+    assert assoc.send_c_store(_instance(seed=1)).Status == 0x0000
+    aborted: list[int] = []
+    stopper = threading.Thread(target=lambda: aborted.append(listener.stop(timeout=20)))
+    stopper.start()
+    time.sleep(0.5)  # stopping: the open association goes on
+    assert assoc.send_c_store(_instance(seed=2)).Status == 0x0000
+    late = AE(ae_title="SCANNER")
+    late.add_requested_context(US_MULTIFRAME, ExplicitVRLittleEndian)
+    assert not late.associate("127.0.0.1", port, ae_title="ECHOCARE").is_established
+    assoc.release()
+    stopper.join(30)
+    assert aborted == [0]
+    assert len(ProjectStore(tmp_path / "project").instances()) == 2
+    assert lines[-1] == "stopped: 2 instances stored, 0 refused"
