@@ -227,3 +227,12 @@ def read_card(folder: Path) -> ModelCard:
     except OSError as err:
         raise ConfigError(path, f"cannot read model card ({err.strerror or err})") from None
     return ModelCard.from_json(text, path)
+
+
+def encoder_only(name: str) -> str:
+    """What an encoder-only model (an imported encoder, no heads) needs before it runs a task."""
+    return (
+        f"model {name!r} is an encoder only, with no task heads: give it every head with"
+        f" `echocare train heads --encoder {name}` (trained on simulated data),"
+        " then fine-tune them on your labels"
+    )

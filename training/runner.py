@@ -1,6 +1,7 @@
 """Command-line runner shared by ``python -m training`` (torchrun's entry) and ``echocare train``.
 
-Sub-commands: ``pretrain --config FILE``, ``finetune --config FILE``, ``compare A B``. Options
+Sub-commands: ``pretrain --config FILE``, ``finetune --config FILE``, ``heads --encoder NAME
+--recipe FILE`` (every head on a stored encoder), ``compare A B``. Options
 ``--resume`` (continue from the newest checkpoint) and ``--set key.sub=value`` (override config
 values, parsed as YAML scalars). Only rank 0 prints progress (tqdm) and results.
 """
@@ -100,6 +101,32 @@ def _finetune(args: argparse.Namespace) -> int:
     return 0 if result.status in ("finished", "early_stopped") else 3
 
 
+@ACTIONS.register("heads")
+def _heads(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from training.recipes.heads import train_heads
+
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="echocare-heads-"))
+    result = train_heads(
+        args.encoder, args.recipe, out, quick=args.quick, log=lambda line: print(line, flush=True)
+    )
+    card = result.card
+    print(
+        json.dumps(
+            {
+                "model": f"{card.name}@{card.version}",
+                "heads": [h.name for h in card.model.heads],
+                "folder": str(result.folder),
+                "work": str(out),
+                "minutes": result.minutes,
+            }
+        )
+    )
+    return 0
+
+
 @ACTIONS.register("compare")
 def _compare(args: argparse.Namespace) -> int:
     from training.versions import compare_text
@@ -117,6 +144,16 @@ def add_arguments(sub: Any) -> None:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a value")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.set_defaults(train_action=name)
+    p = sub.add_parser("heads", help="train every head on a stored encoder (e.g. the imported EchoCare one)")
+    p.add_argument(
+        "--encoder", required=True, help="model name, NAME@VERSION or folder whose encoder is used"
+    )
+    p.add_argument(
+        "--recipe", default="configs/demo.yaml", help="the demo recipe whose scenes and phases train"
+    )
+    p.add_argument("--out", default=None, help="working folder (default: a new temporary folder)")
+    p.add_argument("--quick", action="store_true", help="the exam and prompt stages' smoke settings")
+    p.set_defaults(train_action="heads")
     p = sub.add_parser("compare", help="two model versions side by side (metrics on the frozen test split)")
     p.add_argument("a", help="NAME@VERSION (or a version folder)")
     p.add_argument("b", help="NAME@VERSION (or a version folder)")

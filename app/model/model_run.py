@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.model.exam import exam_labels, user_exam
 from app.model.scores import calibration_text
-from engine.model_card import ModelCard
+from engine.model_card import ModelCard, encoder_only
 from engine.progress import NEVER, CancelToken, ProgressFn, no_progress
 
 if TYPE_CHECKING:
@@ -87,6 +87,8 @@ def statement(card: ModelCard) -> str:
         text += f", {NOT_CLINICAL}"
     prefix = "Demo model — " if "demo" in card.name.lower() and "demo" not in lower else ""
     calibrated = calibration_text(card.model)
+    if not card.model.heads:
+        calibrated = encoder_only(card.name)
     return f"{card.name} v{card.version} · {prefix}{text}" + (f" · {calibrated}" if calibrated else "")
 
 

@@ -35,6 +35,7 @@ from engine.exams import AUTO, EXAM_TASK, Routing, route, wants_auto
 from engine.heads.kinds.exam import ExamResult
 from engine.heads.spec import restrict_result
 from engine.io.cine import Cine
+from engine.model_card import encoder_only
 from engine.progress import NEVER, CancelToken, Progress, ProgressFn, no_progress
 from engine.provenance import ModelRef
 from engine.tasks.base import TASKS, CineContext, FrameContext, Task, postprocess_frame
@@ -104,6 +105,8 @@ def resolve_tasks(cfg: ModelCfg, names: str | Sequence[str], ref: ModelRef, sour
     """
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
+    if not cfg.heads:
+        raise TaskError(source or None, encoder_only(cfg.name))
     if list(names) in (["all"], [AUTO]):  # auto runs a subset of all, settled by the exam
         names = [n for n in TASK_NAMES if n in cfg.heads_by_name and n in TASKS]
     unknown = [n for n in names if n not in TASKS]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from engine.heads.base import FeatureSpec
 from engine.heads.spec import head_spec
-from training.finetune.samples import PreparedSet, collate
+from training.finetune.samples import PreparedSet
+
+if TYPE_CHECKING:
+    from training.recipes.data import RecipeSet
 
 
 def build_losses(spec: FeatureSpec, heads: Mapping[str, Mapping[str, Any]]) -> nn.ModuleDict:
@@ -77,7 +80,7 @@ class FinetuneModule(nn.Module):
 
 
 def cache_features(
-    data: PreparedSet, encoder: nn.Module, device: str, batch: int = 16, half: bool = False
+    data: PreparedSet | RecipeSet, encoder: nn.Module, device: str, batch: int = 16, half: bool = False
 ) -> None:
     """Run the (frozen) encoder once over ``data`` and keep its five maps per sample on the CPU.
 
@@ -88,8 +91,8 @@ def cache_features(
     encoder.eval()
     with torch.no_grad():
         for start in range(0, len(data), batch):
-            items = collate([data[i] for i in range(start, min(len(data), start + batch))])
-            maps = encoder(items["image"].to(device))
-            for j in range(items["image"].shape[0]):
+            images = torch.stack([data[i]["image"] for i in range(start, min(len(data), start + batch))])
+            maps = encoder(images.to(device))
+            for j in range(images.shape[0]):
                 feats.append([m[j].to("cpu", torch.float16 if half else torch.float32) for m in maps])
     data.feats = feats

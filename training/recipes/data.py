@@ -163,7 +163,8 @@ def encode_reports(samples: Sequence[SceneSample], vocab: Sequence[str], max_len
 
 
 class RecipeSet:
-    """Torch dataset over scene samples: ``{"image", "targets", "spacing"}`` as ``collate`` expects.
+    """Torch dataset over scene samples: ``{"image", "targets", "spacing"}`` as ``collate`` expects,
+    and ``feats`` once a frozen encoder's maps are cached (``training.finetune.module.cache_features``).
 
     Args:
         samples: the samples (reports already encoded).
@@ -172,6 +173,7 @@ class RecipeSet:
 
     def __init__(self, samples: Sequence[SceneSample], mean: Sequence[float], std: Sequence[float]) -> None:
         self.samples, self.mean, self.std = list(samples), tuple(mean), tuple(std)
+        self.feats: list[list[Any]] | None = None  # a frozen encoder's maps (``cache_features``)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -195,4 +197,7 @@ class RecipeSet:
         s = self.samples[index]
         image = torch.from_numpy(np.stack([self._norm(s.image, c) for c in range(3)]))
         targets = {head: self._tensor(head, t) for head, t in s.targets.items()}
-        return {"image": image, "targets": targets, "spacing": torch.tensor([float("nan")] * 2)}
+        item = {"image": image, "targets": targets, "spacing": torch.tensor([float("nan")] * 2)}
+        if self.feats is not None:
+            item["feats"] = self.feats[index]
+        return item

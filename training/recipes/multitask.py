@@ -32,7 +32,8 @@ class WeightedHeads(nn.Module):
         model: the FoundationModel.
         params: every head's constructor params (for the losses).
         weights: loss weight per head (1 when absent).
-        frozen_encoder: run the encoder without gradients (heads-only phase).
+        frozen_encoder: run the encoder without gradients (heads-only phase); a batch that
+            carries ``feats`` (cached maps of the frozen encoder) runs no encoder at all.
         only: the heads trained (their losses only; the other heads' weights stay as they are);
             empty: every head.
     """
@@ -58,7 +59,9 @@ class WeightedHeads(nn.Module):
         image, targets = batch["image"], batch["targets"]
         if self.only:
             targets = {name: t for name, t in targets.items() if name in self.only}
-        if self.frozen_encoder:
+        if self.frozen_encoder and "feats" in batch:
+            feats = [f.to(image.dtype) for f in batch["feats"]]
+        elif self.frozen_encoder:
             with torch.no_grad():
                 feats = self.model.encoder(image)
         else:

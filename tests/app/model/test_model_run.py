@@ -9,7 +9,7 @@ import pytest
 from app.model.document import Document
 from app.model.inference import prediction_command
 from app.model.model_run import ModelRunner, RunRequest, available_models, not_clinical, statement
-from engine.config import ModelCfg
+from engine.config import HeadCfg, ModelCfg
 from engine.model_card import ModelCard
 from engine.progress import Cancelled, CancelToken
 
@@ -40,7 +40,14 @@ def test_active_versions_come_first(tiny):
 
 
 def test_the_statement_says_what_the_model_was_trained_on():
-    cfg = ModelCfg("echocare-demo", "echocare_small", "1", trained_on="simulated echo cines (training.sim)")
+    head = HeadCfg("classification", "classification", ("a", "b"), {"num_classes": 2})
+    cfg = ModelCfg(
+        "echocare-demo",
+        "echocare_small",
+        "1",
+        heads=(head,),
+        trained_on="simulated echo cines (training.sim)",
+    )
     card = ModelCard(cfg)
     assert statement(card) == (
         "echocare-demo v1 · Demo model — trained on simulated echo cines (training.sim), not for clinical use"
@@ -52,6 +59,14 @@ def test_the_statement_says_what_the_model_was_trained_on():
     local = replace(cfg, name="site-model", trained_on="trained on 300 local studies", clinical_use=True)
     site = ModelCard(local)
     assert statement(site) == "site-model v1 · trained on 300 local studies" and not not_clinical(site)
+    imported = ModelCard(
+        replace(cfg, name="echocare", heads=(), trained_on="imported from echocare_encoder.pth")
+    )
+    assert statement(imported) == (
+        "echocare v1 · imported from echocare_encoder.pth, not for clinical use · model 'echocare' is an"
+        " encoder only, with no task heads: give it every head with `echocare train heads --encoder"
+        " echocare` (trained on simulated data), then fine-tune them on your labels"
+    )
 
 
 def test_a_run_gives_one_undo_step_and_a_cancelled_run_raises(tiny, cine, monkeypatch):
