@@ -258,14 +258,21 @@ def fetal(s: Shooter, model: str) -> None:
     s.shot("11_fetal_head")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def private_session() -> Path:
+    """A new temporary folder holding the app's config and data (the user's own stay untouched);
+    Qt's offscreen platform when there is no display."""
     if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         say("no display: using Qt's offscreen platform (run under xvfb-run for the real window system)")
     tmp = Path(tempfile.mkdtemp(prefix="echocare-shots-"))
     os.environ["ECHOCARE_CONFIG_DIR"] = str(tmp / "config")
     os.environ["ECHOCARE_DATA_DIR"] = str(tmp / "data")
+    return tmp
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tmp = private_session()
     model = pick_model(args.model)
     first, _, end = args.frames.partition(":")
     s = Shooter(Path(args.out), tmp / "project")

@@ -27,7 +27,7 @@ for path in (ROOT, ROOT / "tools"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from screenshots import Shooter, say  # noqa: E402  (tools/screenshots.py)
+from screenshots import Shooter, private_session, say  # noqa: E402  (tools/screenshots.py)
 
 CALIBRATION = {
     "exam": {"temperature": 1.0, "min_prob": 0.0},
@@ -85,12 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"), help="folder for the PNGs")
     args = p.parse_args(argv)
-    if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        say("no display: using Qt's offscreen platform (run under xvfb-run for the real window system)")
-    tmp = Path(tempfile.mkdtemp(prefix="echocare-shots-"))
-    os.environ["ECHOCARE_CONFIG_DIR"] = str(tmp / "config")
-    os.environ["ECHOCARE_DATA_DIR"] = str(tmp / "data")
+    tmp = private_session()
     model = store_model()
     s = Shooter(Path(args.out), tmp / "project")
     w = s.window

@@ -12,9 +12,7 @@ Without a display it falls back to Qt's offscreen platform.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +21,7 @@ for path in (ROOT, ROOT / "tools"):
         sys.path.insert(0, str(path))
 
 from orthanc import OrthancServer, free_port  # noqa: E402
-from screenshots import SAMPLES, Shooter, say  # noqa: E402
+from screenshots import SAMPLES, Shooter, private_session, say  # noqa: E402
 
 
 def scanner_sends(port: int, files: list[Path]) -> None:
@@ -47,17 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"), help="folder for the PNGs")
     args = p.parse_args(argv)
-    if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        say("no display: using Qt's offscreen platform (run under xvfb-run for the real window system)")
+    tmp = private_session()
     from pydicom.data import get_testdata_file
 
     from app.model.settings import AppSettings
     from engine.net.nodes import Node
 
-    tmp = Path(tempfile.mkdtemp(prefix="echocare-shots-"))
-    os.environ["ECHOCARE_CONFIG_DIR"] = str(tmp / "config")
-    os.environ["ECHOCARE_DATA_DIR"] = str(tmp / "data")
     real = Path(get_testdata_file("examples_ybr_color.dcm"))
     with OrthancServer(tmp / "orthanc", modalities={"ECHOCARE": 11112}) as pacs:
         for sample in [*sorted(SAMPLES.glob("*.dcm")), real]:

@@ -12,9 +12,7 @@ display it falls back to Qt's offscreen platform.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ for path in (ROOT, ROOT / "tools"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from screenshots import DEFAULT_MODEL, RUN_TIMEOUT_S, Shooter, pick_model, say  # noqa: E402
+from screenshots import DEFAULT_MODEL, RUN_TIMEOUT_S, Shooter, pick_model, private_session, say  # noqa: E402
 
 LESION = (240.0, 235.0)  # frame pixels of the lesion's centre in breast_lesion_cine.dcm, frame 0
 PROPAGATE_TO = 8  # the last frame the mask is carried to (a short span keeps the run short)
@@ -34,12 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"), help="folder for the PNGs")
     p.add_argument("--model", default=DEFAULT_MODEL, help="model name or name@version with a prompt head")
     args = p.parse_args(argv)
-    if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        say("no display: using Qt's offscreen platform (run under xvfb-run for the real window system)")
-    tmp = Path(tempfile.mkdtemp(prefix="echocare-shots-"))
-    os.environ["ECHOCARE_CONFIG_DIR"] = str(tmp / "config")
-    os.environ["ECHOCARE_DATA_DIR"] = str(tmp / "data")
+    tmp = private_session()
     Shooter.focus_docks = lambda self: None  # type: ignore[method-assign]  # the app's own layout
     s = Shooter(Path(args.out), tmp / "project")
     w = s.window
