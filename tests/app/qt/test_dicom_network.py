@@ -82,17 +82,19 @@ def test_query_retrieve_finds_studies_and_brings_the_chosen_one_into_the_project
     assert isinstance(dialog, QueryRetrieveDialog)
     assert dialog.node.currentText() == "PACS"
     dialog.search_button.click()
-    qtbot.waitUntil(lambda: dialog.table.rowCount() == 3, timeout=10_000)
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 3 and dialog.search_button.isEnabled(), timeout=10_000)
     assert dialog.status.text().startswith("3 studies on PACS")
     assert not dialog.retrieve_button.isEnabled()
     dialog.table.selectRow(0)
     dialog.retrieve_button.click()
     qtbot.waitUntil(lambda: w.studies.tree.topLevelItemCount() == 1, timeout=20_000)
     assert "1 instances retrieved" in dialog.status.text()
+    # the buttons come back once the worker has finished, a moment after its result
+    qtbot.waitUntil(dialog.search_button.isEnabled, timeout=10_000)
 
     dialog.patient_id.setText("nobody")
     dialog.search_button.click()
-    qtbot.waitUntil(lambda: dialog.table.rowCount() == 0, timeout=10_000)
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 0 and dialog.search_button.isEnabled(), timeout=10_000)
     dialog.date_from.setText("2026-01-01")
     dialog.search_button.click()
     assert dialog.status.text().startswith("Failed: ") and "not a date YYYYMMDD" in dialog.status.text()
@@ -114,6 +116,7 @@ def test_send_results_stores_the_open_studys_seg_on_the_pacs(make_window, qtbot,
     qtbot.waitUntil(lambda: "stored on Web PACS" in dialog.status.text(), timeout=20_000)
     assert dialog.status.text().startswith("1 dicom-seg files stored")
     assert len(orthanc.rest("/instances")) == 1
+    qtbot.waitUntil(dialog.send_button.isEnabled, timeout=10_000)
 
     dialog.node.setEditText("NOBODY@127.0.0.1:9")
     dialog.send_button.click()
