@@ -60,6 +60,11 @@ class ImagingParams:
             (0 = independent frames, 1 = frozen speckle).
         texture: standard deviation of the slow log-echogenicity variation of tissue.
         beam_density: beams per output pixel of fan width (the grid the echoes are formed on).
+        scatterer_density: mean scatterers per beam-grid sample; 0 gives fully developed
+            speckle (Rayleigh envelope), a small value (0.2-2) sparse, spiky speckle with a
+            heavier-tailed envelope.
+        psf_sidelobe: amplitude of the lateral side lobes of the point-spread function
+            (relative to the main lobe; 0 = a plain Gaussian, 0.3 = a sinc-like beam).
     """
 
     attenuation_db_cm_mhz: float = 0.5
@@ -74,6 +79,8 @@ class ImagingParams:
     speckle_correlation: float = 0.85
     texture: float = 0.2
     beam_density: float = 0.5
+    scatterer_density: float = 0.0
+    psf_sidelobe: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,19 @@ def texture_field(grid_shape: tuple[int, int], rng: np.random.Generator) -> np.n
     return field / max(float(field.std()), 1e-6)
 
 
+def density_field(
+    grid_shape: tuple[int, int], scatterers_per_sample: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Unit-mean gamma-distributed local scatterer density ``[S, B]`` (float32).
+
+    It weights the scatterer power of each beam-grid sample before the point-spread blur, so
+    few scatterers per sample (``scatterers_per_sample`` below about 2) leave sparse, bright
+    points and a heavier-tailed (K-like) envelope; many approach fully developed speckle.
+    """
+    nu = float(scatterers_per_sample)
+    return rng.gamma(nu, 1.0 / nu, grid_shape).astype(np.float32)
+
+
 class Renderer:
     """Forms B-mode frames of phantoms for one scanner and parameter set.
 
@@ -53,6 +66,8 @@ class Renderer:
         rng: the random source of speckle and noise; the renderer draws from it and nothing else.
         field: ``[S, B]`` unit-variance smooth field of tissue texture, shared by renderers that
             must show the same tissue (e.g. a low/high quality pair); drawn from ``rng`` if omitted.
+        density: ``[S, B]`` unit-mean local scatterer density (``density_field``), shared like
+            ``field``; used only when ``params.scatterer_density > 0``, drawn from ``rng`` if omitted.
     """
 
     def __init__(
@@ -61,6 +76,7 @@ class Renderer:
         params: ImagingParams,
         rng: np.random.Generator,
         field: np.ndarray | None = None,
+        density: np.ndarray | None = None,
     ) -> None:
         self.scanner = scanner
         self.params = params
@@ -82,7 +98,26 @@ class Renderer:
         if field is None:
             field = texture_field(scanner.grid_shape, rng)
         self._texture = np.exp(np.float32(params.texture) * field).astype(np.float32)
+        if params.scatterer_density > 0:
+            if density is None:
+                density = density_field(scanner.grid_shape, params.scatterer_density, rng)
+            self._texture *= np.sqrt(density)
+        self._sidelobe = self._sidelobe_kernel(params.psf_sidelobe)
         self._speckle: list[np.ndarray] | None = None
+
+    def _sidelobe_kernel(self, level: float) -> np.ndarray | None:
+        """Lateral kernel adding two side lobes ``2.5 sigma`` off-axis (unit power gain), or ``None``."""
+        if level <= 0:
+            return None
+        offset = max(1, round(2.5 * self._sigma_lat))
+        kernel = np.zeros(2 * offset + 1, np.float32)
+        kernel[offset] = 1.0
+        kernel[0] = kernel[-1] = -np.float32(level)  # side lobes are out of phase with the main lobe
+        # unit gain in power for the Gaussian-blurred field, whose correlation at lag d is
+        # exp(-d^2 / (4 sigma^2))
+        lags = np.subtract.outer(np.arange(kernel.size), np.arange(kernel.size))
+        power = float(kernel @ np.exp(-(lags**2) / (4.0 * self._sigma_lat**2)) @ kernel)
+        return kernel / np.float32(np.sqrt(power))
 
     def _complex_noise(self) -> np.ndarray:
         n = self.rng.standard_normal((2, *self.scanner.grid_shape), dtype=np.float32)
@@ -100,7 +135,11 @@ class Renderer:
 
     def _blur(self, a: np.ndarray) -> np.ndarray:
         k = (_kernel_size(self._sigma_lat), _kernel_size(self._sigma_ax))
-        return cv2.GaussianBlur(a, k, self._sigma_lat, sigmaY=self._sigma_ax, borderType=cv2.BORDER_REFLECT)
+        out = cv2.GaussianBlur(a, k, self._sigma_lat, sigmaY=self._sigma_ax, borderType=cv2.BORDER_REFLECT)
+        if self._sidelobe is None:
+            return out
+        one = np.ones(1, np.float32)
+        return cv2.sepFilter2D(out, -1, self._sidelobe, one, borderType=cv2.BORDER_REFLECT)
 
     def _mean_power(self, amp: np.ndarray) -> np.ndarray:
         """Expected speckle intensity (the limit of infinitely many looks): amp^2 blurred by PSF^2."""

@@ -51,6 +51,8 @@ class SceneTruth:
         text_mask: ``[H, W]`` bool, pixels covered by burned-in annotations.
         burned_text: the strings burned into the image.
         patient: the synthetic patient shown on screen.
+        domain: the randomised acquisition that made the frames (``training.sim.domain``);
+            empty for a plain ``simulate`` call.
     """
 
     scene: str
@@ -73,6 +75,7 @@ class SceneTruth:
     text_mask: np.ndarray
     burned_text: tuple[str, ...]
     patient: PatientInfo = field(default_factory=PatientInfo)
+    domain: dict[str, object] = field(default_factory=dict)
 
     @property
     def class_name(self) -> str | None:
@@ -100,6 +103,7 @@ class SceneTruth:
             "landmarks": self.landmarks.round(3).tolist(),
             "report": self.report,
             "burned_text": list(self.burned_text),
+            **({"domain": self.domain} if self.domain else {}),
         }
 
 

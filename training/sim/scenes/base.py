@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.registry import Registry
 from training.sim.config import ImagingParams, ProbeGeometry, SimConfig
-from training.sim.formation import Renderer, texture_field
+from training.sim.formation import Renderer, density_field, texture_field
 from training.sim.geometry import Scanner, make_scanner
 from training.sim.overlay import apply_layer, burn_in_layer
 from training.sim.patient import PatientInfo, synthetic_patient
@@ -96,13 +96,15 @@ class SceneContext:
         self.cfg = cfg.with_probe(spec.probe)
         self.seed = seed
         self.frames = self.cfg.frames or spec.frames
-        streams = rng.spawn(5)
-        self.rng, self.speckle_rng, texture_rng, self.clean_rng, patient_rng = streams
+        streams = rng.spawn(6)
+        self.rng, self.speckle_rng, texture_rng, self.clean_rng, patient_rng, density_rng = streams
         self.probe: ProbeGeometry = self.cfg.probe  # type: ignore[assignment]
         self.scanner: Scanner = make_scanner(
             self.probe, self.cfg.height, self.cfg.width, self.cfg.imaging.beam_density
         )
         self._field = texture_field(self.scanner.grid_shape, texture_rng)
+        nu = self.cfg.imaging.scatterer_density
+        self._density = density_field(self.scanner.grid_shape, nu, density_rng) if nu > 0 else None
         self.patient: PatientInfo = synthetic_patient(spec.tag, patient_rng)
         self.clean_params: ImagingParams | None = clean_params(self.cfg.imaging) if clean else None
 
@@ -142,7 +144,7 @@ class SceneContext:
         self, phantoms: Sequence[Phantom], params: ImagingParams, rng: np.random.Generator
     ) -> np.ndarray:
         """``[N, H, W]`` uint8 frames of the phantoms, with one speckle history."""
-        renderer = Renderer(self.scanner, params, rng, field=self._field)
+        renderer = Renderer(self.scanner, params, rng, field=self._field, density=self._density)
         return np.stack([renderer.frame(p) for p in phantoms])
 
     def labels(self, phantoms: Sequence[Phantom]) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from training.sim.config import LINEAR
@@ -12,7 +14,16 @@ from training.sim.shapes import Band, Radial
 from training.sim.truth import Quantity, SimResult
 
 CLASS_NAMES = ("benign", "malignant")
-ECHO_RANGES = {"hypo": (0.08, 0.3), "hyper": (2.0, 3.5)}
+# backscatter amplitude inside the lesion relative to the tissue around it; "iso" is a
+# low-contrast lesion, 0.25-0.65 below or above its surroundings
+ECHO_RANGES = {
+    "anechoic": (0.0, 0.06),
+    "hypo": (0.08, 0.3),
+    "iso": (0.25, 0.65),
+    "hyper": (2.0, 3.5),
+}
+BACKGROUNDS = ("breast", "plain", "layers")
+POSTERIOR = {"shadow": (0.3, 1.0), "enhance": (-0.08, -0.02), "none": (0.0, 0.0)}  # dB/mm inside
 
 
 def breast_layers(rng: np.random.Generator, depth_mm: float) -> tuple[Layer, ...]:
@@ -43,12 +54,28 @@ def lesion_shape(rng: np.random.Generator, cx: float, cz: float, radius: float, 
     )
 
 
-def _place(ctx: SceneContext, malignant: bool, top: float, bottom: float) -> Radial:
-    """A lesion between the fat and muscle layers, fully inside the fan."""
+def plain_layers(rng: np.random.Generator, depth_mm: float, count: int) -> tuple[Layer, ...]:
+    """``count`` horizontal tissue bands of random echogenicity over uniform tissue (0: a plain phantom)."""
+    cuts = np.sort(rng.uniform(0.1, 0.95, 2 * count)) * depth_mm
+    return tuple(
+        Layer(Band(float(z0), float(z1)), echo=float(np.exp(rng.uniform(-0.7, 0.7))))
+        for z0, z1 in zip(cuts[::2], cuts[1::2], strict=True)
+    )
+
+
+def _place(
+    ctx: SceneContext,
+    malignant: bool,
+    top: float,
+    bottom: float,
+    radius_mm: tuple[float, float] = (4.0, 9.0),
+    others: tuple[Radial, ...] = (),
+) -> Radial:
+    """A lesion between ``top`` and ``bottom`` (mm), fully inside the fan, clear of ``others``."""
     rng = ctx.rng
     u0, u1 = ctx.scanner.beams.u_range
     for attempt in range(100):
-        shape = lesion_shape(rng, 0.0, 0.0, rng.uniform(4.0, 9.0) * 0.97**attempt, malignant)
+        shape = lesion_shape(rng, 0.0, 0.0, rng.uniform(*radius_mm) * 0.97**attempt, malignant)
         extent = 1.02 * shape.max_radius()
         if bottom - top <= 2.0 * extent:
             continue
@@ -56,9 +83,18 @@ def _place(ctx: SceneContext, malignant: bool, top: float, bottom: float) -> Rad
         x, z = ctx.scanner.beams.from_beam(
             np.asarray(r), np.asarray(u0 + rng.uniform(0.15, 0.85) * (u1 - u0))
         )
-        if ctx.fits(float(x), float(z), extent):
+        clear = all(
+            np.hypot(float(x) - o.cx, float(z) - o.cz) > extent + 1.02 * o.max_radius() + 1.5 for o in others
+        )
+        if clear and ctx.fits(float(x), float(z), extent):
             return shape.moved(float(x), float(z))
     raise RuntimeError("could not place a lesion in this fan; use a deeper or wider probe")
+
+
+def _halo(shape: Radial, level: float) -> Layer:
+    """A rim about 1 mm wide around ``shape`` (painted under the lesion), of echo ``level``."""
+    grow = 1.0 + 1.0 / max(shape.radius, 1.0)
+    return Layer(replace(shape, radius=shape.radius * grow), echo=level, multiply=True)
 
 
 def _report(malignant: bool, echo: str, values: dict[str, Quantity]) -> str:
@@ -74,29 +110,65 @@ def _report(malignant: bool, echo: str, values: dict[str, Quantity]) -> str:
 
 
 @register_scene("lesion", probe=LINEAR, frames=1, tag="breast")
-def lesion_scene(ctx: SceneContext, malignant: bool | None = None, echo: str | None = None) -> SimResult:
-    """One lesion in breast-like tissue; the class is the margin/shadowing pattern.
+def lesion_scene(
+    ctx: SceneContext,
+    malignant: bool | None = None,
+    echo: str | None = None,
+    *,
+    count: int = 1,
+    background: str = "breast",
+    radius_mm: tuple[float, float] = (4.0, 9.0),
+    halo: float | None = None,
+    posterior: str | None = None,
+) -> SimResult:
+    """Lesions in breast-like (or plain) tissue; the class is the margin/shadowing pattern.
 
     Args:
         ctx: the scene context.
         malignant: force the class; random (50/50) when ``None``.
-        echo: ``"hypo"`` or ``"hyper"``; random when ``None`` (malignant-like lesions are
-            hypoechoic unless forced).
+        echo: a key of ``ECHO_RANGES``; random hypo/hyper when ``None`` (malignant-like
+            lesions are hypoechoic unless forced).
+        count: number of lesions (all of the same class and echo kind).
+        background: ``"breast"`` (skin, fat, gland, muscle), ``"plain"`` (uniform tissue, a
+            phantom) or ``"layers"`` (uniform tissue with one to three bands of other echo).
+        radius_mm: range of the lesion's mean radius.
+        halo: echo factor of a thin rim around each lesion (e.g. 0.4 dark, 2.5 bright);
+            ``None`` for no rim.
+        posterior: ``"shadow"``, ``"enhance"`` or ``"none"``; ``None`` follows the class
+            (shadow when malignant-like, slight enhancement otherwise).
 
     Returns:
         Frames (a short cine with probe drift when the configuration asks for several),
-        mask label 1 "lesion", one box per frame, the class, the lesion's size and report.
+        mask label 1 "lesion", one box per lesion and frame, the class, the first lesion's
+        size and a report.
     """
     rng = ctx.rng
     malignant = bool(rng.random() < 0.5) if malignant is None else malignant
     if echo is None:
         echo = "hypo" if malignant or rng.random() < 0.7 else "hyper"
-    bands = breast_layers(rng, ctx.probe.depth_mm)
-    top, bottom = bands[1].shape.z1 + 1.0, bands[2].shape.z0 - 1.0  # type: ignore[attr-defined]
-    shape = _place(ctx, malignant, top, bottom)
-    level = rng.uniform(*ECHO_RANGES[echo])
-    shadow = rng.uniform(0.5, 1.0) if malignant else rng.uniform(-0.06, 0.0)
-    base = Phantom((*bands, Layer(shape, echo=level, attenuation_db_mm=shadow, label=1)))
+    depth = ctx.probe.depth_mm
+    if background == "breast":
+        bands = breast_layers(rng, depth)
+        top, bottom = bands[1].shape.z1 + 1.0, bands[2].shape.z0 - 1.0  # type: ignore[attr-defined]
+    else:
+        bands = plain_layers(rng, depth, 0 if background == "plain" else int(rng.integers(1, 4)))
+        top, bottom = 0.04 * depth, 0.96 * depth
+    shapes: list[Radial] = []
+    for _ in range(count):
+        shapes.append(_place(ctx, malignant, top, bottom, radius_mm, tuple(shapes)))
+    shape = shapes[0]
+    levels = [_echo_level(rng, echo) for _ in shapes]
+    level = levels[0]
+    lesion_layers: list[Layer] = []
+    for sh, lv in zip(shapes, levels, strict=True):
+        if posterior is None:
+            shadow = rng.uniform(0.5, 1.0) if malignant else rng.uniform(-0.06, 0.0)
+        else:
+            shadow = rng.uniform(*POSTERIOR[posterior])
+        if halo is not None:
+            lesion_layers.append(_halo(sh, halo))
+        lesion_layers.append(Layer(sh, echo=lv, attenuation_db_mm=shadow, label=1))
+    base = Phantom((*bands, *lesion_layers))
     drift = np.cumsum(rng.normal(0.0, 0.15, ctx.frames))
     drift -= drift[0]
     phantoms = [base.moved(float(d), 0.0) for d in drift]
@@ -110,7 +182,7 @@ def lesion_scene(ctx: SceneContext, malignant: bool | None = None, echo: str | N
         "contrast_db": Quantity(float(20.0 * np.log10(level)), "dB"),
     }
     masks = ctx.labels(phantoms)
-    boxes = tuple(_boxes(m == 1) for m in masks)
+    boxes = tuple(_boxes(ctx, ph, m) for ph, m in zip(phantoms, masks, strict=True))
     extras = Extras(
         labels={1: "lesion"},
         boxes=boxes,
@@ -124,6 +196,20 @@ def lesion_scene(ctx: SceneContext, malignant: bool | None = None, echo: str | N
     return ctx.finish(phantoms, extras, masks)
 
 
-def _boxes(mask: np.ndarray) -> np.ndarray:
-    box = mask_box(mask)
-    return np.zeros((0, 4), np.float32) if box is None else box[None]
+def _boxes(ctx: SceneContext, phantom: Phantom, mask: np.ndarray) -> np.ndarray:
+    """``[M, 4]`` tight boxes of each visible lesion of ``phantom`` (they never overlap)."""
+    found = []
+    for layer in phantom.layers:
+        if layer.label == 1:
+            box = mask_box(ctx.mask_of(layer.shape) & (mask == 1))
+            if box is not None:
+                found.append(box)
+    return np.stack(found) if found else np.zeros((0, 4), np.float32)
+
+
+def _echo_level(rng: np.random.Generator, echo: str) -> float:
+    lo, hi = ECHO_RANGES[echo]
+    level = rng.uniform(lo, hi)
+    if echo == "iso":  # a contrast below or above the surrounding tissue
+        return float(1.0 - level if rng.random() < 0.6 else 1.0 + level)
+    return float(level)

@@ -1,0 +1,109 @@
+"""Domain randomisation: the drawn acquisitions cover their ranges, are reproducible and keep exact truth."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from training.sim.config import LINEAR, ImagingParams
+from training.sim.domain import DEFAULT_RANGES, SCENE_GEOMETRIES, draw, simulate_randomised
+from training.sim.formation import Renderer
+from training.sim.geometry import make_scanner
+from training.sim.phantom import Phantom
+from training.sim.scenes.base import mask_box
+
+FLAT = ImagingParams(attenuation_db_cm_mhz=0.0, tgc_compensation=0.0, texture=0.0, noise=0.0, gain_db=0.0)
+
+
+def _flat_envelope(seed: int, **imaging: float) -> np.ndarray:
+    scanner = make_scanner(LINEAR, 256, 256)
+    env = Renderer(scanner, replace(FLAT, **imaging), np.random.default_rng(seed)).envelope(Phantom())
+    return env[20:-20, 20:-20].astype(np.float64)
+
+
+def test_sparse_scatterers_give_heavier_tailed_speckle_with_the_same_mean_power() -> None:
+    def moment_ratio(density: float) -> float:
+        intensity = _flat_envelope(0, scatterer_density=density).ravel() ** 2
+        assert intensity.mean() == pytest.approx(1.0, rel=0.1)
+        return float(np.mean(intensity**2) / intensity.mean() ** 2)
+
+    # fully developed speckle has an exponential intensity, E[I^2] / E[I]^2 = 2
+    assert moment_ratio(0.2) > 2.8 and 2.0 < moment_ratio(5.0) < 2.2
+
+
+def test_side_lobes_correlate_the_speckle_at_their_offset_and_keep_the_mean_power() -> None:
+    def correlation(env: np.ndarray, lag: int) -> float:
+        a = env - env.mean()
+        return float(np.mean(a[:, :-lag] * a[:, lag:]) / np.mean(a * a))
+
+    plain, lobed = _flat_envelope(1), _flat_envelope(1, psf_sidelobe=0.35)
+    offset = round(2.5 * Renderer(make_scanner(LINEAR, 256, 256), FLAT, np.random.default_rng(0))._sigma_lat)
+    # a second bump in the lateral correlation near the side lobes' offset, absent without them
+    gain = max(correlation(lobed, lag) - correlation(plain, lag) for lag in range(offset, offset + 3))
+    assert gain > 0.1
+    assert np.mean(lobed**2) == pytest.approx(np.mean(plain**2), rel=0.1)
+
+
+def test_one_seed_gives_one_acquisition_and_seeds_differ() -> None:
+    a, b = simulate_randomised("lesion", 11), simulate_randomised("lesion", 11)
+    assert np.array_equal(a.frames, b.frames) and np.array_equal(a.truth.masks, b.truth.masks)
+    assert a.truth.domain == b.truth.domain
+    c = simulate_randomised("lesion", 12)
+    assert c.frames.shape != a.frames.shape or not np.array_equal(c.frames, a.frames)
+
+
+def test_draws_cover_every_range_they_name() -> None:
+    draws = [draw("lesion", seed) for seed in range(200)]
+    r = DEFAULT_RANGES
+    assert Counter(d.geometry for d in draws).keys() == set(SCENE_GEOMETRIES["lesion"])
+    assert Counter(d.options["echo"] for d in draws).keys() == set(r.lesion_echo)
+    assert Counter(d.options["background"] for d in draws).keys() == set(r.lesion_background)
+    assert Counter(d.options["count"] for d in draws).keys() == {1, 2, 3}
+    sides = [max(d.cfg.height, d.cfg.width) for d in draws]
+    assert r.size_px[0] <= min(sides) < 300 and 700 < max(sides) <= r.size_px[1]
+    assert any(d.jpeg_quality for d in draws) and any(d.jpeg_quality is None for d in draws)
+    assert any(d.doppler for d in draws) and any(d.cfg.overlay for d in draws)
+    assert any(d.cfg.imaging.tgc_compensation == 0 for d in draws)
+    assert any(d.cfg.imaging.scatterer_density > 0 for d in draws)
+    assert any(d.cfg.imaging.psf_sidelobe > 0 for d in draws)
+    assert not any(d.cfg.overlay for d in draws if d.geometry == "plain")
+    for scene, kinds in SCENE_GEOMETRIES.items():
+        assert {_kind(draw(scene, s).geometry) for s in range(30)} <= {_kind(k) for k in kinds}
+
+
+def _kind(geometry: str) -> str:
+    return "linear" if geometry == "plain" else geometry
+
+
+def test_a_plain_acquisition_is_all_image_and_its_labels_follow_the_crop() -> None:
+    seed = next(
+        s
+        for s in range(200)
+        if draw("lesion", s).geometry == "plain" and draw("lesion", s).options["count"] > 1
+    )
+    result = simulate_randomised("lesion", seed, echo="anechoic", posterior="none", halo=None)
+    frame, mask = result.frames[0], result.truth.masks[0]
+    assert frame.shape == mask.shape == result.truth.fan_mask.shape
+    assert result.truth.fan_mask.all() and result.fan_bbox == (0, 0, frame.shape[1] - 1, frame.shape[0] - 1)
+    boxes = result.truth.boxes[0]
+    assert len(boxes) == result.truth.domain["options"]["count"]
+    assert np.array_equal(mask_box(mask == 1), np.concatenate([boxes[:, :2].min(0), boxes[:, 2:].max(0)]))
+    # the anechoic lesions are darker than the tissue around them, wherever they are
+    if not result.truth.domain["doppler"]:
+        assert frame[mask == 1].mean() < frame[mask == 0].mean() - 20
+
+
+@pytest.mark.parametrize("scene", sorted(SCENE_GEOMETRIES))
+def test_every_scene_renders_randomised_with_truth_of_the_frame_size(scene: str) -> None:
+    for seed in (3, 4):
+        result = simulate_randomised(scene, seed, clean=scene == "enhance")
+        n, h, w = result.frames.shape
+        assert result.truth.masks.shape == (n, h, w)
+        assert result.truth.domain["geometry"] in SCENE_GEOMETRIES[scene]
+        for boxes in result.truth.boxes:
+            assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2] < w) and np.all(boxes[:, 3] < h)
+        if scene == "enhance":
+            assert result.truth.clean is not None and result.truth.clean.shape == (n, h, w)

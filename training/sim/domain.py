@@ -1,0 +1,293 @@
+"""Domain randomisation: every scene under many scanners, settings, geometries and exports.
+
+One seed draws one acquisition (:func:`draw`): probe geometry (linear, convex, phased or a
+plain no-sector rectangle), image size, centre frequency, speckle density, point-spread
+width and side lobes, attenuation with or without TGC, dynamic range, gain, noise, the
+log-compression curve, burned-in text, and for the lesion scene the lesions themselves
+(count, size, echogenicity from anechoic to hyperechoic, halo, posterior shadow or
+enhancement, breast, plain or layered background). :func:`simulate_randomised` renders it and
+applies what happens after the scanner: JPEG compression and a colour-Doppler box.
+
+The ranges live in one frozen dataclass (:class:`DomainRanges`); ``docs/simulator.md`` lists
+them. Same seed, same output: the draws come from their own generator, the anatomy and speckle
+from the scene's, so randomisation never changes what a plain ``simulate`` call makes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import cv2
+import numpy as np
+
+from training.sim.config import CONVEX, LINEAR, PHASED, ImagingParams, ProbeGeometry, SimConfig
+from training.sim.scenes import SCENES, simulate
+from training.sim.truth import SimResult
+
+# probe geometries each scene can be imaged with; "plain" is a linear probe cropped to its
+# rectangle: no sector, no margins, no text (a phantom or a research-system export)
+SCENE_GEOMETRIES: dict[str, tuple[str, ...]] = {
+    "lesion": ("linear", "plain", "convex", "phased"),
+    "vessels": ("linear", "plain", "convex"),
+    "organs": ("convex", "phased"),
+    "fetal_head": ("convex", "phased"),
+    "cardiac": ("phased", "convex"),
+    "enhance": ("convex", "phased", "linear", "plain"),
+}
+_PROBES = {"linear": LINEAR, "plain": LINEAR, "convex": CONVEX, "phased": PHASED}
+# the grey level (mean of R, G and B, as the engine reads colour) of colour-Doppler hues:
+# dark and bright red, dark and bright blue, aliasing yellow and cyan
+DOPPLER_GREYS = (60, 100, 75, 120, 170, 160)
+
+
+@dataclass(frozen=True)
+class DomainRanges:
+    """The ranges one randomised acquisition is drawn from (uniform unless said otherwise).
+
+    Sizes in pixels, depths in mm, frequencies in MHz, levels in dB; ``*_p`` are probabilities.
+    """
+
+    size_px: tuple[int, int] = (200, 800)  # the longer image side
+    aspect: tuple[float, float] = (0.75, 1.35)  # width / height
+    frequency_scale: tuple[float, float] = (0.7, 1.4)  # times the probe's nominal frequency
+    depth_scale: tuple[float, float] = (0.8, 1.15)  # times the scene's natural depth
+    lesion_depth_mm: tuple[float, float] = (25.0, 60.0)  # small-parts imaging depth (lesion, vessels)
+    sector_lesion_depth_mm: tuple[float, float] = (40.0, 100.0)  # the same on a convex or phased fan
+    psf_axial_wavelengths: tuple[float, float] = (0.4, 1.6)
+    psf_lateral_wavelengths: tuple[float, float] = (1.0, 4.5)
+    psf_sidelobe_p: float = 0.4
+    psf_sidelobe: tuple[float, float] = (0.1, 0.35)
+    sparse_speckle_p: float = 0.3
+    scatterer_density: tuple[float, float] = (0.2, 2.0)  # scatterers per beam-grid sample when sparse
+    looks: tuple[int, int] = (1, 3)  # compounding, inclusive
+    attenuation_db_cm_mhz: tuple[float, float] = (0.3, 1.0)
+    tgc_off_p: float = 0.25
+    tgc_compensation: tuple[float, float] = (0.6, 1.0)
+    dynamic_range_db: tuple[float, float] = (35.0, 80.0)
+    headroom_db: tuple[float, float] = (8.0, 24.0)
+    gain_db: tuple[float, float] = (-10.0, 8.0)
+    noise: tuple[float, float] = (0.0, 0.2)
+    texture: tuple[float, float] = (0.0, 0.5)
+    gamma: tuple[float, float] = (0.6, 1.6)  # grey = 255 (grey / 255) ** gamma after log compression
+    text_p: float = 0.5  # burned-in text and depth scale (never on the plain rectangle)
+    jpeg_p: float = 0.4
+    jpeg_quality: tuple[int, int] = (25, 95)
+    doppler_p: float = 0.15
+    # lesion scene
+    lesion_count: dict[int, float] = field(default_factory=lambda: {1: 0.6, 2: 0.25, 3: 0.15})
+    lesion_echo: dict[str, float] = field(
+        default_factory=lambda: {"anechoic": 0.2, "hypo": 0.35, "iso": 0.2, "hyper": 0.25}
+    )
+    lesion_radius_mm: tuple[float, float] = (1.5, 10.0)
+    lesion_halo_p: float = 0.25
+    lesion_posterior: dict[str, float] = field(
+        default_factory=lambda: {"class": 0.4, "shadow": 0.2, "enhance": 0.2, "none": 0.2}
+    )
+    lesion_background: dict[str, float] = field(
+        default_factory=lambda: {"breast": 0.4, "plain": 0.35, "layers": 0.25}
+    )
+
+
+DEFAULT_RANGES = DomainRanges()
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """One drawn acquisition: the simulator configuration, scene options and export steps."""
+
+    scene: str
+    geometry: str
+    cfg: SimConfig
+    options: dict[str, Any]
+    gamma: float
+    jpeg_quality: int | None
+    doppler: bool
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready summary (stored as ``truth.domain``)."""
+        return {
+            "geometry": self.geometry,
+            "size": [self.cfg.height, self.cfg.width],
+            "probe": asdict(self.cfg.probe) if self.cfg.probe else None,
+            "imaging": asdict(self.cfg.imaging),
+            "text": self.cfg.overlay,
+            "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
+            "gamma": self.gamma,
+            "jpeg_quality": self.jpeg_quality,
+            "doppler": self.doppler,
+        }
+
+
+def _u(rng: np.random.Generator, span: tuple[float, float]) -> float:
+    return float(rng.uniform(*span))
+
+
+def _pick(rng: np.random.Generator, weights: dict[Any, float]) -> Any:
+    keys = list(weights)
+    p = np.asarray([weights[k] for k in keys], np.float64)
+    return keys[int(rng.choice(len(keys), p=p / p.sum()))]
+
+
+def _probe(rng: np.random.Generator, scene: str, geometry: str, r: DomainRanges) -> ProbeGeometry:
+    base = _PROBES[geometry]
+    freq = base.frequency_mhz * _u(rng, r.frequency_scale)
+    if scene in ("lesion", "vessels"):
+        span = r.lesion_depth_mm if geometry in ("linear", "plain") else r.sector_lesion_depth_mm
+        depth = _u(rng, span)
+    else:
+        natural = SCENES.get(scene).probe
+        depth = (natural.depth_mm if natural.kind == geometry else base.depth_mm) * _u(rng, r.depth_scale)
+    width = depth * _u(rng, (0.7, 1.3)) if geometry == "plain" else base.width_mm
+    return replace(base, depth_mm=depth, width_mm=width, frequency_mhz=freq)
+
+
+def _imaging(rng: np.random.Generator, r: DomainRanges) -> ImagingParams:
+    sidelobe = _u(rng, r.psf_sidelobe) if rng.random() < r.psf_sidelobe_p else 0.0
+    density = _u(rng, r.scatterer_density) if rng.random() < r.sparse_speckle_p else 0.0
+    tgc = 0.0 if rng.random() < r.tgc_off_p else _u(rng, r.tgc_compensation)
+    return ImagingParams(
+        attenuation_db_cm_mhz=_u(rng, r.attenuation_db_cm_mhz),
+        tgc_compensation=tgc,
+        gain_db=_u(rng, r.gain_db),
+        dynamic_range_db=_u(rng, r.dynamic_range_db),
+        headroom_db=_u(rng, r.headroom_db),
+        psf_axial_wavelengths=_u(rng, r.psf_axial_wavelengths),
+        psf_lateral_wavelengths=_u(rng, r.psf_lateral_wavelengths),
+        looks=int(rng.integers(r.looks[0], r.looks[1] + 1)),
+        noise=_u(rng, r.noise),
+        texture=_u(rng, r.texture),
+        scatterer_density=density,
+        psf_sidelobe=sidelobe,
+    )
+
+
+def _lesion_options(rng: np.random.Generator, r: DomainRanges) -> dict[str, Any]:
+    posterior = _pick(rng, r.lesion_posterior)
+    return {
+        "echo": _pick(rng, r.lesion_echo),
+        "count": int(_pick(rng, r.lesion_count)),
+        "background": _pick(rng, r.lesion_background),
+        "radius_mm": r.lesion_radius_mm,
+        "halo": float(np.exp(rng.uniform(-1.0, 1.0))) if rng.random() < r.lesion_halo_p else None,
+        "posterior": None if posterior == "class" else posterior,
+    }
+
+
+def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquisition:
+    """The acquisition of ``scene`` that ``seed`` draws from ``ranges`` (deterministic)."""
+    rng = np.random.default_rng([int(seed), 0x5EED])
+    geometry = str(rng.choice(SCENE_GEOMETRIES[scene]))
+    side = int(rng.integers(ranges.size_px[0], ranges.size_px[1] + 1))
+    aspect = _u(rng, ranges.aspect)
+    height, width = (side, round(side * aspect)) if aspect < 1 else (round(side / aspect), side)
+    probe = _probe(rng, scene, geometry, ranges)
+    imaging = _imaging(rng, ranges)
+    text = geometry != "plain" and bool(rng.random() < ranges.text_p)
+    options = _lesion_options(rng, ranges) if scene == "lesion" else {}
+    gamma = _u(rng, ranges.gamma)
+    quality = int(rng.integers(ranges.jpeg_quality[0], ranges.jpeg_quality[1] + 1))
+    compressed = bool(rng.random() < ranges.jpeg_p)
+    doppler = bool(rng.random() < ranges.doppler_p)
+    cfg = SimConfig(height=height, width=width, probe=probe, imaging=imaging, overlay=text)
+    return Acquisition(scene, geometry, cfg, options, gamma, quality if compressed else None, doppler)
+
+
+def simulate_randomised(
+    scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES, *, clean: bool = False, **options: Any
+) -> SimResult:
+    """``scene`` under the acquisition ``draw(scene, seed, ranges)``; the draw is in ``truth.domain``.
+
+    Args:
+        scene: a registered scene.
+        seed: one seed for the draw and the scene (anatomy and speckle).
+        ranges: the randomisation ranges.
+        clean: also render the clean counterpart (it gets the same geometry and compression
+            curve, never JPEG or Doppler).
+        **options: scene options that override the drawn ones.
+
+    Returns:
+        The result; a plain geometry is cropped to the image rectangle.
+    """
+    acq = draw(scene, seed, ranges)
+    result = simulate(scene, seed=seed, cfg=acq.cfg, clean=clean, **{**acq.options, **options})
+    if acq.geometry == "plain":
+        result = crop(result, result.fan_bbox)
+    rng = np.random.default_rng([int(seed), 0xD0C])
+    frames = _curve(result.frames, acq.gamma)
+    truth_clean = None if result.truth.clean is None else _curve(result.truth.clean, acq.gamma)
+    fan = result.truth.fan_mask
+    if acq.doppler:
+        frames = doppler_box(frames, fan, rng)
+    if acq.jpeg_quality is not None:
+        frames = np.stack([jpeg(f, acq.jpeg_quality) for f in frames])
+    record = acq.record()
+    record["options"].update(options)
+    truth = replace(result.truth, clean=truth_clean, domain=record)
+    return replace(result, frames=frames, truth=truth)
+
+
+def _curve(frames: np.ndarray, gamma: float) -> np.ndarray:
+    lut = np.clip(np.rint(255.0 * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
+    return lut[frames]
+
+
+def jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    """``frame`` (uint8 grey) after a JPEG round trip at ``quality``."""
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+
+
+def doppler_box(frames: np.ndarray, fan: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Frames with a colour-Doppler box: an outlined rectangle in the fan with flow-coloured blobs.
+
+    Colours are painted as the grey level the engine reads from them (the mean of R, G and B).
+    """
+    out = frames.copy()
+    rows, cols = np.flatnonzero(fan.any(axis=1)), np.flatnonzero(fan.any(axis=0))
+    if rows.size < 8 or cols.size < 8:
+        return out
+    fh, fw = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    h, w = int(fh * rng.uniform(0.25, 0.5)), int(fw * rng.uniform(0.25, 0.5))
+    y0 = int(rows[0] + rng.uniform(0.05, 0.95) * (fh - h))
+    x0 = int(cols[0] + rng.uniform(0.05, 0.95) * (fw - w))
+    coarse = rng.standard_normal((max(2, h // 16), max(2, w // 16))).astype(np.float32)
+    flow = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    blobs = np.abs(flow) > 1.5  # flow fills a few patches of the box
+    hue = np.where(flow > 0, DOPPLER_GREYS[int(rng.integers(0, 2))], DOPPLER_GREYS[int(rng.integers(2, 4))])
+    hue = np.where(np.abs(flow) > 2.2, DOPPLER_GREYS[int(rng.integers(4, 6))], hue).astype(np.uint8)
+    inside = blobs & fan[y0 : y0 + h, x0 : x0 + w]
+    for f in out:
+        patch = f[y0 : y0 + h, x0 : x0 + w]
+        patch[inside] = hue[inside]
+        cv2.rectangle(f, (x0, y0), (x0 + w - 1, y0 + h - 1), 200, 1)
+    return out
+
+
+def crop(result: SimResult, box: tuple[int, int, int, int]) -> SimResult:
+    """``result`` cut to the inclusive pixel box ``(x0, y0, x1, y1)``: frames, masks and every coordinate."""
+    x0, y0, x1, y1 = box
+    ys, xs = slice(y0, y1 + 1), slice(x0, x1 + 1)
+    t = result.truth
+    shift = np.array([x0, y0, x0, y0], np.float32)
+    boxes = tuple(np.asarray(b, np.float32) - shift for b in t.boxes)
+    landmarks = t.landmarks - np.array([x0, y0], np.float32)
+    truth = replace(
+        t,
+        masks=np.ascontiguousarray(t.masks[:, ys, xs]),
+        boxes=boxes,
+        landmarks=landmarks,
+        clean=None if t.clean is None else np.ascontiguousarray(t.clean[:, ys, xs]),
+        fan_mask=np.ascontiguousarray(t.fan_mask[ys, xs]),
+        text_mask=np.ascontiguousarray(t.text_mask[ys, xs]),
+    )
+    ox, oy = result.origin_px
+    return replace(
+        result,
+        frames=np.ascontiguousarray(result.frames[:, ys, xs]),
+        truth=truth,
+        fan_bbox=(0, 0, x1 - x0, y1 - y0),
+        origin_px=(ox - x0, oy - y0),
+    )
