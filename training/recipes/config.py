@@ -31,12 +31,16 @@ class DataRecipe:
             exactly as ``echocare infer`` does, so non-square renders teach the wide samples.
         cardiac_frames: frames taken from each simulated cardiac cine.
         pretrain_frames: frames (all scenes in turn) for masked image modelling.
+        randomised: share of the simulations rendered under domain randomisation
+            (``training.sim.domain``, ranges in docs/simulator.md); 0 keeps every scene on
+            its natural probe at ``sizes``.
     """
 
     per_scene: Mapping[str, int] = field(default_factory=dict)
     sizes: tuple[tuple[int, int], ...] = ((256, 256),)
     cardiac_frames: int = 8
     pretrain_frames: int = 256
+    randomised: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ class DemoRecipe:
         data, pretrain, heads, full, eval: the parts above.
         polish: a last heads-only phase (encoder frozen again) after ``full``: the heads that
             get few batches in the shared phases (detection) converge on the final features.
+        device: where the training phases run: ``"cpu"``, ``"cuda"`` (mixed precision) or
+            ``"auto"`` (a GPU when there is one). Data rendering and the test stay on the CPU.
     """
 
     name: str = "echocare-demo"
@@ -136,6 +142,7 @@ class DemoRecipe:
     full: PhaseRecipe = PhaseRecipe()
     polish: PhaseRecipe = PhaseRecipe()
     eval: EvalRecipe = EvalRecipe()
+    device: str = "cpu"
 
 
 def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
@@ -152,6 +159,8 @@ def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
         raise ConfigError(src, "input_size must be a multiple of pretrain.mask_unit")
     if any(cfg.data.per_scene.get(s, 0) < 2 for s in SCENES):
         raise ConfigError(src, "data.per_scene needs at least 2 frames of every scene")
+    if not 0.0 <= cfg.data.randomised <= 1.0:
+        raise ConfigError(src, f"data.randomised {cfg.data.randomised} must be a share between 0 and 1")
     if cfg.eval.cardiac_cines < 1 or cfg.eval.per_scene < 2:
         raise ConfigError(src, "eval needs at least 2 frames per scene and 1 cardiac cine")
     if cfg.seed == cfg.test_seed:

@@ -117,20 +117,28 @@ def render_scene(
     sizes: Sequence[tuple[int, int]],
     input_size: tuple[int, int],
     cardiac_frames: int = 8,
+    randomised: float = 0.0,
 ) -> list[SceneSample]:
     """``count`` training frames of ``scene`` (simulator seeds ``base_seed * SEED_STRIDE + i``).
 
     Sizes are used in turn; cardiac cines give ``cardiac_frames`` evenly spaced frames each.
+    A share ``randomised`` of the simulations (drawn per seed) is rendered under domain
+    randomisation instead (``training.sim.domain``: its own size, geometry and exports).
     """
     from training.sim import SimConfig, simulate
+    from training.sim.domain import simulate_randomised
 
     heads = SCENE_HEADS[scene]
     out: list[SceneSample] = []
     i = 0
     while len(out) < count:
-        h, w = sizes[i % len(sizes)]
         seed = base_seed * SEED_STRIDE + i
-        result = simulate(scene, seed=seed, cfg=SimConfig(height=h, width=w))
+        if randomised > 0 and np.random.default_rng([seed, 0xD0]).random() < randomised:
+            result = simulate_randomised(scene, seed)
+        else:
+            h, w = sizes[i % len(sizes)]
+            result = simulate(scene, seed=seed, cfg=SimConfig(height=h, width=w))
+        h, w = result.frames.shape[1:]
         n = len(result.frames)
         picks = np.linspace(0, n - 1, min(n, cardiac_frames)).round().astype(int) if n > 1 else [0]
         geom = Geometry.letterbox((h, w), input_size)

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,23 @@ def _progress(log: Callable[[str], None], name: str, every: int = 50) -> Callabl
     return report
 
 
+def machine() -> str:
+    """The CPU model and the cores this process may use, for the card (``notes.ran.machine``)."""
+    import os
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{name}, {cores} cores"
+
+
 def render(recipe: DemoRecipe, log: Callable[[str], None]) -> list[Any]:
     """Every scene's training frames (simulator seeds from ``recipe.seed``)."""
     from training.recipes.data import render_scene
@@ -59,6 +77,7 @@ def render(recipe: DemoRecipe, log: Callable[[str], None]) -> list[Any]:
             recipe.data.sizes,
             recipe.input_size,
             recipe.data.cardiac_frames,
+            recipe.data.randomised,
         )
         samples += got
         log(f"rendered {len(got)} {scene} frames in {time.monotonic() - t:.1f} s")
@@ -77,11 +96,18 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
     from training.recipes.pretrain import pretrain_frames, run_mim
     from training.seed import set_determinism
 
+    if recipe.device != "cpu":
+        from training.distributed import pick_device
+
+        recipe = replace(recipe, device=pick_device(recipe.device))
     set_determinism(recipe.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     ran: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    ran |= {"device": recipe.device, "machine": machine()}
+    if recipe.device.startswith("cuda"):
+        ran["gpu"] = torch.cuda.get_device_name(torch.device(recipe.device))
     t = time.monotonic()
     samples = render(recipe, log)
     ran["data_minutes"] = round((time.monotonic() - t) / 60, 2)
@@ -120,6 +146,7 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
             scene_weights=phase.scene_weights or recipe.scene_weights,
             deadline=deadline,
             progress=_progress(log, phase_name),
+            device=recipe.device,
         )
         ran[phase_name] = {
             "steps": result.steps,

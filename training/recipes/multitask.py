@@ -104,11 +104,13 @@ def run_phase(
     scene_weights: Mapping[str, float],
     deadline: float | None = None,
     progress: ProgressFn = no_progress,
+    device: str = "cpu",
 ) -> LoopResult:
     """Train ``module`` for ``phase.steps`` optimiser steps of ``phase.grad_accum`` scene batches each.
 
     ``deadline`` (a ``time.monotonic()`` value) stops the phase early; the loop then reports
-    ``cancelled`` and the weights trained so far stay in ``module``.
+    ``cancelled`` and the weights trained so far stay in ``module``. On a GPU ``device`` the
+    module moves there for the phase (mixed precision, ``amp="auto"``) and back to the CPU after.
     """
     import time
 
@@ -130,19 +132,21 @@ def run_phase(
             batch_size=phase.batch_size,
             grad_accum=phase.grad_accum,
             clip_grad=1.0,
-            amp="off",
+            amp="off" if device == "cpu" else "auto",
         ),
         run=RunCfg(
-            out_dir=out_dir, seed=seed, epochs=1, max_steps=phase.steps, device="cpu", keep_checkpoints=1
+            out_dir=out_dir, seed=seed, epochs=1, max_steps=phase.steps, device=device, keep_checkpoints=1
         ),
-        dist=DistInfo(),
+        dist=DistInfo(device=device),
         collate=collate,
         order=lambda epoch: order,
         progress=progress,
         cancel=cancel,
     )
+    module.to(device)
     try:
         return loop.fit()
     finally:
+        module.to("cpu")
         if timer is not None:
             timer.cancel()

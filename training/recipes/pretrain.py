@@ -83,14 +83,14 @@ def run_mim(
             weight_decay=p.weight_decay,
             warmup_steps=p.warmup_steps,
             batch_size=p.batch_size,
-            amp="off",
+            amp="off" if recipe.device == "cpu" else "auto",
         ),
         run=RunCfg(
             out_dir=str(out_dir),
             seed=recipe.seed,
             epochs=10_000,
             max_steps=p.steps,
-            device="cpu",
+            device=recipe.device,
             keep_checkpoints=1,
         ),
     )

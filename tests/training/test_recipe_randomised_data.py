@@ -1,0 +1,43 @@
+"""The recipe's training data: a configured share of each scene under domain randomisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import ConfigError
+from training.recipes.config import load_recipe
+from training.recipes.data import render_scene
+
+SIZES = ((128, 128), (120, 160))
+
+
+def _sizes(samples: list) -> set[str]:
+    return {s.key.rsplit(":", 1)[1] for s in samples}
+
+
+def test_randomised_share_renders_other_sizes_and_keeps_targets_in_model_pixels() -> None:
+    plain = render_scene("lesion", 6, 3, SIZES, (64, 64))
+    assert _sizes(plain) == {"128x128", "120x160"}
+    mixed = render_scene("lesion", 12, 3, SIZES, (64, 64), randomised=0.5)
+    others = _sizes(mixed) - {"128x128", "120x160"}
+    assert others and len(others) < len(mixed)
+    every = render_scene("lesion", 6, 3, SIZES, (64, 64), randomised=1.0)
+    assert not _sizes(every) & {"128x128", "120x160"}
+    for s in every:
+        assert s.image.shape == (64, 64) and s.targets["segmentation"].shape == (64, 64)
+        assert s.targets["segmentation"].max() <= 1  # lesion label only, letterboxed like the frame
+    # the same call gives the same samples
+    again = render_scene("lesion", 6, 3, SIZES, (64, 64), randomised=1.0)
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(every, again, strict=True))
+
+
+def test_a_share_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    smoke = Path(__file__).resolve().parents[2] / "configs" / "demo-smoke.yaml"
+    text = smoke.read_text().replace("randomised: 0.5", "randomised: 1.5")
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match="randomised"):
+        load_recipe(cfg)
