@@ -41,3 +41,22 @@ def test_a_share_outside_zero_to_one_is_refused(tmp_path: Path) -> None:
     cfg.write_text(text)
     with pytest.raises(ConfigError, match="randomised"):
         load_recipe(cfg)
+
+
+def test_exam_and_prompt_recipes_take_the_same_randomised_share() -> None:
+    from training.recipes.exam import sim_frames
+
+    plain = list(sim_frames("organs", 4, 5, SIZES, 2))
+    every = list(sim_frames("organs", 4, 5, SIZES, 2, randomised=1.0))
+    assert {f.key.rsplit(":", 1)[1] for f in plain} <= {"128x128", "120x160"}
+    assert all(f.frame.shape == f.result.frames.shape[1:] for f in every)
+    assert all(f.result.truth.domain for f in every) and not any(f.result.truth.domain for f in plain)
+
+
+def test_the_head_recipes_refuse_a_share_outside_zero_to_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from training.recipes import prompt
+
+    with pytest.raises(SystemExit) as stop:
+        prompt.main(["--model", "echocare-demo", "--out", "unused", "--randomised", "1.5"])
+    assert stop.value.code == 2
+    assert "--randomised 1.5: a share between 0 and 1" in capsys.readouterr().err

@@ -110,6 +110,17 @@ def frame_targets(result: Any, frame: int, geom: Geometry, heads: Sequence[str])
     return {head: SIM_TARGETS[head](result.truth, frame, geom) for head in heads}
 
 
+def simulation(scene: str, seed: int, size: tuple[int, int], randomised: float = 0.0) -> Any:
+    """The simulation of ``scene`` a recipe uses for ``seed``: at ``size`` on the scene's own probe,
+    or, for a share ``randomised`` of the seeds (drawn per seed), under domain randomisation."""
+    from training.sim import SimConfig, simulate
+    from training.sim.domain import simulate_randomised
+
+    if randomised > 0 and np.random.default_rng([seed, 0xD0]).random() < randomised:
+        return simulate_randomised(scene, seed)
+    return simulate(scene, seed=seed, cfg=SimConfig(height=size[0], width=size[1]))
+
+
 def render_scene(
     scene: str,
     count: int,
@@ -125,19 +136,12 @@ def render_scene(
     A share ``randomised`` of the simulations (drawn per seed) is rendered under domain
     randomisation instead (``training.sim.domain``: its own size, geometry and exports).
     """
-    from training.sim import SimConfig, simulate
-    from training.sim.domain import simulate_randomised
-
     heads = SCENE_HEADS[scene]
     out: list[SceneSample] = []
     i = 0
     while len(out) < count:
         seed = base_seed * SEED_STRIDE + i
-        if randomised > 0 and np.random.default_rng([seed, 0xD0]).random() < randomised:
-            result = simulate_randomised(scene, seed)
-        else:
-            h, w = sizes[i % len(sizes)]
-            result = simulate(scene, seed=seed, cfg=SimConfig(height=h, width=w))
+        result = simulation(scene, seed, sizes[i % len(sizes)], randomised)
         h, w = result.frames.shape[1:]
         n = len(result.frames)
         picks = np.linspace(0, n - 1, min(n, cardiac_frames)).round().astype(int) if n > 1 else [0]

@@ -43,7 +43,7 @@ import numpy as np
 
 from training.recipes import extend
 from training.recipes.config import SCENES
-from training.recipes.data import SEED_STRIDE
+from training.recipes.data import SEED_STRIDE, simulation
 from training.recipes.demo import _logger
 
 # the exam head's labels (leaves of the exam tree, "region/organ/view"), in this order
@@ -121,6 +121,7 @@ class ExamRecipe:
         seed: torch seed of the head's initialisation and batch order.
         threads: torch threads.
         batch: frames per encoder pass.
+        randomised: share of the simulations under domain randomisation (``--randomised``).
     """
 
     per_scene: Mapping[str, int] = field(default_factory=lambda: {"train": 400, "val": 150, "test": 150})
@@ -142,6 +143,7 @@ class ExamRecipe:
     seed: int = 0
     threads: int = 2
     batch: int = 32
+    randomised: float = 0.0
 
 
 SMOKE = ExamRecipe(per_scene={"train": 8, "val": 4, "test": 4}, sizes=((256, 256), (240, 320)), epochs=40)
@@ -159,16 +161,20 @@ class SimFrame:
 
 
 def sim_frames(
-    scene: str, count: int, base_seed: int, sizes: Sequence[tuple[int, int]], cardiac_frames: int
+    scene: str,
+    count: int,
+    base_seed: int,
+    sizes: Sequence[tuple[int, int]],
+    cardiac_frames: int,
+    randomised: float = 0.0,
 ) -> Iterator[SimFrame]:
-    """``count`` frames of ``scene`` (simulator seeds ``base_seed * SEED_STRIDE + i``, sizes in turn)."""
-    from training.sim import SimConfig, simulate
-
+    """``count`` frames of ``scene`` (simulator seeds ``base_seed * SEED_STRIDE + i``, sizes in turn;
+    a share ``randomised`` under domain randomisation, as ``training.recipes.data.simulation``)."""
     i = n = 0
     while n < count:
-        h, w = sizes[i % len(sizes)]
         seed = base_seed * SEED_STRIDE + i
-        result = simulate(scene, seed=seed, cfg=SimConfig(height=h, width=w))
+        result = simulation(scene, seed, sizes[i % len(sizes)], randomised)
+        h, w = result.frames.shape[1:]
         total = len(result.frames)
         picks = (
             np.linspace(0, total - 1, min(total, cardiac_frames)).round().astype(int) if total > 1 else [0]
@@ -185,7 +191,12 @@ def split_batches(recipe: ExamRecipe, split: str) -> Iterator[list[SimFrame]]:
     for k, scene in enumerate(SCENES):
         batch: list[SimFrame] = []
         for f in sim_frames(
-            scene, recipe.per_scene[split], seed * 10 + k, recipe.sizes, recipe.cardiac_frames
+            scene,
+            recipe.per_scene[split],
+            seed * 10 + k,
+            recipe.sizes,
+            recipe.cardiac_frames,
+            recipe.randomised,
         ):
             batch.append(f)
             if len(batch) == recipe.batch:

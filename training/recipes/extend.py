@@ -14,6 +14,7 @@ import platform
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -151,11 +152,27 @@ def main(
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--smoke", action="store_true", help="tiny counts: every stage in seconds")
     p.add_argument("--install", default=None, help="copy the finished model files here")
+    p.add_argument(
+        "--randomised",
+        type=float,
+        default=None,
+        help="share of the simulations under domain randomisation (0-1; default: the recipe's)",
+    )
     args = p.parse_args(argv)
-    flags = (f"--model {args.model}", "--out DIR", "--smoke" if args.smoke else "")
+    recipe = recipes[1] if args.smoke else recipes[0]
+    if args.randomised is not None:
+        if not 0.0 <= args.randomised <= 1.0:
+            p.error(f"--randomised {args.randomised}: a share between 0 and 1")
+        recipe = replace(recipe, randomised=args.randomised)
+    flags = (
+        f"--model {args.model}",
+        "--out DIR",
+        "--smoke" if args.smoke else "",
+        f"--randomised {args.randomised:g}" if args.randomised is not None else "",
+    )
     command = f"python -m {module} " + " ".join(a for a in flags if a)
     try:
-        folder = run(Path(args.model), Path(args.out), recipes[1] if args.smoke else recipes[0], command)
+        folder = run(Path(args.model), Path(args.out), recipe, command)
     except EchoCareError as err:
         print(f"error: {err.one_line()}", file=sys.stderr)
         return 2

@@ -68,6 +68,7 @@ class PromptRecipe:
         seed: torch and sampling seed.
         threads: torch threads.
         batch: frames per encoder pass.
+        randomised: share of the simulations under domain randomisation (``--randomised``).
     """
 
     per_scene: Mapping[str, int] = field(default_factory=lambda: {"train": 320, "test": 40})
@@ -88,6 +89,7 @@ class PromptRecipe:
     seed: int = 0
     threads: int = 2
     batch: int = 32
+    randomised: float = 0.0
 
 
 SMOKE = PromptRecipe(
@@ -171,7 +173,12 @@ def encode_split(
     for k, scene in enumerate(SCENES):
         batch: list[tuple[SimFrame, Any]] = []
         for f in sim_frames(
-            scene, recipe.per_scene[split], seed * 10 + k, recipe.sizes, recipe.cardiac_frames
+            scene,
+            recipe.per_scene[split],
+            seed * 10 + k,
+            recipe.sizes,
+            recipe.cardiac_frames,
+            recipe.randomised,
         ):
             batch.append((f, preprocess(f.frame, cfg)))
             if len(batch) == recipe.batch:
