@@ -98,6 +98,22 @@ class EvalRecipe:
 
 
 @dataclass(frozen=True)
+class HeadStage:
+    """A head added after the demo recipe on its frozen encoder (``training.recipes.exam`` or
+    ``training.recipes.prompt``), with the settings that differ from that recipe's defaults.
+
+    Attributes:
+        randomised: share of its simulations under domain randomisation.
+        steps: training steps of the prompt head (0: the prompt recipe's own).
+        quick: start from that recipe's smoke settings (tiny counts; tests and try-outs).
+    """
+
+    randomised: float = 0.0
+    steps: int = 0
+    quick: bool = False
+
+
+@dataclass(frozen=True)
 class DemoRecipe:
     """The whole recipe.
 
@@ -122,6 +138,9 @@ class DemoRecipe:
             get few batches in the shared phases (detection) converge on the final features.
         device: where the training phases run: ``"cpu"``, ``"cuda"`` (mixed precision) or
             ``"auto"`` (a GPU when there is one). Data rendering and the test stay on the CPU.
+        exam, prompt: when given, the exam head (with its out-of-distribution statistics and
+            calibration) and then the prompt head are added to the tested model in the same
+            run, so one command gives the whole model; the last stage's folder is the result.
     """
 
     name: str = "echocare-demo"
@@ -143,6 +162,8 @@ class DemoRecipe:
     polish: PhaseRecipe = PhaseRecipe()
     eval: EvalRecipe = EvalRecipe()
     device: str = "cpu"
+    exam: HeadStage | None = None
+    prompt: HeadStage | None = None
 
 
 def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
@@ -159,8 +180,10 @@ def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
         raise ConfigError(src, "input_size must be a multiple of pretrain.mask_unit")
     if any(cfg.data.per_scene.get(s, 0) < 2 for s in SCENES):
         raise ConfigError(src, "data.per_scene needs at least 2 frames of every scene")
-    if not 0.0 <= cfg.data.randomised <= 1.0:
-        raise ConfigError(src, f"data.randomised {cfg.data.randomised} must be a share between 0 and 1")
+    shares = {"data": cfg.data, "exam": cfg.exam, "prompt": cfg.prompt}
+    for key, part in shares.items():
+        if part is not None and not 0.0 <= part.randomised <= 1.0:
+            raise ConfigError(src, f"{key}.randomised {part.randomised} must be a share between 0 and 1")
     if cfg.eval.cardiac_cines < 1 or cfg.eval.per_scene < 2:
         raise ConfigError(src, "eval needs at least 2 frames per scene and 1 cardiac cine")
     if cfg.seed == cfg.test_seed:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.progress import Progress
+from training.recipes import extend
 from training.recipes.config import SCENES, DemoRecipe, load_recipe
 
 
@@ -44,23 +45,6 @@ def _progress(log: Callable[[str], None], name: str, every: int = 50) -> Callabl
             log(f"{name} step {p.done}/{p.total} {p.message}")
 
     return report
-
-
-def machine() -> str:
-    """The CPU model and the cores this process may use, for the card (``notes.ran.machine``)."""
-    import os
-    import platform
-
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{name}, {cores} cores"
 
 
 def render(recipe: DemoRecipe, log: Callable[[str], None]) -> list[Any]:
@@ -105,7 +89,7 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     ran: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
-    ran |= {"device": recipe.device, "machine": machine()}
+    ran |= {"device": recipe.device, "machine": extend.machine()}
     if recipe.device.startswith("cuda"):
         ran["gpu"] = torch.cuda.get_device_name(torch.device(recipe.device))
     t = time.monotonic()
@@ -191,7 +175,26 @@ def run_recipe(recipe: DemoRecipe, out: Path, config_path: Path | None = None) -
     ran["eval_minutes"] = round((time.monotonic() - t) / 60, 2)
     write_card(with_metrics(card, metrics), folder)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    folder = add_head_stages(recipe, folder, out, config_path)
     log(f"done in {(time.monotonic() - start) / 60:.1f} min: {folder}")
+    return folder
+
+
+def add_head_stages(recipe: DemoRecipe, folder: Path, out: Path, config_path: Path | None) -> Path:
+    """The recipe's ``exam`` and ``prompt`` stages on ``folder`` in turn; returns the last folder."""
+    from training.recipes import exam, prompt
+
+    command = f"python -m training.recipes.demo --config {config_path} --out DIR"
+    if recipe.exam is not None:
+        base = exam.SMOKE if recipe.exam.quick else exam.ExamRecipe()
+        settings = replace(base, randomised=recipe.exam.randomised)
+        folder = exam.run_recipe(folder, out / "exam", settings, command)
+    if recipe.prompt is not None:
+        base = prompt.SMOKE if recipe.prompt.quick else prompt.PromptRecipe()
+        settings = replace(base, randomised=recipe.prompt.randomised)
+        if recipe.prompt.steps:
+            settings = replace(settings, steps=recipe.prompt.steps)
+        folder = prompt.run_recipe(folder, out / "prompt", settings, command)
     return folder
 
 

@@ -112,7 +112,7 @@ def rewrite_card(folder: Path, card: Mapping[str, Any]) -> None:
 
 
 def machine() -> str:
-    """The CPU model and core count."""
+    """The CPU model and the cores this process may use."""
     name = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -121,7 +121,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{name}, {os.cpu_count()} cores"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{name}, {cores} cores"
 
 
 def install(folder: Path, dest: str | Path) -> None:
