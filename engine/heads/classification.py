@@ -43,10 +43,14 @@ class ClassificationHead(nn.Module):
         return {"logits": self.mlp(self.pool(feats))}
 
 
+IGNORE = -100  # a target that teaches nothing (the class is not known for this sample)
+
+
 class ClassificationLoss(nn.Module):
     """Cross-entropy on ``logits``.
 
-    Target: ``[B]`` int64 class indices (``-100`` ignores a sample).
+    Target: ``[B]`` int64 class indices (``-100`` ignores a sample; a batch whose samples are
+    all ignored gives a zero loss that still reaches every parameter, not NaN).
     """
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
@@ -54,4 +58,7 @@ class ClassificationLoss(nn.Module):
         self.label_smoothing = label_smoothing
 
     def forward(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        return nnf.cross_entropy(outputs["logits"], target, label_smoothing=self.label_smoothing)
+        logits = outputs["logits"]
+        if not bool((target != IGNORE).any()):
+            return logits.sum() * 0.0
+        return nnf.cross_entropy(logits, target, label_smoothing=self.label_smoothing, ignore_index=IGNORE)

@@ -60,3 +60,24 @@ def test_the_head_recipes_refuse_a_share_outside_zero_to_one(capsys: pytest.Capt
         prompt.main(["--model", "echocare-demo", "--out", "unused", "--randomised", "1.5"])
     assert stop.value.code == 2
     assert "--randomised 1.5: a share between 0 and 1" in capsys.readouterr().err
+
+
+def test_randomised_lesions_carry_no_class_and_the_loss_ignores_them() -> None:
+    import torch
+
+    from engine.heads.classification import IGNORE, ClassificationLoss
+    from training.recipes.data import CLASS_IGNORE
+
+    assert CLASS_IGNORE == IGNORE
+    plain = render_scene("lesion", 4, 3, SIZES, (64, 64))
+    every = render_scene("lesion", 4, 3, SIZES, (64, 64), randomised=1.0)
+    assert all(s.targets["classification"] in (0, 1) for s in plain)
+    assert all(s.targets["classification"] == IGNORE for s in every)
+    assert all(s.targets["segmentation"].any() for s in every)  # they still teach the outline
+    loss = ClassificationLoss()
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.5]], requires_grad=True)
+    mixed = loss({"logits": logits}, torch.tensor([0, IGNORE]))
+    assert torch.isclose(mixed, loss({"logits": logits[:1]}, torch.tensor([0])))
+    none = loss({"logits": logits}, torch.tensor([IGNORE, IGNORE]))
+    none.backward()
+    assert none.item() == 0.0 and logits.grad is not None and torch.all(logits.grad == 0)

@@ -21,6 +21,7 @@ from training.recipes.labels import (
     CLASSES,
     DETECTION,
     LANDMARKS,
+    RANDOMISED_UNTAUGHT,
     REGRESSION,
     SCENE_HEADS,
     SEG_LABELS,
@@ -28,6 +29,7 @@ from training.recipes.labels import (
 )
 
 SEED_STRIDE = 1_000_003
+CLASS_IGNORE = -100  # engine.heads.classification.IGNORE: no class known for this frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,8 +108,16 @@ WIDEN: dict[str, Callable[[np.ndarray, float, float], np.ndarray]] = {
 
 
 def frame_targets(result: Any, frame: int, geom: Geometry, heads: Sequence[str]) -> dict[str, Any]:
-    """Targets of ``heads`` for frame ``frame`` of a simulation, in model-input pixels."""
-    return {head: SIM_TARGETS[head](result.truth, frame, geom) for head in heads}
+    """Targets of ``heads`` for frame ``frame`` of a simulation, in model-input pixels.
+
+    A domain-randomised simulation gives the ignore target for the heads it does not teach
+    (``RANDOMISED_UNTAUGHT``), so batches mixing both kinds still stack.
+    """
+    untaught = RANDOMISED_UNTAUGHT.get(result.truth.scene, ()) if result.truth.domain else ()
+    return {
+        head: CLASS_IGNORE if head in untaught else SIM_TARGETS[head](result.truth, frame, geom)
+        for head in heads
+    }
 
 
 def simulation(scene: str, seed: int, size: tuple[int, int], randomised: float = 0.0) -> Any:

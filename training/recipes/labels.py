@@ -37,6 +37,11 @@ SCENE_HEADS: dict[str, tuple[str, ...]] = {
     "enhance": ("enhancement",),
 }
 
+# heads a domain-randomised simulation does not teach: the lesion class is defined by margins
+# and posterior shadowing, which randomised posterior effects and lesions of a few millimetres
+# no longer show, so those frames carry no class (the classification loss ignores them)
+RANDOMISED_UNTAUGHT: dict[str, tuple[str, ...]] = {"lesion": ("classification",)}
+
 
 def canonical_pairs(names: tuple[str, ...], points: np.ndarray) -> np.ndarray:
     """``points`` ``[K, 2]`` (x, y) in ``names`` order with each diameter's ends ordered (PAIRS)."""

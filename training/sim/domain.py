@@ -26,9 +26,11 @@ from training.sim.scenes import SCENES, simulate
 from training.sim.truth import SimResult
 
 # probe geometries each scene can be imaged with; "plain" is a linear probe cropped to its
-# rectangle: no sector, no margins, no text (a phantom or a research-system export)
+# rectangle: no sector, no margins, no text (a phantom or a research-system export). Lesions
+# stay off the phased fan: an anechoic disc there is what the LV cavity looks like, and a model
+# trained on both called the LV cavity "lesion" (no EF).
 SCENE_GEOMETRIES: dict[str, tuple[str, ...]] = {
-    "lesion": ("linear", "plain", "convex", "phased"),
+    "lesion": ("linear", "plain", "convex"),
     "vessels": ("linear", "plain", "convex"),
     "organs": ("convex", "phased"),
     "fetal_head": ("convex", "phased"),
@@ -53,7 +55,7 @@ class DomainRanges:
     frequency_scale: tuple[float, float] = (0.7, 1.4)  # times the probe's nominal frequency
     depth_scale: tuple[float, float] = (0.8, 1.15)  # times the scene's natural depth
     lesion_depth_mm: tuple[float, float] = (25.0, 60.0)  # small-parts imaging depth (lesion, vessels)
-    sector_lesion_depth_mm: tuple[float, float] = (40.0, 100.0)  # the same on a convex or phased fan
+    sector_lesion_depth_mm: tuple[float, float] = (40.0, 100.0)  # the same on a convex fan (vessels too)
     psf_axial_wavelengths: tuple[float, float] = (0.4, 1.6)
     psf_lateral_wavelengths: tuple[float, float] = (1.0, 4.5)
     psf_sidelobe_p: float = 0.4
