@@ -185,25 +185,33 @@ def sim_frames(
         i += 1
 
 
-def split_batches(recipe: ExamRecipe, split: str) -> Iterator[list[SimFrame]]:
-    """The frames of one split, scene by scene, in batches of ``recipe.batch``."""
-    seed = {"train": recipe.train_seed, "val": recipe.val_seed, "test": recipe.test_seed}[split]
+def scene_batches(recipe: Any, split: str, seed: int) -> Iterator[list[SimFrame]]:
+    """A head recipe's frames of one split, scene by scene (simulator seeds ``seed * 10 + scene``),
+    in batches of ``recipe.batch``; ``recipe`` has ``per_scene``, ``sizes``, ``cardiac_frames``,
+    ``randomised`` and ``batch`` (the exam and prompt recipes)."""
     for k, scene in enumerate(SCENES):
-        batch: list[SimFrame] = []
-        for f in sim_frames(
+        frames = sim_frames(
             scene,
             recipe.per_scene[split],
             seed * 10 + k,
             recipe.sizes,
             recipe.cardiac_frames,
             recipe.randomised,
-        ):
+        )
+        batch: list[SimFrame] = []
+        for f in frames:
             batch.append(f)
             if len(batch) == recipe.batch:
                 yield batch
                 batch = []
         if batch:
             yield batch
+
+
+def split_batches(recipe: ExamRecipe, split: str) -> Iterator[list[SimFrame]]:
+    """The frames of one split, scene by scene, in batches of ``recipe.batch``."""
+    seed = {"train": recipe.train_seed, "val": recipe.val_seed, "test": recipe.test_seed}[split]
+    return scene_batches(recipe, split, seed)
 
 
 @dataclass

@@ -45,7 +45,7 @@ from training.recipes import extend
 from training.recipes.config import SCENES
 from training.recipes.data import SEED_STRIDE
 from training.recipes.demo import _logger
-from training.recipes.exam import SimFrame, sim_frames
+from training.recipes.exam import SimFrame, scene_batches
 
 IOU_TARGET = 0.85
 
@@ -170,22 +170,8 @@ def encode_split(
     data = TrainSet()
     frames: list[tuple[SimFrame, Any]] = []
     t = time.monotonic()
-    for k, scene in enumerate(SCENES):
-        batch: list[tuple[SimFrame, Any]] = []
-        for f in sim_frames(
-            scene,
-            recipe.per_scene[split],
-            seed * 10 + k,
-            recipe.sizes,
-            recipe.cardiac_frames,
-            recipe.randomised,
-        ):
-            batch.append((f, preprocess(f.frame, cfg)))
-            if len(batch) == recipe.batch:
-                _add(predictor, batch, data, frames, recipe, keep_features)
-                batch = []
-        if batch:
-            _add(predictor, batch, data, frames, recipe, keep_features)
+    for batch in scene_batches(recipe, split, seed):
+        _add(predictor, [(f, preprocess(f.frame, cfg)) for f in batch], data, frames, recipe, keep_features)
     log(f"{split}: {len(frames)} frames, {len(data.structures)} structures in {time.monotonic() - t:.1f} s")
     return data, frames
 
