@@ -105,11 +105,6 @@ def otsu_baseline(image: np.ndarray, dark: bool, spacing: float = rf.SPACING) ->
     return above == 0 if dark else above == 1
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return float(2 * np.logical_and(a, b).sum() / total) if total else 1.0
-
-
 def _overlay(image: np.ndarray, truth: np.ndarray, model: np.ndarray, otsu: np.ndarray) -> np.ndarray:
     out = cv2.cvtColor(
         cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR
@@ -147,6 +142,7 @@ def main() -> int:
     from engine.inference import Predictor
     from engine.io.calibration import Calibration
     from engine.io.memory import ArrayCine
+    from engine.tasks.propagate import dice
     from engine.tasks.runner import run_tasks
 
     args.out.mkdir(parents=True, exist_ok=True)
