@@ -8,7 +8,8 @@ task (``"classification"``), a task's label (``"segmentation:lesion"``) or a mea
 task; a task without one applies to every recognised exam.
 
 ``--tasks auto`` runs the tasks that apply to the exam and keeps, within each, only the labels
-and measurements that apply; an ``unknown`` exam runs only the tasks declared ``"any"``.
+and measurements that apply (where labels compete for a pixel, the pixel chooses among those
+that apply: ``HeadSpec.condition``); an ``unknown`` exam runs only the tasks declared ``"any"``.
 ``all`` runs everything (today's behaviour); an explicit list runs exactly that list.
 """
 

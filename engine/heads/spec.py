@@ -99,6 +99,10 @@ class HeadSpec:
             or ``auto`` (``task_names`` leaves it out) and the runner never runs it.
         train_inputs: the extra inputs a training step gives the head, made from its batched
             model-input target (a prompted head's prompts); None: the head takes none.
+        condition: a head whose labels compete for each output (segmentation's softmax over
+            labels): its batch outputs with the labels a study's exam rules out taken out of the
+            competition, so that each output picks among the allowed ones. Called as
+            ``fn(outputs, allowed)`` with one bool per label; None: ``restrict`` alone applies.
     """
 
     kind: str
@@ -122,6 +126,7 @@ class HeadSpec:
     restrict: Mapping[type, Callable[[Any, Callable[[str], bool]], Any]] = field(default_factory=dict)
     interactive: bool = False
     train_inputs: Callable[[Any], Mapping[str, Any]] | None = None
+    condition: Callable[[Mapping[str, Any], Sequence[bool]], dict[str, Any]] | None = None
 
     def network_class(self) -> Any:
         """The network class (imports torch)."""

@@ -33,7 +33,7 @@ from engine.config import TASK_NAMES, ModelCfg
 from engine.errors import TaskError
 from engine.exams import AUTO, EXAM_TASK, Routing, route, wants_auto
 from engine.heads.kinds.exam import ExamResult
-from engine.heads.spec import restrict_result
+from engine.heads.spec import head_spec, restrict_result
 from engine.io.cine import Cine
 from engine.model_card import encoder_only
 from engine.progress import NEVER, CancelToken, Progress, ProgressFn, no_progress
@@ -164,6 +164,25 @@ def _frame_results(
         one = {h: {name: value[b] for name, value in outputs[h].items()} for h in heads}
         out.append(postprocess_frame(tasks, one, ctx))
     return out
+
+
+Outputs = dict[str, dict[str, np.ndarray]]
+
+
+def _conditions(
+    cfg: ModelCfg, running: Sequence[Task], routing: Routing | None
+) -> Callable[[Outputs], Outputs]:
+    """The heads' batch outputs with the labels the study's exam rules out taken out of the
+    competition (``HeadSpec.condition``): a cardiac exam's pixels choose among its own labels."""
+    if routing is None:
+        return lambda outputs: outputs
+    fixes = {}
+    for t in running:
+        head, keep = cfg.heads_by_name.get(t.info.head), routing.keep.get(t.info.name)
+        condition = head_spec(head.kind).condition if head is not None else None
+        if condition is not None and keep is not None:
+            fixes[t.info.head] = partial(condition, allowed=[keep(n) for n in head.labels])
+    return lambda outputs: {h: fixes[h](o) if h in fixes else o for h, o in outputs.items()}
 
 
 def _settle(
@@ -321,6 +340,7 @@ def _run(
         return out
 
     results = partial(_frame_results, cine, running, heads)
+    conditioned = _conditions(cfg, running, routing)
 
     def finish(
         ready: list[tuple[int, np.ndarray, Prepared]], outputs: dict[str, dict[str, np.ndarray]]
@@ -347,7 +367,7 @@ def _run(
             keys = [(source, i, crop) for i, _, _ in ready]
             images = np.stack([p.image for _, _, p in ready])
             _settle(predictor, keys, images, heads, partial(results, ready), progress, len(picked))
-            outputs = predictor.run_heads(keys, images, heads)
+            outputs = conditioned(predictor.run_heads(keys, images, heads))
             behind.append(post.submit(finish, ready, outputs))
             while len(behind) > depth:
                 behind.popleft().result()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -49,10 +49,20 @@ def _restrict(r: SegmentationResult, keep: Callable[[str], bool]) -> Segmentatio
     return replace(r, mask=lut[r.mask], areas=areas, pixel_counts=np.where(kept, r.pixel_counts, 0))
 
 
+def _condition(outputs: Mapping[str, Any], allowed: Sequence[bool]) -> dict[str, Any]:
+    """Logits ``[B, K + 1, h, w]`` with the ruled-out labels' channels at -inf (background stays)."""
+    logits = np.asarray(outputs["logits"])
+    ruled_out = np.concatenate([[False], ~np.asarray(allowed, dtype=bool)])
+    if not ruled_out.any():
+        return dict(outputs)
+    shape = (1, len(ruled_out)) + (1,) * (logits.ndim - 2)
+    return {**outputs, "logits": np.where(ruled_out.reshape(shape), -np.inf, logits).astype(logits.dtype)}
+
+
 SPEC = register_spec(HeadSpec(
     kind="segmentation", rank=1, task=SegmentTask, metric=("dice", True),
     json={SegmentationResult: _json}, drafts={SegmentationResult: _drafts},
-    restrict={SegmentationResult: _restrict},
+    restrict={SegmentationResult: _restrict}, condition=_condition,
     network="UnetrSegmentationHead", loss="SegmentationLoss", remap=_remap,
     size=lambda labels: {"num_classes": len(labels)},
     target=lambda t, g, s: g.image_to_model(np.asarray(t, np.uint8), nearest=True)[None].astype(np.int64),

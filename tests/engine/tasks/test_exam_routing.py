@@ -8,6 +8,7 @@ import pytest
 from app.cli.main import main
 from engine.exams import route
 from engine.heads.kinds.exam import ExamResult
+from engine.heads.spec import head_spec
 from engine.io import open_cine
 from engine.model_card import ModelCard
 from engine.model_store import save_version
@@ -89,13 +90,27 @@ def test_labels_and_measurements_that_do_not_apply_are_dropped_within_a_task(lv,
     kept = _run(lv, tiny, cfg, exam=CARDIAC)
     for a, b in zip(whole.tasks["segmentation"].frames, kept.tasks["segmentation"].frames):
         assert (a.mask == 1).any() and not (b.mask == 1).any()  # lv is label 1
-        assert ((b.mask == 2) == (a.mask == 2)).all()  # the myocardium is untouched
+        # a pixel whose winner still applies keeps it; an lv pixel takes the best label left
+        assert (b.mask[a.mask != 1] == a.mask[a.mask != 1]).all()
+        assert set(np.unique(b.mask[a.mask == 1])) <= {0, 2}
         assert [q.name for q in b.areas] == ["myocardium area"] and b.pixel_counts[0] == 0
     assert any(type(s).__name__ == "EjectionFraction" for s in whole.tasks["regression"].summary)
     cfg = replace(tiny[0], exams={**tiny[0].exams, "measurement:EF": ("breast",)})
     no_ef = _run(lv, tiny, cfg, exam=CARDIAC)
     assert not any(type(s).__name__ == "EjectionFraction" for s in no_ef.tasks["regression"].summary)
     assert [q.name for q in no_ef.tasks["regression"].frames[0].values] == ["ef"]  # the head's value stays
+
+
+def test_a_pixel_chooses_among_the_labels_its_exam_allows():
+    spec = head_spec("segmentation")
+    # one pixel: background 0.12, lesion 0.39, lv cavity 0.18, myocardium 0.31 (softmax of the logits)
+    logits = np.log(np.array([0.12, 0.39, 0.18, 0.31], np.float32)).reshape(1, 4, 1, 1)
+    outputs = {"logits": logits}
+    assert spec.condition(outputs, [True, True, True])["logits"].argmax(1).item() == 1
+    assert spec.condition(outputs, [False, True, True])["logits"].argmax(1).item() == 3  # a cardiac exam
+    assert spec.condition(outputs, [False, True, False])["logits"].argmax(1).item() == 2
+    assert spec.condition(outputs, [False, False, False])["logits"].argmax(1).item() == 0
+    assert outputs["logits"].argmax(1).item() == 1  # the head's own outputs are left as they were
 
 
 def test_all_and_an_explicit_list_are_not_routed(lv, tiny):
