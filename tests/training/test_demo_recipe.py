@@ -69,6 +69,17 @@ def test_smoke_model_runs_echocare_infer(smoke_run, tmp_path):
     assert (out / "report.txt").read_text().startswith("Model: ")
 
 
+def test_evaluate_scores_a_stored_model_also_as_infer_auto_routes_it(smoke_run, capsys):
+    from training.recipes.evaluate import main
+
+    _, folder = smoke_run  # the final model has an exam head: the cardiac part runs routed too
+    assert main([str(folder), "--config", str(SMOKE)]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("lv.dice", "lv.dice_auto", "ef.cines_with_cycle", "ef.cines_with_cycle_auto", "lesion.dice"):
+        assert key in figures
+    assert 0.0 <= figures["lv.dice_auto"] <= 1.0 and 0.0 <= figures["lv.dice"] <= 1.0
+
+
 def test_same_seed_gives_the_same_weights(smoke_run, tmp_path):
     import torch
 

@@ -8,7 +8,9 @@ Figures (keys of :func:`evaluate`): ``lesion.dice``, ``vessel.dice``, ``classifi
 ``classification.accuracy``, ``detection.map50``, ``landmarks.fetal_mre_px`` (at the render
 size, 256x256 by default), ``landmarks.cardiac_mre_px``, ``regression.hc_mae_mm``,
 ``ef.mae`` and ``ef.max_error`` (over the test cines that hold a full cardiac cycle, the
-EF rule's condition; ``ef.cines_with_cycle`` counts them), ``lv.dice``,
+EF rule's condition; ``ef.cines_with_cycle`` counts them), ``lv.dice`` (all tasks, unrouted;
+a model with an exam head also gets ``ef.mae_auto``, ``lv.dice_auto`` ... under ``--tasks auto``,
+routed by its own exam decision, as ``echocare infer`` runs by default),
 ``enhancement.psnr_input_db`` / ``psnr_output_db`` / ``psnr_gain_db`` (inside the fan),
 ``report.token_f1`` and ``report.numbers_consistent`` (share of reports whose every number
 equals a structured output).
@@ -244,30 +246,39 @@ def _cardiac(run: _Runner, ev: EvalRecipe, seed: int) -> dict[str, float]:
     from engine.types import EjectionFraction
 
     results = _simulate("cardiac", ev.cardiac_cines, seed, ev.size, frames=ev.cardiac_cine_frames)
-    ef_err, lv, lm, consistent = [], [], [], []
+    modes = ("all", "auto") if "exam" in run.cfg.heads_by_name else ("all",)
+    ef_err: dict[str, list[float]] = {m: [] for m in modes}
+    lv: dict[str, list[float]] = {m: [] for m in modes}
+    lm, consistent = [], []
     label = run.cfg.heads_by_name["segmentation"].labels.index("lv_cavity") + 1
     for r in results:
-        res = run_tasks(r.cine(), run.predictor, run.cfg, run.loaded.ref, "all", batch_size=run.batch)
-        efs = [e for e in res.tasks["regression"].summary if isinstance(e, EjectionFraction)]
-        ef = efs[0].ef_percent if efs else math.nan
-        if math.isfinite(ef):  # a cine holding no full cardiac cycle has no EF (engine.tasks.ejection)
-            ef_err.append(abs(ef - r.truth.values["ef"].value))
         cavity = next(k for k, v in r.truth.labels.items() if v == "lv_cavity")
-        lv += [
-            dice(f.mask == label, r.truth.masks[f.frame] == cavity) for f in res.tasks["segmentation"].frames
-        ]
-        for f in res.tasks["landmarks"].frames:
-            lm += _landmark_error(LANDMARKS, f.points, r.truth, f.frame)
-        consistent.append(report_consistent(res.tasks))
+        for mode in modes:
+            res = run_tasks(r.cine(), run.predictor, run.cfg, run.loaded.ref, mode, batch_size=run.batch)
+            summary = res.tasks["regression"].summary if "regression" in res.tasks else ()
+            efs = [e for e in summary if isinstance(e, EjectionFraction)]
+            ef = efs[0].ef_percent if efs else math.nan
+            if math.isfinite(ef):  # a cine holding no full cardiac cycle has no EF (engine.tasks.ejection)
+                ef_err[mode].append(abs(ef - r.truth.values["ef"].value))
+            frames = res.tasks["segmentation"].frames if "segmentation" in res.tasks else ()
+            got = [dice(f.mask == label, r.truth.masks[f.frame] == cavity) for f in frames]
+            lv[mode] += got or [0.0] * len(r.frames)  # routed away from the ventricle: nothing found
+            if mode == "all":
+                for f in res.tasks["landmarks"].frames:
+                    lm += _landmark_error(LANDMARKS, f.points, r.truth, f.frame)
+                consistent.append(report_consistent(res.tasks))
         run.predictor.cache.clear()
-    return {
-        "ef.mae": float(np.mean(ef_err)) if ef_err else math.nan,
-        "ef.max_error": float(np.max(ef_err)) if ef_err else math.nan,
-        "ef.cines_with_cycle": float(len(ef_err)),
-        "lv.dice": float(np.mean(lv)),
-        "landmarks.cardiac_mre_px": float(np.mean(lm)),
-        "report.numbers_consistent": float(np.mean(consistent)),
-    }
+    out: dict[str, float] = {}
+    for mode in modes:
+        suffix = "" if mode == "all" else "_auto"  # _auto: routed by the model's own exam decision
+        errors = ef_err[mode]
+        out[f"ef.mae{suffix}"] = float(np.mean(errors)) if errors else math.nan
+        out[f"ef.max_error{suffix}"] = float(np.max(errors)) if errors else math.nan
+        out[f"ef.cines_with_cycle{suffix}"] = float(len(errors))
+        out[f"lv.dice{suffix}"] = float(np.mean(lv[mode]))
+    out["landmarks.cardiac_mre_px"] = float(np.mean(lm))
+    out["report.numbers_consistent"] = float(np.mean(consistent))
+    return out
 
 
 PARTS: tuple[Callable[[_Runner, EvalRecipe, int], dict[str, float]], ...] = (
@@ -312,3 +323,25 @@ def check_targets(metrics: Mapping[str, float]) -> dict[str, bool]:
         v = metrics.get(key, math.nan)
         out[key] = bool(math.isfinite(v) and (v >= bound if higher else v <= bound))
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m training.recipes.evaluate MODEL_FOLDER --config RECIPE``: score a stored model on
+    the recipe's held-out simulated set; prints the figures as one JSON line."""
+    import argparse
+    import json
+
+    from training.recipes.config import load_recipe
+
+    p = argparse.ArgumentParser(prog="python -m training.recipes.evaluate", description=main.__doc__)
+    p.add_argument("folder", help="a model folder (card.json + model.safetensors)")
+    p.add_argument("--config", required=True, help="the recipe whose eval settings and test seed to use")
+    args = p.parse_args(argv)
+    recipe = load_recipe(Path(args.config))
+    metrics = evaluate(args.folder, recipe.eval, recipe.test_seed)
+    print(json.dumps({k: round(v, 6) for k, v in sorted(metrics.items())}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
