@@ -29,6 +29,11 @@ the lesion masks (Dice per image, then the mean per kind). The baseline is a Gau
 the bright side for the hyperechoic one: it is told the polarity, which the model is not.
 ``margin`` is the model's mean Dice minus the baseline's. The last stdout line is one JSON
 object; images and overlays (truth green, model red, baseline blue) go to ``--out``.
+
+``--prompt`` scores the prompt head instead (``echocare segment``'s path, ``PromptSession``):
+for each lesion of each image, one positive click at its centre (the pixel farthest from its
+outline) and, separately, its tight box; Dice of the answer against that lesion alone, then
+the mean per kind (``click_dice``, ``box_dice``).
 """
 
 from __future__ import annotations
@@ -129,6 +134,47 @@ def summary(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[str, Any
     }
 
 
+def prompted(
+    items: list[tuple[str, str, np.ndarray, np.ndarray]], predictor: Any, calibration: Any
+) -> list[dict]:
+    """Per lesion: Dice of the prompt head's answer to one click at its centre, and to its box."""
+    from engine.heads.kinds.prompt import Prompt, centre, tight_box
+    from engine.io.memory import ArrayCine
+    from engine.tasks.prompting import PromptSession
+    from engine.tasks.propagate import dice
+
+    rows = []
+    for kind, name, image, truth in items:
+        session = PromptSession(ArrayCine(image[None], calibration=calibration, path=f"<{name}>"), predictor)
+        count, components = cv2.connectedComponents(truth.astype(np.uint8))
+        for k in range(1, count):
+            lesion = components == k
+            x, y = centre(lesion)
+            click = session.segment(0, Prompt().with_point(x, y)).result.mask
+            box = session.segment(0, Prompt(box=tight_box(lesion))).result.mask
+            rows.append(
+                {
+                    "kind": kind,
+                    "image": name,
+                    "lesion": k,
+                    "click": dice(click, lesion),
+                    "box": dice(box, lesion),
+                }
+            )
+        predictor.cache.clear()
+    return rows
+
+
+def prompt_summary(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[str, Any]:
+    sel = [r for r in rows if r["kind"] in kinds]
+    return {
+        "n": len(sel),
+        "click_dice": round(float(np.mean([r["click"] for r in sel])), 4),
+        "box_dice": round(float(np.mean([r["box"] for r in sel])), 4),
+        "click_dice_min": round(float(min(r["click"] for r in sel)), 4),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="echocare-demo", help="model name, name@version or a model folder")
@@ -136,6 +182,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="first image seed")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for images and overlays")
     parser.add_argument("--images", type=Path, default=None, help="score a rendered set (set.json) instead")
+    parser.add_argument("--prompt", action="store_true", help="score the prompt head: a click, a box")
     args = parser.parse_args()
 
     from engine.factory import load_model
@@ -163,6 +210,21 @@ def main() -> int:
     loaded = load_model(args.model, device="cpu")
     predictor = Predictor(loaded, backend="torch", device="cpu", batch_size=4)
     calibration = Calibration(pixel_spacing=(spacing, spacing), source="pixel_spacing")
+    if args.prompt:
+        rows = prompted(items, predictor, calibration)
+        kinds = tuple(k for k in KINDS if any(r["kind"] == k for r in rows))
+        result = {
+            "bench": "independent_prompt",
+            "model": loaded.ref.name,
+            "model_version": loaded.ref.version,
+            "set": source,
+            "lesions": len(rows),
+            "per_kind": {k: prompt_summary(rows, (k,)) for k in kinds},
+            "hard": prompt_summary(rows, HARD),
+            "rows": rows,
+        }
+        print(json.dumps(result))
+        return 0
     rows = []
     for kind, name, image, truth in items:  # one cine per image: sets may mix image sizes
         cine = ArrayCine(image[None], calibration=calibration, path=f"<independent {name}>")
