@@ -25,6 +25,21 @@ def _every_mouse_move_delivered():
     pg.setConfigOption("mouseRateLimit", before)
 
 
+@pytest.fixture(autouse=True)
+def _no_collection_while_workers_emit():
+    """Cyclic garbage collection runs between tests only. Collected mid-test, a widget still
+    connected to a worker's signals is destroyed on the main thread, which holds the GIL while
+    its ``~QObject`` waits for the signal lock that the emitting worker holds while it waits for
+    the GIL: the run hangs (seen under heavy load while a SEG was sent)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    yield
+    QThreadPool.globalInstance().waitForDone(30_000)
+    if enabled:
+        gc.enable()
+    gc.collect()
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path, opener):
     made = []
