@@ -121,16 +121,18 @@ def _overlay(image: np.ndarray, truth: np.ndarray, model: np.ndarray, otsu: np.n
     return out
 
 
+def _stat(sel: list[dict[str, Any]], key: str, fn: Any = np.mean) -> float:
+    return round(float(fn([r[key] for r in sel])), 4)
+
+
 def summary(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[str, Any]:
     sel = [r for r in rows if r["kind"] in kinds]
-    model = float(np.mean([r["model"] for r in sel]))
-    otsu = float(np.mean([r["otsu"] for r in sel]))
     return {
         "n": len(sel),
-        "model_dice": round(model, 4),
-        "otsu_dice": round(otsu, 4),
-        "margin": round(model - otsu, 4),
-        "model_dice_min": round(float(min(r["model"] for r in sel)), 4),
+        "model_dice": _stat(sel, "model"),
+        "otsu_dice": _stat(sel, "otsu"),
+        "margin": round(float(np.mean([r["model"] - r["otsu"] for r in sel])), 4),
+        "model_dice_min": _stat(sel, "model", min),
     }
 
 
@@ -169,9 +171,9 @@ def prompt_summary(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[s
     sel = [r for r in rows if r["kind"] in kinds]
     return {
         "n": len(sel),
-        "click_dice": round(float(np.mean([r["click"] for r in sel])), 4),
-        "box_dice": round(float(np.mean([r["box"] for r in sel])), 4),
-        "click_dice_min": round(float(min(r["click"] for r in sel)), 4),
+        "click_dice": _stat(sel, "click"),
+        "box_dice": _stat(sel, "box"),
+        "click_dice_min": _stat(sel, "click", min),
     }
 
 
