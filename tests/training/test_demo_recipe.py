@@ -158,3 +158,29 @@ def test_smoke_config_is_what_the_suite_runs():
     full = load_recipe(ROOT / "configs" / "demo.yaml")
     assert recipe.arch == "echocare_test" and full.arch == "echocare_small"
     assert replace(recipe, name=full.name).name == "echocare-demo"
+
+
+def test_start_from_a_stored_model_carries_every_tensor_and_records_it(smoke_run, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.errors import ModelError
+    from training.recipes.config import PhaseRecipe
+    from training.recipes.demo import train
+
+    recipe, folder = smoke_run
+    idle = PhaseRecipe()
+    start = replace(recipe, start_from=str(folder), pretrain=replace(recipe.pretrain, steps=0),
+                    heads=idle, full=idle, polish=idle)  # fmt: skip
+    model, ran = train(start, tmp_path / "a", lambda msg: None)
+    stored = load_file(str(folder / "model.safetensors"))
+    own = model.state_dict()
+    assert all(torch.equal(stored[k], v.to(stored[k].dtype)) for k, v in own.items())
+    card = json.loads((folder / "card.json").read_text())
+    assert ran["start_from"]["weights_sha256"] == card["weights_sha256"]
+    assert ran["start_from"]["tensors_as_built"] == 0
+    # training on from there moves the weights (the start is a starting point, not a copy)
+    moved, _ = train(replace(start, full=recipe.full), tmp_path / "b", lambda msg: None)
+    assert any(not torch.equal(v, own[k]) for k, v in moved.state_dict().items())
+    with pytest.raises(ModelError, match="no-such-model"):
+        train(replace(start, start_from="no-such-model"), tmp_path / "c", lambda msg: None)

@@ -141,6 +141,9 @@ class DemoRecipe:
         exam, prompt: when given, the exam head (with its out-of-distribution statistics and
             calibration) and then the prompt head are added to the tested model in the same
             run, so one command gives the whole model; the last stage's folder is the result.
+        start_from: a model folder or store name whose weights the model starts from instead
+            of a fresh initialisation (its encoder and every head of the same shape; its report
+            vocabulary is kept, so the report head carries over). Empty: a fresh model.
     """
 
     name: str = "echocare-demo"
@@ -164,6 +167,7 @@ class DemoRecipe:
     device: str = "cpu"
     exam: HeadStage | None = None
     prompt: HeadStage | None = None
+    start_from: str = ""
 
 
 def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:

@@ -1,8 +1,9 @@
 """``python -m training.recipes.demo --config configs/demo.yaml --out DIR``: train the demo model.
 
 Stages: render the simulated training scenes once; pretrain the encoder with masked image
-modelling (``training.ssl``); train all seven heads with the encoder frozen, then the whole
-model, then the heads once more on the final encoder (``polish``); write
+modelling (``training.ssl``), or start from a stored model's weights (``start_from``); train
+all seven heads with the encoder frozen, then the whole model, then the heads once more on the
+final encoder (``polish``); write
 ``DIR/<name>/{model.safetensors, card.json}``; score it on the held-out simulated test set
 and record the figures, the recipe, the seed and what was actually run in the card.
 ``--install resources/models/echocare-demo`` copies the finished model folder there.
@@ -68,6 +69,19 @@ def render(recipe: DemoRecipe, log: Callable[[str], None]) -> list[Any]:
     return samples
 
 
+def _start(name_or_dir: str) -> tuple[tuple[str, ...], dict[str, Any], dict[str, str]]:
+    """The report vocabulary, weights and identity of the model a recipe starts from."""
+    from engine.errors import ModelError
+    from engine.model_store import locate, read_weights
+
+    folder, card = locate(name_or_dir)
+    report = [h for h in card.model.heads if h.kind == "report"]
+    if not report:
+        raise ModelError(folder, "has no report head to take the vocabulary from (start_from)")
+    who = {"name": card.name, "version": card.version, "weights_sha256": card.weights_sha256}
+    return tuple(report[0].labels), read_weights(folder, card), who
+
+
 def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
     """Pretrain and fine-tune; returns the model and a record of what ran."""
     import torch
@@ -96,7 +110,8 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
     samples = render(recipe, log)
     ran["data_minutes"] = round((time.monotonic() - t) / 60, 2)
     ran["frames"] = {s: sum(x.scene == s for x in samples) for s in SCENES}
-    vocab = report_vocab(samples)
+    start = _start(recipe.start_from) if recipe.start_from else None
+    vocab = start[0] if start else report_vocab(samples)
     samples = encode_reports(samples, vocab, recipe.report_len)
 
     t = time.monotonic()
@@ -111,6 +126,12 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
     model = create_model(model_cfg(recipe, vocab))
     if encoder is not None:
         load_weights(encoder, model.encoder)
+    if start:
+        from training.finetune.setup import load_matching
+
+        fresh = load_matching(model, start[1])
+        ran["start_from"] = {**start[2], "tensors_as_built": len(fresh)}
+        log(f"started from {start[2]['name']} {start[2]['version']}; {len(fresh)} tensors as built")
     params = {h.name: dict(h.params) for h in model.cfg.heads}
     data = RecipeSet(samples, model.cfg.mean, model.cfg.std)
     deadline = time.monotonic() + recipe.max_minutes * 60 if recipe.max_minutes else None
