@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.progress import Progress
 from training.recipes import extend
@@ -69,8 +69,16 @@ def render(recipe: DemoRecipe, log: Callable[[str], None]) -> list[Any]:
     return samples
 
 
-def _start(name_or_dir: str) -> tuple[tuple[str, ...], dict[str, Any], dict[str, str]]:
-    """The report vocabulary, weights and identity of the model a recipe starts from."""
+class _Start(NamedTuple):
+    """The stored model a recipe starts from: its report vocabulary, weights and identity."""
+
+    vocab: tuple[str, ...]
+    weights: dict[str, Any]
+    identity: dict[str, str]
+
+
+def _start(name_or_dir: str) -> _Start:
+    """Read the model a recipe starts from (``start_from``)."""
     from engine.errors import ModelError
     from engine.model_store import locate, read_weights
 
@@ -79,7 +87,7 @@ def _start(name_or_dir: str) -> tuple[tuple[str, ...], dict[str, Any], dict[str,
     if not report:
         raise ModelError(folder, "has no report head to take the vocabulary from (start_from)")
     who = {"name": card.name, "version": card.version, "weights_sha256": card.weights_sha256}
-    return tuple(report[0].labels), read_weights(folder, card), who
+    return _Start(tuple(report[0].labels), read_weights(folder, card), who)
 
 
 def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
@@ -106,12 +114,12 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
     ran |= {"device": recipe.device, "machine": extend.machine()}
     if recipe.device.startswith("cuda"):
         ran["gpu"] = torch.cuda.get_device_name(torch.device(recipe.device))
+    start = _start(recipe.start_from) if recipe.start_from else None  # before the minutes of rendering
     t = time.monotonic()
     samples = render(recipe, log)
     ran["data_minutes"] = round((time.monotonic() - t) / 60, 2)
     ran["frames"] = {s: sum(x.scene == s for x in samples) for s in SCENES}
-    start = _start(recipe.start_from) if recipe.start_from else None
-    vocab = start[0] if start else report_vocab(samples)
+    vocab = start.vocab if start else report_vocab(samples)
     samples = encode_reports(samples, vocab, recipe.report_len)
 
     t = time.monotonic()
@@ -129,9 +137,10 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
     if start:
         from training.finetune.setup import load_matching
 
-        fresh = load_matching(model, start[1])
-        ran["start_from"] = {**start[2], "tensors_as_built": len(fresh)}
-        log(f"started from {start[2]['name']} {start[2]['version']}; {len(fresh)} tensors as built")
+        fresh = load_matching(model, start.weights)
+        ran["start_from"] = {**start.identity, "tensors_as_built": len(fresh)}
+        who = start.identity
+        log(f"started from {who['name']} {who['version']}; {len(fresh)} tensors as built")
     params = {h.name: dict(h.params) for h in model.cfg.heads}
     data = RecipeSet(samples, model.cfg.mean, model.cfg.std)
     deadline = time.monotonic() + recipe.max_minutes * 60 if recipe.max_minutes else None
