@@ -166,6 +166,28 @@ def test_rerunning_on_its_own_output_replaces_the_head_and_gives_the_same_weight
     assert again["weights_sha256"] == first["weights_sha256"]
 
 
+def test_a_randomised_run_also_scores_the_unrandomised_test_split(smoke, tmp_path):
+    """Under --randomised the test split is drawn with that share; the figures every model is
+    compared on (the test split as the simulator renders it by default) follow as ``_unrandomised``."""
+    from engine.factory import load_model
+    from engine.inference import Predictor
+    from training.recipes.exam import SMOKE, exam_metrics, main, test_pass
+
+    _, folder, _ = smoke
+    before = json.loads((folder / "card.json").read_text())["metrics"]
+    assert not any(k.endswith("_unrandomised") for k in before)
+    assert main(["--model", str(folder), "--out", str(tmp_path), "--smoke", "--randomised", "1"]) == 0
+    written = tmp_path / "echocare-all"
+    card = json.loads((written / "card.json").read_text())
+    loaded = load_model(written, device="cpu")
+    predictor = Predictor(loaded, backend="torch", device="cpu", precision="fp32")
+    unrandomised = test_pass(loaded, predictor, replace(SMOKE, randomised=0.0), print)
+    plain, _ = exam_metrics(unrandomised, loaded.cfg.calibration)
+    for key in ("exam.accuracy", "exam.organ_accuracy", "exam.false_unknown_rate"):
+        assert card["metrics"][f"test.{key}_unrandomised"] == pytest.approx(plain[key], abs=1e-6)
+        assert f"test.{key}" in card["metrics"]
+
+
 def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfident():
     probs = np.array([[0.75, 0.25]] * 4)
     assert cal.expected_calibration_error(probs, np.array([0, 0, 0, 1])) == pytest.approx(0.0)

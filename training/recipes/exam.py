@@ -22,7 +22,10 @@ encoder's features:
    exam head, ``exams`` (where each task, label and measurement applies) and ``calibration``.
 5. Score the written model through the engine: exam accuracy, false-unknown rate and ECE on
    the test split; the bundled samples through ``run_tasks``; and the share of non-ultrasound
-   inputs (``training.data.non_us``, read with ``engine.io``) called ``unknown``.
+   inputs (``training.data.non_us``, read with ``engine.io``) called ``unknown``. Under
+   ``--randomised`` the test split is drawn with the same share; the exam figures of the
+   unrandomised test split (the held-out set every model is compared on) follow, with the
+   suffix ``_unrandomised``.
 
 ``--smoke`` runs every stage with tiny counts (the test uses it); ``--install DEST`` copies
 the finished model files to ``DEST``.
@@ -707,6 +710,9 @@ def run_recipe(model: Path, out: Path, recipe: ExamRecipe, command: str = "") ->
     metrics.update(
         head_metrics(test, Heads(loaded.cfg, loaded.ref, recipe.detection_floor, log), calibration)
     )
+    if recipe.randomised > 0:  # also the test split as the simulator renders it by default, as v2 was scored
+        plain, _ = exam_metrics(test_pass(loaded, written, replace(recipe, randomised=0.0), log), calibration)
+        metrics.update({f"{k}_unrandomised": v for k, v in plain.items() if not k.startswith("exam.ece_")})
     samples = sample_checks(loaded, written, log)
     metrics["exam.samples_correct"] = float(np.mean([s["correct"] for s in samples.values()]))
     non_us, rows = non_us_checks(loaded, written, out / "non_us", recipe.non_us_seed, log)
