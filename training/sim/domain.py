@@ -89,6 +89,12 @@ class DomainRanges:
     lesion_background: dict[str, float] = field(
         default_factory=lambda: {"breast": 0.4, "plain": 0.35, "layers": 0.25}
     )
+    # a zoomed field on a linear or plain geometry (a scanner's zoom box, a shallow small-parts
+    # preset): one lesion fills much of the image, as a dark round ventricle or vessel does
+    lesion_zoom_p: float = 0.25
+    lesion_zoom_depth_mm: tuple[float, float] = (15.0, 25.0)
+    lesion_zoom_radius_mm: tuple[float, float] = (3.0, 10.0)
+    lesion_zoom_background: dict[str, float] = field(default_factory=lambda: {"plain": 0.6, "layers": 0.4})
 
 
 DEFAULT_RANGES = DomainRanges()
@@ -191,6 +197,15 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
     quality = int(rng.integers(ranges.jpeg_quality[0], ranges.jpeg_quality[1] + 1))
     compressed = bool(rng.random() < ranges.jpeg_p)
     doppler = bool(rng.random() < ranges.doppler_p)
+    if scene == "lesion" and geometry in ("linear", "plain"):
+        # its own stream, so that adding the zoom left every other draw of a seed as it was
+        zoom = np.random.default_rng([int(seed), 0x200A])
+        if zoom.random() < ranges.lesion_zoom_p:
+            depth = _u(zoom, ranges.lesion_zoom_depth_mm)
+            probe = replace(probe, depth_mm=depth, width_mm=depth * _u(zoom, (0.7, 1.3)))
+            options["radius_mm"] = ranges.lesion_zoom_radius_mm
+            options["count"] = 1  # one lesion fills the zoomed field
+            options["background"] = _pick(zoom, ranges.lesion_zoom_background)
     cfg = SimConfig(height=height, width=width, probe=probe, imaging=imaging, overlay=text)
     return Acquisition(scene, geometry, cfg, options, gamma, quality if compressed else None, doppler)
 

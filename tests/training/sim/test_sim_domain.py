@@ -74,6 +74,29 @@ def test_draws_cover_every_range_they_name() -> None:
         assert {_kind(draw(scene, s).geometry) for s in range(30)} <= {_kind(k) for k in kinds}
 
 
+def test_a_zoomed_field_holds_one_lesion_that_fills_much_of_it() -> None:
+    r = DEFAULT_RANGES
+    draws = {s: draw("lesion", s) for s in range(200)}
+    zoomed = [s for s, d in draws.items() if d.cfg.probe.depth_mm <= r.lesion_zoom_depth_mm[1]]
+    small_parts = [s for s, d in draws.items() if d.geometry in ("linear", "plain")]
+    assert 0.1 < len(zoomed) / len(small_parts) < 0.4  # lesion_zoom_p 0.25
+    assert all(draws[s].geometry in ("linear", "plain") for s in zoomed)
+    for s in zoomed[:6]:
+        d = draws[s]
+        assert d.options["count"] == 1 and d.options["background"] in r.lesion_zoom_background
+        assert 0.7 <= d.cfg.probe.width_mm / d.cfg.probe.depth_mm <= 1.3
+        result = simulate_randomised("lesion", s)
+        fan = result.truth.fan_mask
+        assert result.truth.masks[0][fan].mean() > 0.01
+
+    def share(seed: int) -> float:  # of the field that the lesions cover
+        truth = simulate_randomised("lesion", seed).truth
+        return float((truth.masks[0][truth.fan_mask] > 0).mean())
+
+    unzoomed = [s for s in small_parts if s not in zoomed][:20]
+    assert np.mean([share(s) for s in zoomed[:20]]) > 1.5 * np.mean([share(s) for s in unzoomed])
+
+
 def _kind(geometry: str) -> str:
     return "linear" if geometry == "plain" else geometry
 
