@@ -18,7 +18,12 @@ the lesion, so the lesion's mean echo is that fraction of the tissue's):
 * ``hyperechoic``: one lesion of amplitude 2-3, 6-10 mm.
 * ``two``: two hypoechoic lesions, 5-9 mm, amplitude 0.15-0.35.
 
-``hard`` pools the last four. ``--images DIR`` scores a set rendered elsewhere instead, with the
+* ``zoomed`` (RF phantom only): a plain lesion in a zoomed field, the image cropped to 40 % of
+  its height and width around the lesion, so that the lesion fills much of it (as in a
+  scanner's zoom box; a model that takes any large dark round region for a ventricle or a
+  vessel fails here).
+
+``hard`` pools the four after ``plain``. ``--images DIR`` scores a set rendered elsewhere instead, with the
 same kinds: ``DIR/set.json`` (``{"spacing_mm", "images": {name: {"kind"}}}``) beside
 ``name.png`` and its mask ``name.mask.png``; ``bench/pymust_set.py`` writes one with PyMUST.
 
@@ -63,6 +68,9 @@ KINDS: dict[str, tuple[int, tuple[float, float], tuple[float, float]]] = {
     "two": (2, (5.0, 9.0), (0.15, 0.35)),
 }
 HARD = ("small", "contrast_0.4", "hyperechoic", "two")
+# a plain lesion in a zoomed field: the RF image cropped to ZOOM of its height and width around
+# the lesion (a scanner's zoom box shows the same: the lesion fills much more of the image)
+ZOOMED, ZOOM = "zoomed", 0.4
 
 
 def lesion_layout(kind: str, seed: int) -> rf.Phantom:
@@ -82,12 +90,24 @@ def lesion_layout(kind: str, seed: int) -> rf.Phantom:
 
 
 def render(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One image of ``kind`` and its lesion mask (union of the lesions)."""
+    """One image of ``kind`` (``KINDS`` or ``ZOOMED``) and its lesion mask (union of the lesions)."""
+    if kind == ZOOMED:
+        image, mask = render("plain", seed + 100)  # other lesions than the plain kind's
+        return zoomed(image, mask)
     ph = lesion_layout(kind, seed)
     rng = np.random.default_rng([seed, 0xB0DE])
     x, z, amp = rf.scatterers(ph, rng)
     image = rf.bmode(rf.envelope(rf.rf_lines(x, z, amp, rng)))
     return image, np.any(rf.truth_masks(ph), axis=0)
+
+
+def zoomed(image: np.ndarray, mask: np.ndarray, share: float = ZOOM) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` and ``mask`` cropped to ``share`` of each side, centred on the mask (kept inside)."""
+    ys, xs = np.nonzero(mask)
+    h, w = round(image.shape[0] * share), round(image.shape[1] * share)
+    y0 = min(max(0, round(ys.mean()) - h // 2), image.shape[0] - h)
+    x0 = min(max(0, round(xs.mean()) - w // 2), image.shape[1] - w)
+    return np.ascontiguousarray(image[y0 : y0 + h, x0 : x0 + w]), mask[y0 : y0 + h, x0 : x0 + w]
 
 
 def load_set(folder: Path) -> tuple[list[tuple[str, str, np.ndarray, np.ndarray]], float]:
@@ -201,7 +221,7 @@ def main() -> int:
         items, spacing = load_set(args.images)
         source = json.loads((args.images / "set.json").read_text()).get("simulator", str(args.images))
     else:
-        for kind in KINDS:
+        for kind in (*KINDS, ZOOMED):
             for i in range(args.per_kind):
                 image, truth = render(kind, args.seed + i)
                 items.append((kind, f"{kind}_{i:02d}", image, truth))
@@ -214,7 +234,7 @@ def main() -> int:
     calibration = Calibration(pixel_spacing=(spacing, spacing), source="pixel_spacing")
     if args.prompt:
         rows = prompted(items, predictor, calibration)
-        kinds = tuple(k for k in KINDS if any(r["kind"] == k for r in rows))
+        kinds = tuple(k for k in (*KINDS, ZOOMED) if any(r["kind"] == k for r in rows))
         result = {
             "bench": "independent_prompt",
             "model": loaded.ref.name,
@@ -245,7 +265,9 @@ def main() -> int:
         "model_sha256": loaded.ref.sha256,
         "set": source,
         "images": len(rows),
-        "per_kind": {kind: summary(rows, (kind,)) for kind in KINDS},
+        "per_kind": {
+            kind: summary(rows, (kind,)) for kind in (*KINDS, ZOOMED) if any(r["kind"] == kind for r in rows)
+        },
         "hard": summary(rows, HARD),
         "pixel_spacing_mm": round(spacing, 4),
         "rows": rows,
