@@ -65,6 +65,10 @@ class ImagingParams:
             heavier-tailed envelope.
         psf_sidelobe: amplitude of the lateral side lobes of the point-spread function
             (relative to the main lobe; 0 = a plain Gaussian, 0.3 = a sinc-like beam).
+        shading_db: standard deviation (dB) of a smooth gain field over the image, in depth and
+            across it (an unfocused or plane-wave beam's diffraction pattern, a focal zone,
+            uneven probe contact); 0 for none.
+        shading_seed: the seed of that field, so renderers of the same tissue share it.
     """
 
     attenuation_db_cm_mhz: float = 0.5
@@ -81,6 +85,8 @@ class ImagingParams:
     beam_density: float = 0.5
     scatterer_density: float = 0.0
     psf_sidelobe: float = 0.0
+    shading_db: float = 0.0
+    shading_seed: int = 0
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ class DomainRanges:
     jpeg_p: float = 0.4
     jpeg_quality: tuple[int, int] = (25, 95)
     doppler_p: float = 0.15
+    shading_p: float = 0.4
+    shading_db: tuple[float, float] = (1.5, 5.0)  # standard deviation of the smooth gain field
     # lesion scene
     lesion_count: dict[int, float] = field(default_factory=lambda: {1: 0.6, 2: 0.25, 3: 0.15})
     lesion_echo: dict[str, float] = field(
@@ -197,6 +199,9 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
     quality = int(rng.integers(ranges.jpeg_quality[0], ranges.jpeg_quality[1] + 1))
     compressed = bool(rng.random() < ranges.jpeg_p)
     doppler = bool(rng.random() < ranges.doppler_p)
+    shade = np.random.default_rng([int(seed), 0x5AD])  # its own stream, as the zoom's below
+    if shade.random() < ranges.shading_p:
+        imaging = replace(imaging, shading_db=_u(shade, ranges.shading_db), shading_seed=int(seed))
     if scene == "lesion" and geometry in ("linear", "plain"):
         # its own stream, so that adding the zoom left every other draw of a seed as it was
         zoom = np.random.default_rng([int(seed), 0x200A])

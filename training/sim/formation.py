@@ -3,7 +3,7 @@
 The model, per beam-grid sample and per look:
 
     field    = PSF * (echo * texture * speckle)                    complex, E|speckle|^2 = 1
-    field    = field * 10^((TGC - tissue - shadow attenuation) / 20) + noise
+    field    = field * 10^((TGC - tissue - shadow attenuation + shading) / 20) + noise
     envelope = |field| * 10^(gain / 20)
     grey     = 255 * clip((20 log10(envelope) - headroom + DR) / DR, 0, 1)
 
@@ -37,6 +37,16 @@ def texture_field(grid_shape: tuple[int, int], rng: np.random.Generator) -> np.n
     n_samples, n_beams = grid_shape
     coarse = rng.standard_normal((max(4, n_samples // 24), max(4, n_beams // 12)), dtype=np.float32)
     field = cv2.resize(coarse, (n_beams, n_samples), interpolation=cv2.INTER_CUBIC)
+    field -= field.mean()
+    return field / max(float(field.std()), 1e-6)
+
+
+def shading_field(grid_shape: tuple[int, int], seed: int) -> np.ndarray:
+    """A very smooth, zero-mean, unit-variance field ``[S, B]`` (float32) from ``seed``: a 3x3 to
+    5x5 grid of random levels, cubically interpolated (slow gain changes across the image)."""
+    rng = np.random.default_rng([int(seed), 0x5AD])
+    coarse = rng.standard_normal((int(rng.integers(3, 6)), int(rng.integers(3, 6))), dtype=np.float32)
+    field = cv2.resize(coarse, (grid_shape[1], grid_shape[0]), interpolation=cv2.INTER_CUBIC)
     field -= field.mean()
     return field / max(float(field.std()), 1e-6)
 
@@ -95,6 +105,9 @@ class Renderer:
         tissue_db = 2.0 * params.attenuation_db_cm_mhz * scanner.probe.frequency_mhz * r_cm
         self._tissue_db = tissue_db.astype(np.float32)[:, None]
         self._tgc_db = (params.tgc_compensation * tissue_db).astype(np.float32)[:, None]
+        if params.shading_db > 0:
+            shading = np.float32(params.shading_db) * shading_field(scanner.grid_shape, params.shading_seed)
+            self._tgc_db = self._tgc_db + shading
         if field is None:
             field = texture_field(scanner.grid_shape, rng)
         self._texture = np.exp(np.float32(params.texture) * field).astype(np.float32)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
 from training.sim.config import LINEAR, ImagingParams
 from training.sim.domain import DEFAULT_RANGES, SCENE_GEOMETRIES, draw, simulate_randomised
-from training.sim.formation import Renderer
+from training.sim.formation import Renderer, shading_field
 from training.sim.geometry import make_scanner
 from training.sim.phantom import Phantom
 from training.sim.scenes.base import mask_box
@@ -45,6 +46,30 @@ def test_side_lobes_correlate_the_speckle_at_their_offset_and_keep_the_mean_powe
     gain = max(correlation(lobed, lag) - correlation(plain, lag) for lag in range(offset, offset + 3))
     assert gain > 0.1
     assert np.mean(lobed**2) == pytest.approx(np.mean(plain**2), rel=0.1)
+
+
+def test_shading_is_a_smooth_gain_field_of_the_drawn_spread_shared_by_renderers_of_one_seed() -> None:
+    plain, shaded = _flat_envelope(2), _flat_envelope(2, shading_db=4.0, shading_seed=9)
+    again = _flat_envelope(5, shading_db=4.0, shading_seed=9)  # other speckle, the same field
+    gain_db = 20 * np.log10(shaded / plain)  # the speckle cancels: what is left is the field
+    field = shading_field(make_scanner(LINEAR, 256, 256).grid_shape, 9)
+    assert field.std() == pytest.approx(1.0, rel=1e-3) and abs(field.mean()) < 1e-3
+    assert np.allclose(gain_db, 4.0 * field[20:-20, 20:-20], atol=0.01)
+    assert gain_db.std() > 1.0
+    coarse = cv2.resize(gain_db, (8, 8), interpolation=cv2.INTER_AREA)
+    assert np.abs(np.diff(coarse, axis=0)).mean() < 2.5  # smooth: neighbouring blocks differ little
+    blocks = [cv2.resize(20 * np.log10(e), (6, 6), interpolation=cv2.INTER_AREA) for e in (shaded, again)]
+    assert np.corrcoef(blocks[0].ravel(), blocks[1].ravel())[0, 1] > 0.9
+    assert np.mean(shaded**2) == pytest.approx(np.mean(plain**2) * np.mean(10 ** (gain_db / 10)), rel=0.05)
+
+
+def test_domain_draws_shade_a_share_of_frames_and_leave_the_rest_as_they_were() -> None:
+    draws = [draw("organs", s) for s in range(200)]
+    shaded = [d.cfg.imaging.shading_db for d in draws if d.cfg.imaging.shading_db > 0]
+    lo, hi = DEFAULT_RANGES.shading_db
+    assert 0.25 < len(shaded) / len(draws) < 0.55 and all(lo <= v <= hi for v in shaded)
+    unshaded = replace(draws[0].cfg.imaging, shading_db=0.0, shading_seed=0)
+    assert unshaded.shading_db == 0.0 and ImagingParams().shading_db == 0.0
 
 
 def test_one_seed_gives_one_acquisition_and_seeds_differ() -> None:
