@@ -95,7 +95,7 @@ class DomainRanges:
     # preset): one lesion fills much of the image, as a dark round ventricle or vessel does
     lesion_zoom_p: float = 0.25
     lesion_zoom_depth_mm: tuple[float, float] = (15.0, 25.0)
-    lesion_zoom_radius_mm: tuple[float, float] = (3.0, 10.0)
+    lesion_zoom_radius: tuple[float, float] = (0.2, 0.45)  # mean radius, a share of the field's depth
     lesion_zoom_background: dict[str, float] = field(default_factory=lambda: {"plain": 0.6, "layers": 0.4})
 
 
@@ -208,8 +208,9 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
         if zoom.random() < ranges.lesion_zoom_p:
             depth = _u(zoom, ranges.lesion_zoom_depth_mm)
             probe = replace(probe, depth_mm=depth, width_mm=depth * _u(zoom, (0.7, 1.3)))
-            options["radius_mm"] = ranges.lesion_zoom_radius_mm
+            options["radius_mm"] = tuple(depth * f for f in ranges.lesion_zoom_radius)
             options["count"] = 1  # one lesion fills the zoomed field
+            options["margin_mm"] = 0.5
             options["background"] = _pick(zoom, ranges.lesion_zoom_background)
     cfg = SimConfig(height=height, width=width, probe=probe, imaging=imaging, overlay=text)
     return Acquisition(scene, geometry, cfg, options, gamma, quality if compressed else None, doppler)

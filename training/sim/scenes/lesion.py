@@ -70,8 +70,9 @@ def _place(
     bottom: float,
     radius_mm: tuple[float, float] = (4.0, 9.0),
     others: tuple[Radial, ...] = (),
+    margin_mm: float = 2.0,
 ) -> Radial:
-    """A lesion between ``top`` and ``bottom`` (mm), fully inside the fan, clear of ``others``."""
+    """A lesion between ``top`` and ``bottom`` (mm), inside the fan by ``margin_mm``, clear of ``others``."""
     rng = ctx.rng
     u0, u1 = ctx.scanner.beams.u_range
     for attempt in range(100):
@@ -86,7 +87,7 @@ def _place(
         clear = all(
             np.hypot(float(x) - o.cx, float(z) - o.cz) > extent + 1.02 * o.max_radius() + 1.5 for o in others
         )
-        if clear and ctx.fits(float(x), float(z), extent):
+        if clear and ctx.fits(float(x), float(z), extent, margin_mm):
             return shape.moved(float(x), float(z))
     raise RuntimeError("could not place a lesion in this fan; use a deeper or wider probe")
 
@@ -120,6 +121,7 @@ def lesion_scene(
     radius_mm: tuple[float, float] = (4.0, 9.0),
     halo: float | None = None,
     posterior: str | None = None,
+    margin_mm: float = 2.0,
 ) -> SimResult:
     """Lesions in breast-like (or plain) tissue; the class is the margin/shadowing pattern.
 
@@ -136,6 +138,7 @@ def lesion_scene(
             ``None`` for no rim.
         posterior: ``"shadow"``, ``"enhance"`` or ``"none"``; ``None`` follows the class
             (shadow when malignant-like, slight enhancement otherwise).
+        margin_mm: the least distance from a lesion to the edges of the fan.
 
     Returns:
         Frames (a short cine with probe drift when the configuration asks for several),
@@ -155,7 +158,7 @@ def lesion_scene(
         top, bottom = 0.04 * depth, 0.96 * depth
     shapes: list[Radial] = []
     for _ in range(count):
-        shapes.append(_place(ctx, malignant, top, bottom, radius_mm, tuple(shapes)))
+        shapes.append(_place(ctx, malignant, top, bottom, radius_mm, tuple(shapes), margin_mm))
     shape = shapes[0]
     levels = [_echo_level(rng, echo) for _ in shapes]
     level = levels[0]
