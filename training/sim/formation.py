@@ -44,7 +44,7 @@ def texture_field(grid_shape: tuple[int, int], rng: np.random.Generator) -> np.n
 def shading_field(grid_shape: tuple[int, int], seed: int) -> np.ndarray:
     """A very smooth, zero-mean, unit-variance field ``[S, B]`` (float32) from ``seed``: a 3x3 to
     5x5 grid of random levels, cubically interpolated (slow gain changes across the image)."""
-    rng = np.random.default_rng([int(seed), 0x5AD])
+    rng = np.random.default_rng([int(seed), 0x5AE])  # not the stream that decides on shading
     coarse = rng.standard_normal((int(rng.integers(3, 6)), int(rng.integers(3, 6))), dtype=np.float32)
     field = cv2.resize(coarse, (grid_shape[1], grid_shape[0]), interpolation=cv2.INTER_CUBIC)
     field -= field.mean()
