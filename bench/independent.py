@@ -71,6 +71,7 @@ HARD = ("small", "contrast_0.4", "hyperechoic", "two")
 # a plain lesion in a zoomed field: the RF image cropped to ZOOM of its height and width around
 # the lesion (a scanner's zoom box shows the same: the lesion fills much more of the image)
 ZOOMED, ZOOM = "zoomed", 0.4
+ALL_KINDS = (*KINDS, ZOOMED)
 
 
 def lesion_layout(kind: str, seed: int) -> rf.Phantom:
@@ -221,7 +222,7 @@ def main() -> int:
         items, spacing = load_set(args.images)
         source = json.loads((args.images / "set.json").read_text()).get("simulator", str(args.images))
     else:
-        for kind in (*KINDS, ZOOMED):
+        for kind in ALL_KINDS:
             for i in range(args.per_kind):
                 image, truth = render(kind, args.seed + i)
                 items.append((kind, f"{kind}_{i:02d}", image, truth))
@@ -234,7 +235,7 @@ def main() -> int:
     calibration = Calibration(pixel_spacing=(spacing, spacing), source="pixel_spacing")
     if args.prompt:
         rows = prompted(items, predictor, calibration)
-        kinds = tuple(k for k in (*KINDS, ZOOMED) if any(r["kind"] == k for r in rows))
+        kinds = tuple(k for k in ALL_KINDS if any(r["kind"] == k for r in rows))
         result = {
             "bench": "independent_prompt",
             "model": loaded.ref.name,
@@ -266,7 +267,7 @@ def main() -> int:
         "set": source,
         "images": len(rows),
         "per_kind": {
-            kind: summary(rows, (kind,)) for kind in (*KINDS, ZOOMED) if any(r["kind"] == kind for r in rows)
+            kind: summary(rows, (kind,)) for kind in ALL_KINDS if any(r["kind"] == kind for r in rows)
         },
         "hard": summary(rows, HARD),
         "pixel_spacing_mm": round(spacing, 4),

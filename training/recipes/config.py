@@ -143,7 +143,8 @@ class DemoRecipe:
             run, so one command gives the whole model; the last stage's folder is the result.
         start_from: a model folder or store name whose weights the model starts from instead
             of a fresh initialisation (its encoder and every head of the same shape; its report
-            vocabulary is kept, so the report head carries over). Empty: a fresh model.
+            vocabulary is kept, so the report head carries over); MIM pretraining is then
+            skipped. Empty: a fresh model.
     """
 
     name: str = "echocare-demo"

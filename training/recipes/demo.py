@@ -123,13 +123,16 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
     samples = encode_reports(samples, vocab, recipe.report_len)
 
     t = time.monotonic()
-    encoder = run_mim(
-        recipe,
-        pretrain_frames(samples, recipe.data.pretrain_frames),
-        out / "pretrain",
-        _progress(log, "pretrain"),
-    )
-    ran["pretrain"] = {"steps": recipe.pretrain.steps, "minutes": round((time.monotonic() - t) / 60, 2)}
+    encoder = None
+    if start is None:  # a start model's weights would replace the pretrained encoder
+        encoder = run_mim(
+            recipe,
+            pretrain_frames(samples, recipe.data.pretrain_frames),
+            out / "pretrain",
+            _progress(log, "pretrain"),
+        )
+    steps = 0 if start else recipe.pretrain.steps
+    ran["pretrain"] = {"steps": steps, "minutes": round((time.monotonic() - t) / 60, 2)}
     set_determinism(recipe.seed)
     model = create_model(model_cfg(recipe, vocab))
     if encoder is not None:
