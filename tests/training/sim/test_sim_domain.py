@@ -156,3 +156,17 @@ def test_every_scene_renders_randomised_with_truth_of_the_frame_size(scene: str)
             assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2] < w) and np.all(boxes[:, 3] < h)
         if scene == "enhance":
             assert result.truth.clean is not None and result.truth.clean.shape == (n, h, w)
+
+
+def test_lesions_that_find_no_room_after_the_first_are_left_out_not_fatal() -> None:
+    # seed 1359: two lesions drawn into a thin gland band of a shallow plain field; the second
+    # finds no room (a recipe's 1,500 lesion frames once stopped on it)
+    assert draw("lesion", 1359).options["count"] == 2
+    truth = simulate_randomised("lesion", 1359).truth
+    assert len(truth.boxes[0]) == 1
+    assert (truth.masks[0] > 0).sum() == pytest.approx(_box_area(truth.boxes[0][0]), rel=0.5)
+
+
+def _box_area(box: np.ndarray) -> float:
+    x0, y0, x1, y1 = np.asarray(box, np.float64)
+    return float(np.pi / 4 * (x1 - x0) * (y1 - y0))  # an ellipse inscribed in the box

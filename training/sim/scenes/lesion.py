@@ -63,6 +63,10 @@ def plain_layers(rng: np.random.Generator, depth_mm: float, count: int) -> tuple
     )
 
 
+class NoRoom(RuntimeError):
+    """The fan has no room left for a lesion of the asked size."""
+
+
 def _place(
     ctx: SceneContext,
     malignant: bool,
@@ -89,7 +93,7 @@ def _place(
         )
         if clear and ctx.fits(float(x), float(z), extent, margin_mm):
             return shape.moved(float(x), float(z))
-    raise RuntimeError("could not place a lesion in this fan; use a deeper or wider probe")
+    raise NoRoom("could not place a lesion in this fan; use a deeper or wider probe")
 
 
 def _halo(shape: Radial, level: float) -> Layer:
@@ -130,7 +134,8 @@ def lesion_scene(
         malignant: force the class; random (50/50) when ``None``.
         echo: a key of ``ECHO_RANGES``; random hypo/hyper when ``None`` (malignant-like
             lesions are hypoechoic unless forced).
-        count: number of lesions (all of the same class and echo kind).
+        count: number of lesions (all of the same class and echo kind); where the tissue band
+            has no room for another after the first, fewer (the truth holds those placed).
         background: ``"breast"`` (skin, fat, gland, muscle), ``"plain"`` (uniform tissue, a
             phantom) or ``"layers"`` (uniform tissue with one to three bands of other echo).
         radius_mm: range of the lesion's mean radius.
@@ -158,7 +163,12 @@ def lesion_scene(
         top, bottom = 0.04 * depth, 0.96 * depth
     shapes: list[Radial] = []
     for _ in range(count):
-        shapes.append(_place(ctx, malignant, top, bottom, radius_mm, tuple(shapes), margin_mm))
+        try:
+            shapes.append(_place(ctx, malignant, top, bottom, radius_mm, tuple(shapes), margin_mm))
+        except NoRoom:
+            if not shapes:
+                raise
+            break
     shape = shapes[0]
     levels = [_echo_level(rng, echo) for _ in shapes]
     level = levels[0]
