@@ -184,3 +184,47 @@ def test_start_from_a_stored_model_carries_every_tensor_and_records_it(smoke_run
     assert any(not torch.equal(v, own[k]) for k, v in moved.state_dict().items())
     with pytest.raises(ModelError, match="no-such-model"):
         train(replace(start, start_from="no-such-model"), tmp_path / "c", lambda msg: None)
+
+
+def test_a_killed_run_resumes_from_its_checkpoints_to_the_same_weights(smoke_run, tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import load_file
+
+    import training.recipes.demo as demo
+
+    recipe, folder = smoke_run
+    monkeypatch.setattr(demo, "CHECKPOINT_EVERY", 1)
+    real, steps = demo._progress, []
+
+    class Killed(Exception):
+        pass
+
+    def watched(kill_at: int | None):
+        def make(log, name, every=50):
+            report = real(log, name, every)
+
+            def step(p):
+                report(p)
+                steps.append((name, p.done))
+                if name == "full" and p.done == kill_at:
+                    raise Killed  # after step 2's update, before its checkpoint: step 1's is the newest
+
+            return step
+
+        return make
+
+    monkeypatch.setattr(demo, "_progress", watched(kill_at=2))
+    demo._claim(recipe, tmp_path, resume=False)
+    with pytest.raises(Killed):
+        demo.train(recipe, tmp_path, lambda msg: None)
+    steps.clear()
+    monkeypatch.setattr(demo, "_progress", watched(kill_at=None))
+    model, ran = demo.train(recipe, tmp_path, lambda msg: None, resume=True)
+    # the finished pretraining and heads phases train no further; the full phase goes on from step 1
+    assert [s for s in steps if s[0] in ("pretrain", "heads")] == []
+    assert [d for name, d in steps if name == "full"] == [2, 3] and ran["full"]["steps"] == recipe.full.steps
+    shipped = load_file(str(folder / "model.safetensors"))
+    for key, value in model.state_dict().items():  # as if it had never stopped
+        assert torch.equal(shipped[key], value.to(shipped[key].dtype)), key
+    with pytest.raises(ConfigError, match="another recipe"):
+        demo.run_recipe(replace(recipe, seed=1), tmp_path, resume=True)

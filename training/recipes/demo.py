@@ -7,6 +7,13 @@ final encoder (``polish``); write
 ``DIR/<name>/{model.safetensors, card.json}``; score it on the held-out simulated test set
 and record the figures, the recipe, the seed and what was actually run in the card.
 ``--install resources/models/echocare-demo`` copies the finished model folder there.
+
+Every training phase writes a checkpoint every ``CHECKPOINT_EVERY`` steps. ``--resume`` continues
+a run that was stopped (killed, ``max_minutes``, a power cut) in the same ``--out`` folder with
+the same recipe: the data are rendered again (the same seeds give the same frames), finished
+phases read back their final weights, and the interrupted phase goes on from its newest
+checkpoint, so at most ``CHECKPOINT_EVERY`` steps are trained twice. The evaluation and the
+exam and prompt stages run again.
 """
 
 from __future__ import annotations
@@ -21,9 +28,27 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from engine.errors import ConfigError
 from engine.progress import Progress
 from training.recipes import extend
 from training.recipes.config import SCENES, DemoRecipe, load_recipe
+
+CHECKPOINT_EVERY = 50  # optimiser steps between a training phase's checkpoints
+RECIPE_FILE = "recipe.json"  # the recipe a run folder was started with (what --resume checks)
+
+
+def _claim(recipe: DemoRecipe, out: Path, resume: bool) -> None:
+    """Record ``recipe`` in ``out``; with ``resume``, refuse a folder started with another recipe."""
+    from engine.config_files import to_dict
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / RECIPE_FILE
+    text = json.dumps(to_dict(recipe), indent=2, sort_keys=True) + "\n"
+    if resume and path.is_file() and path.read_text(encoding="utf-8") != text:
+        raise ConfigError(
+            out, "was started with another recipe; run it again without --resume, or into a new --out folder"
+        )
+    path.write_text(text, encoding="utf-8")
 
 
 def _logger(out: Path) -> Callable[[str], None]:
@@ -90,8 +115,13 @@ def _start(name_or_dir: str) -> _Start:
     return _Start(tuple(report[0].labels), read_weights(folder, card), who)
 
 
-def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
-    """Pretrain and fine-tune; returns the model and a record of what ran."""
+def train(
+    recipe: DemoRecipe, out: Path, log: Callable[[str], None], resume: bool = False
+) -> tuple[Any, dict[str, Any]]:
+    """Pretrain and fine-tune; returns the model and a record of what ran.
+
+    ``resume`` continues the phases that ``out`` holds checkpoints of (see the module's notes).
+    """
     import torch
 
     from engine.factory import create_model
@@ -130,6 +160,8 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
             pretrain_frames(samples, recipe.data.pretrain_frames),
             out / "pretrain",
             _progress(log, "pretrain"),
+            resume=resume,
+            checkpoint_every=CHECKPOINT_EVERY,
         )
     steps = 0 if start else recipe.pretrain.steps
     ran["pretrain"] = {"steps": steps, "minutes": round((time.monotonic() - t) / 60, 2)}
@@ -164,6 +196,8 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
             deadline=deadline,
             progress=_progress(log, phase_name),
             device=recipe.device,
+            resume=resume,
+            checkpoint_every=CHECKPOINT_EVERY,
         )
         ran[phase_name] = {
             "steps": result.steps,
@@ -176,15 +210,24 @@ def train(recipe: DemoRecipe, out: Path, log: Callable[[str], None]) -> tuple[An
     return model.eval(), ran
 
 
-def run_recipe(recipe: DemoRecipe, out: Path, config_path: Path | None = None) -> Path:
-    """The whole recipe; returns the model folder ``out/<name>``."""
+def run_recipe(recipe: DemoRecipe, out: Path, config_path: Path | None = None, resume: bool = False) -> Path:
+    """The whole recipe; returns the model folder ``out/<name>``.
+
+    Raises:
+        ConfigError: ``resume`` on a folder that was started with another recipe.
+    """
     from engine.config_files import to_dict
     from training.recipes.card import save_model, with_metrics, write_card
     from training.recipes.evaluate import evaluate
 
+    _claim(recipe, out, resume)
     log = _logger(out)
+    if resume:
+        log("resuming: finished phases are read back, the interrupted one continues")
     start = time.monotonic()
-    model, ran = train(recipe, out, log)
+    model, ran = train(recipe, out, log, resume)
+    if resume:
+        ran["resumed"] = True
     ran["train_minutes"] = round((time.monotonic() - start) / 60, 2)
     notes = {
         "recipe": to_dict(recipe),
@@ -244,10 +287,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--seed", type=int, default=None, help="override the recipe's seed")
     p.add_argument("--install", default=None, help="copy the finished model folder here")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a stopped run in the same --out folder from its newest checkpoints",
+    )
     args = p.parse_args(argv)
     try:
         recipe = load_recipe(args.config, {"seed": args.seed} if args.seed is not None else None)
-        folder = run_recipe(recipe, Path(args.out), Path(args.config))
+        folder = run_recipe(recipe, Path(args.out), Path(args.config), args.resume)
     except EchoCareError as err:
         print(f"error: {err.one_line()}", file=sys.stderr)
         return 2

@@ -105,12 +105,17 @@ def run_phase(
     deadline: float | None = None,
     progress: ProgressFn = no_progress,
     device: str = "cpu",
+    resume: bool = False,
+    checkpoint_every: int = 0,
 ) -> LoopResult:
     """Train ``module`` for ``phase.steps`` optimiser steps of ``phase.grad_accum`` scene batches each.
 
     ``deadline`` (a ``time.monotonic()`` value) stops the phase early; the loop then reports
     ``cancelled`` and the weights trained so far stay in ``module``. On a GPU ``device`` the
     module moves there for the phase (mixed precision, ``amp="auto"``) and back to the CPU after.
+    A checkpoint is written every ``checkpoint_every`` steps (0: at the phase's end only);
+    ``resume`` continues from the newest one in ``out_dir`` (a finished phase's loads its final
+    weights and trains no further), else the phase starts over.
     """
     import time
 
@@ -135,7 +140,13 @@ def run_phase(
             amp="off" if device == "cpu" else "auto",
         ),
         run=RunCfg(
-            out_dir=out_dir, seed=seed, epochs=1, max_steps=phase.steps, device=device, keep_checkpoints=1
+            out_dir=out_dir,
+            seed=seed,
+            epochs=1,
+            max_steps=phase.steps,
+            device=device,
+            keep_checkpoints=1,
+            checkpoint_every=checkpoint_every,
         ),
         dist=DistInfo(device=device),
         collate=collate,
@@ -145,7 +156,7 @@ def run_phase(
     )
     module.to(device)
     try:
-        return loop.fit()
+        return loop.fit(resume=resume)
     finally:
         module.to("cpu")
         if timer is not None:

@@ -53,9 +53,17 @@ def pretrain_frames(samples: Sequence[SceneSample], count: int) -> list[SceneSam
 
 
 def run_mim(
-    recipe: DemoRecipe, samples: Sequence[SceneSample], out_dir: Path, progress: ProgressFn = no_progress
+    recipe: DemoRecipe,
+    samples: Sequence[SceneSample],
+    out_dir: Path,
+    progress: ProgressFn = no_progress,
+    resume: bool = False,
+    checkpoint_every: int = 0,
 ) -> Path | None:
-    """Pretrain the encoder on ``samples``; returns its ``encoder.safetensors`` (None if 0 steps)."""
+    """Pretrain the encoder on ``samples``; returns its ``encoder.safetensors`` (None if 0 steps).
+
+    ``resume`` continues from the newest checkpoint in ``out_dir`` (written every
+    ``checkpoint_every`` steps and at each epoch's end)."""
     from training.ssl.pretrain import run_pretrain
 
     p = recipe.pretrain
@@ -92,7 +100,8 @@ def run_mim(
             max_steps=p.steps,
             device=recipe.device,
             keep_checkpoints=1,
+            checkpoint_every=checkpoint_every,
         ),
     )
-    result = run_pretrain(cfg, progress=progress)
+    result = run_pretrain(cfg, resume=resume, progress=progress)
     return result.encoder
