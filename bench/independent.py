@@ -35,6 +35,12 @@ the bright side for the hyperechoic one: it is told the polarity, which the mode
 ``margin`` is the model's mean Dice minus the baseline's. The last stdout line is one JSON
 object; images and overlays (truth green, model red, baseline blue) go to ``--out``.
 
+``--exam LEAF`` runs the image as ``echocare infer --tasks auto --exam LEAF`` does: the exam a
+person set (for a lesion phantom, ``breast/breast/lesion``), so that each pixel chooses only
+among the labels that apply to it (``HeadSpec.condition``). ``--exam auto`` lets the model's
+exam head decide, as ``--tasks auto`` without ``--exam``: where it calls the image ``unknown``
+no lesion is reported (that image's Dice is 0), and ``exam_unknown`` counts those images.
+
 ``--prompt`` scores the prompt head instead (``echocare segment``'s path, ``PromptSession``):
 for each lesion of each image, one positive click at its centre (the pixel farthest from its
 outline) and, separately, its tight box; Dice of the answer against that lesion alone, then
@@ -206,9 +212,15 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=OUT, help="folder for images and overlays")
     parser.add_argument("--images", type=Path, default=None, help="score a rendered set (set.json) instead")
     parser.add_argument("--prompt", action="store_true", help="score the prompt head: a click, a box")
+    parser.add_argument(
+        "--exam",
+        default=None,
+        help="run as `infer --tasks auto`: the exam a person set (region/organ/view), or auto (the exam head's)",
+    )
     args = parser.parse_args()
 
     from engine.factory import load_model
+    from engine.heads.kinds.exam import ExamResult
     from engine.inference import Predictor
     from engine.io.calibration import Calibration
     from engine.io.memory import ArrayCine
@@ -248,16 +260,31 @@ def main() -> int:
         }
         print(json.dumps(result))
         return 0
+    exam, tasks = None, ("segmentation",)
+    if args.exam is not None:
+        exam_head = loaded.cfg.heads_by_name.get("exam")
+        if exam_head is None:
+            print(f"{args.model}: the model has no exam head, so --exam cannot route it", file=sys.stderr)
+            return 2
+        tasks = "auto"
+        if args.exam != "auto":
+            exam = ExamResult.chosen_by_user(exam_head.labels, args.exam, loaded.ref)
     rows = []
     for kind, name, image, truth in items:  # one cine per image: sets may mix image sizes
         cine = ArrayCine(image[None], calibration=calibration, path=f"<independent {name}>")
-        run = run_tasks(cine, predictor, loaded.cfg, loaded.ref, ("segmentation",), batch_size=1)
-        seg = run.tasks["segmentation"].frames[0]
+        run = run_tasks(cine, predictor, loaded.cfg, loaded.ref, tasks, batch_size=1, exam=exam)
+        segs = run.tasks.get("segmentation")
+        seg = segs.frames[0] if segs is not None and segs.frames else None
         lesion = (
-            seg.mask == seg.labels.index("lesion") + 1 if "lesion" in seg.labels else np.zeros_like(truth)
+            seg.mask == seg.labels.index("lesion") + 1
+            if seg is not None and "lesion" in seg.labels
+            else np.zeros(truth.shape, bool)
         )
         otsu = otsu_baseline(image, dark=kind != "hyperechoic", spacing=spacing)
-        rows.append({"kind": kind, "image": name, "model": dice(lesion, truth), "otsu": dice(otsu, truth)})
+        row = {"kind": kind, "image": name, "model": dice(lesion, truth), "otsu": dice(otsu, truth)}
+        if run.exam is not None:
+            row["exam"] = run.exam.label()
+        rows.append(row)
         cv2.imwrite(str(args.out / f"overlay_{name}.png"), _overlay(image, truth, lesion, otsu))
     result = {
         "bench": "independent",
@@ -271,6 +298,8 @@ def main() -> int:
         },
         "hard": summary(rows, HARD),
         "pixel_spacing_mm": round(spacing, 4),
+        "exam": args.exam,
+        "exam_unknown": sum(r.get("exam") == "unknown" for r in rows) if args.exam is not None else None,
         "rows": rows,
         "render_s": round(render_s, 1),
     }
