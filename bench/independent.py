@@ -215,7 +215,7 @@ def main() -> int:
     parser.add_argument(
         "--exam",
         default=None,
-        help="run as `infer --tasks auto`: the exam a person set (region/organ/view), or auto (the exam head's)",
+        help="run as `infer --tasks auto`: the exam a person set (region/organ/view), or auto",
     )
     args = parser.parse_args()
 
