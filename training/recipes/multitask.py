@@ -114,7 +114,7 @@ def run_phase(
     ``cancelled`` and the weights trained so far stay in ``module``. On a GPU ``device`` the
     module moves there for the phase (mixed precision, ``amp="auto"``) and back to the CPU after.
     A checkpoint is written every ``checkpoint_every`` steps (0: at the phase's end only);
-    ``resume`` continues from the newest one in ``out_dir`` (a finished phase's loads its final
+    ``resume`` continues from the newest one in ``out_dir`` (a finished phase loads its final
     weights and trains no further), else the phase starts over.
     """
     import time
