@@ -268,7 +268,11 @@ def main() -> int:
             return 2
         tasks = "auto"
         if args.exam != "auto":
-            exam = ExamResult.chosen_by_user(exam_head.labels, args.exam, loaded.ref)
+            try:
+                exam = ExamResult.chosen_by_user(exam_head.labels, args.exam, loaded.ref)
+            except ValueError as err:
+                print(f"--exam: {err}", file=sys.stderr)
+                return 2
     rows = []
     for kind, name, image, truth in items:  # one cine per image: sets may mix image sizes
         cine = ArrayCine(image[None], calibration=calibration, path=f"<independent {name}>")
