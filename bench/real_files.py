@@ -7,7 +7,9 @@ Each distinct real ultrasound image (files that share pixels are run once) goes 
 ``unknown``), the tasks that ran, every measurement (EF, HC, BPD, ...), the number of detection
 boxes and the segmentation labels drawn. A **wrong-exam finding** is a finding that belongs to
 another exam than the image's: an EF or LV landmarks on a non-cardiac image, fetal biometry on a
-non-obstetric one, organ boxes on a lymph-node, breast or cardiac one. The last stdout line is one
+non-obstetric one, organ boxes on a lymph-node, breast or cardiac one, the LV labels on a
+non-cardiac image, the fetal head label on a non-obstetric one, and a lesion (its outline or
+a benign/malignant call) on a cardiac or obstetric one. The last stdout line is one
 JSON object; ``--picture`` writes a contact sheet of the overlays (for docs/demo-model.md).
 """
 
@@ -41,6 +43,9 @@ FILES: dict[str, tuple[str, str]] = {
 # measurement names (lower case) that belong to one exam; regression outputs too (hc_mm, bpd_mm)
 CARDIAC = ("ef", "lv length", "edv", "esv")
 FETAL = ("hc", "bpd", "ofd", "ga")
+# segmentation label -> the exam families it belongs to (None: any family but LESION_NOT)
+LABEL_FAMILY = {"lv_cavity": ("cardiac",), "lv_myocardium": ("cardiac",), "head": ("obstetric",)}
+LESION_NOT = ("cardiac", "obstetric")  # a breast-style lesion workup is wrong on these
 
 
 def find_files() -> list[Path]:
@@ -103,6 +108,11 @@ def summarise(results: dict[str, Any], family: str) -> dict[str, Any]:
         wrong.append("fetal biometry")
     if family in ("small parts", "breast", "cardiac") and boxes:
         wrong.append("organ boxes")
+    foreign = [x for x in seg_labels if x in LABEL_FAMILY and family not in LABEL_FAMILY[x]]
+    if foreign:
+        wrong.append("segmentation " + ", ".join(foreign))
+    if family in LESION_NOT and ("lesion" in seg_labels or "classification" in tasks):
+        wrong.append("lesion workup")
     return {
         "exam": exam[0].get("label") if exam else None,
         "ran": sorted(k for k in tasks if k not in ("exam",)),
