@@ -62,7 +62,7 @@ class ModelCfg:
             A label or measurement without an entry follows its task; a task without one
             applies to every recognised exam (``engine.exams``).
         calibration: per head, what was fitted on held-out data: ``exam`` (temperature,
-            ood_threshold, min_prob), ``classification`` (temperature, thresholds per label),
+            ood_threshold, min_prob), ``classification`` (temperature, bias per class, thresholds per label),
             ``detection`` (thresholds per label), with the figures behind them (e.g. ECE).
     """
 

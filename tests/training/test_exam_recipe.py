@@ -74,6 +74,8 @@ def test_the_card_gains_the_exam_head_applicability_and_calibration(smoke):
     assert 0 <= c["exam"]["min_prob"] <= 0.5
     assert 0 <= c["exam"]["shrinkage"] <= 1
     assert c["classification"]["temperature"] > 0
+    bias = c["classification"]["bias"]
+    assert len(bias) == 2 and bias[0] == 0.0 and all(math.isfinite(b) for b in bias)
     assert set(c["classification"]["thresholds"]) == {"benign", "malignant"}
     for value in [*c["classification"]["thresholds"].values(), *c["detection"]["thresholds"].values()]:
         assert 0.0 <= value <= 1.0
@@ -83,6 +85,8 @@ def test_the_card_gains_the_exam_head_applicability_and_calibration(smoke):
     for key in ("organ_accuracy", "false_unknown_rate", "non_us_unknown_rate", "ece_before", "ece_after"):
         assert f"test.exam.{key}" in card.metrics
     assert card.metrics["test.classification.ece_before"] == pytest.approx(c["classification"]["ece_before"])
+    for key in ("accuracy_before", "accuracy_after"):
+        assert 0.0 <= card.metrics[f"test.classification.{key}"] <= 1.0
     notes = json.loads(card.notes)
     assert notes["made_by"] == "test" and "--smoke" in notes["exam_head"]["reproduce"]
 
@@ -202,6 +206,27 @@ def test_temperature_scaling_recovers_the_temperature_that_made_the_labels():
     t = cal.fit_temperature(logits, labels)
     assert t == pytest.approx(2.5, rel=0.1)
     assert cal.nll(logits, labels, t) < cal.nll(logits, labels, 1.0)
+
+
+def test_bias_corrected_scaling_recovers_temperature_and_bias_and_fixes_a_shifted_call():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (4000, 3))
+    bias = np.array([0.0, 1.5, -1.0])
+    p = cal.softmax(logits, 2.5, bias)
+    labels = np.array([rng.choice(3, p=row) for row in p])
+    t, fitted = cal.fit_scaling(logits, labels)
+    assert t == pytest.approx(2.5, rel=0.1) and fitted == pytest.approx(bias, abs=0.2)
+    assert cal.nll(logits, labels, t, fitted) < cal.nll(logits, labels, cal.fit_temperature(logits, labels))
+    # a two-class head whose logits favour the first class for every image: the raw call is always
+    # class 0, temperature alone cannot change that, the fitted bias moves the cut between the classes
+    score = np.r_[rng.normal(3, 1, 200), rng.normal(6, 1, 200)]
+    shifted = np.c_[np.full(400, 12.0), score]
+    truth = np.r_[np.zeros(200, int), np.ones(200, int)]
+    t, fitted = cal.fit_scaling(shifted, truth)
+    assert np.mean(shifted.argmax(1) == truth) == 0.5
+    assert np.mean(cal.softmax(shifted, t, fitted).argmax(1) == truth) > 0.9
+    one_class = cal.fit_bias(shifted, np.zeros(400, int), 1.0)  # the ridge keeps it finite
+    assert np.isfinite(one_class).all() and one_class[1] < 0
 
 
 def test_f1_threshold_cuts_between_the_right_scores():

@@ -3,6 +3,10 @@ per-label decision thresholds and the Ledoit-Wolf shrinkage of a covariance.
 
 * Temperature scaling (Guo et al. 2017): one scalar ``T`` dividing the logits, fitted by
   minimising the negative log-likelihood of the validation labels.
+* Bias-corrected temperature scaling (Alexandari et al. 2020): ``T`` and one bias per class
+  (the first fixed at 0), for a head whose logits are shifted towards one class, so that the
+  most probable class after calibration is the right call as often as the scores allow
+  (temperature alone never changes which class is most probable).
 * Expected calibration error: top-label confidence in equal-width bins, the bins' accuracy
   gaps weighted by their share of samples.
 * A threshold per label: the score cut that maximises F1 on validation data, placed halfway
@@ -14,25 +18,50 @@ per-label decision thresholds and the Ledoit-Wolf shrinkage of a covariance.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Row-wise softmax of ``logits / temperature`` (``[N, K]``)."""
+def _scaled(logits: np.ndarray, temperature: float, bias: np.ndarray | None) -> np.ndarray:
     z = np.asarray(logits, np.float64) / temperature
+    return z if bias is None else z + np.asarray(bias, np.float64)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0, bias: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature + bias`` (``[N, K]``)."""
+    z = _scaled(logits, temperature, bias)
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
 
-def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
-    """Mean negative log-likelihood of ``labels`` under ``softmax(logits / T)``."""
-    z = np.asarray(logits, np.float64) / temperature
+def nll(
+    logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0, bias: np.ndarray | None = None
+) -> float:
+    """Mean negative log-likelihood of ``labels`` under ``softmax(logits / T + bias)``."""
+    z = _scaled(logits, temperature, bias)
     z = z - z.max(axis=1, keepdims=True)
     log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     return float(-log_p[np.arange(len(labels)), np.asarray(labels, int)].mean())
+
+
+def _golden_log(f: Callable[[float], float], bounds: tuple[float, float], steps: int) -> float:
+    """The minimiser of a unimodal ``f`` over ``bounds``, searched on a log scale."""
+    lo, hi = math.log(bounds[0]), math.log(bounds[1])
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = f(math.exp(a)), f(math.exp(b))
+    for _ in range(steps):
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = f(math.exp(a))
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = f(math.exp(b))
+    return float(math.exp((lo + hi) / 2))
 
 
 def fit_temperature(
@@ -42,20 +71,56 @@ def fit_temperature(
 
     Deterministic; the NLL is convex in 1/T, so it is unimodal in log T.
     """
-    lo, hi = math.log(bounds[0]), math.log(bounds[1])
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    fa, fb = nll(logits, labels, math.exp(a)), nll(logits, labels, math.exp(b))
-    for _ in range(steps):
-        if fa <= fb:
-            hi, b, fb = b, a, fa
-            a = hi - ratio * (hi - lo)
-            fa = nll(logits, labels, math.exp(a))
+    return _golden_log(lambda t: nll(logits, labels, t), bounds, steps)
+
+
+def fit_bias(
+    logits: np.ndarray, labels: np.ndarray, temperature: float, ridge: float = 1e-3, iterations: int = 50
+) -> np.ndarray:
+    """The per-class bias (first class 0) minimising the NLL of ``labels`` under
+    ``softmax(logits / temperature + bias)`` (Newton's method with a backtracking line search;
+    the NLL is convex in the bias, and a small ridge keeps it finite when one class is missing)."""
+    z = np.asarray(logits, np.float64) / temperature
+    labels = np.asarray(labels, int)
+    n, k = z.shape
+    y = np.eye(k)[labels]
+
+    def objective(b: np.ndarray) -> float:
+        return nll(z, labels, 1.0, b) + 0.5 * ridge * float(b @ b)
+
+    bias = np.zeros(k)
+    value = objective(bias)
+    for _ in range(iterations):
+        p = softmax(z, 1.0, bias)
+        grad = (p - y).sum(axis=0)[1:] / n + ridge * bias[1:]
+        hess = (np.diag(p.sum(axis=0)) - p.T @ p)[1:, 1:] / n + ridge * np.eye(k - 1)
+        step, scale = np.linalg.solve(hess, grad), 1.0
+        while scale > 1e-12:
+            trial = bias.copy()
+            trial[1:] -= scale * step
+            if (trial_value := objective(trial)) <= value:
+                break
+            scale /= 2
         else:
-            lo, a, fa = a, b, fb
-            b = lo + ratio * (hi - lo)
-            fb = nll(logits, labels, math.exp(b))
-    return float(math.exp((lo + hi) / 2))
+            break
+        done = value - trial_value < 1e-13
+        bias, value = trial, trial_value
+        if done:
+            break
+    return bias
+
+
+def fit_scaling(
+    logits: np.ndarray, labels: np.ndarray, bounds: tuple[float, float] = (0.05, 20.0), steps: int = 80
+) -> tuple[float, np.ndarray]:
+    """Bias-corrected temperature scaling: ``(T, bias)`` minimising the NLL of ``labels``.
+
+    Deterministic: for each temperature the best bias (:func:`fit_bias`), and a golden-section
+    search on log T over the NLL at that bias (jointly convex in 1/T and the bias, so its
+    minimum over the bias is unimodal in log T).
+    """
+    t = _golden_log(lambda t: nll(logits, labels, t, fit_bias(logits, labels, t)), bounds, steps)
+    return t, fit_bias(logits, labels, t)
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:

@@ -440,8 +440,8 @@ def fit_calibration(
     out: dict[str, dict[str, Any]] = {"exam": exam}
     if val.cls_logits:
         c_logits, c_truth = np.stack(val.cls_logits), np.array(val.cls_truth)
-        c_t = cal.fit_temperature(c_logits, c_truth)
-        probs = cal.softmax(c_logits, c_t)
+        c_t, c_bias = cal.fit_scaling(c_logits, c_truth)
+        probs = cal.softmax(c_logits, c_t, c_bias)
         thresholds = {}
         for j, label in enumerate(heads.cls_labels):
             thr, _ = cal.f1_threshold(list(zip(probs[:, j], c_truth == j)), int(np.sum(c_truth == j)))
@@ -449,12 +449,15 @@ def fit_calibration(
                 thresholds[label] = round(thr, 6)
         out["classification"] = {
             "temperature": round(c_t, 6),
+            "bias": [round(float(b), 6) for b in c_bias],
             "thresholds": thresholds,
-            "rule": "temperature: NLL on the validation split's lesion frames; thresholds: per label the "
-            "temperature-scaled probability maximising F1 (label against the rest) on them",
+            "rule": "temperature and per-class bias (bias-corrected temperature scaling): NLL on the "
+            "validation split's lesion frames; thresholds: per label the calibrated probability "
+            "maximising F1 (label against the rest) on them",
             "validation_frames": len(c_truth),
         }
-        log(f"classification calibration T={c_t:.4f} thresholds {thresholds}")
+        bias = out["classification"]["bias"]
+        log(f"classification calibration T={c_t:.4f} bias {bias} thresholds {thresholds}")
     if heads.det_labels:
         thresholds, f1s = {}, {}
         for c, label in enumerate(heads.det_labels):
@@ -552,8 +555,8 @@ def exam_metrics(test: SplitData, cal: Mapping[str, Any]) -> tuple[dict[str, flo
 
 
 def head_metrics(test: SplitData, heads: Heads, cal: Mapping[str, Any]) -> dict[str, float]:
-    """Classification ECE before and after temperature scaling; detection F1 at the fitted
-    thresholds and at the task's default 0.3 (test split)."""
+    """Classification ECE and accuracy (most probable class) before and after calibration;
+    detection F1 at the fitted thresholds and at the task's default 0.3 (test split)."""
     from training.recipes import calibration as calib
 
     out: dict[str, float] = {}
@@ -562,10 +565,11 @@ def head_metrics(test: SplitData, heads: Heads, cal: Mapping[str, Any]) -> dict[
         out["classification.ece_before"] = calib.expected_calibration_error(
             calib.softmax(logits), truth, ECE_BINS
         )
-        t = cal["classification"]["temperature"]
-        out["classification.ece_after"] = calib.expected_calibration_error(
-            calib.softmax(logits, t), truth, ECE_BINS
-        )
+        c = cal["classification"]
+        after = calib.softmax(logits, c["temperature"], c.get("bias"))
+        out["classification.ece_after"] = calib.expected_calibration_error(after, truth, ECE_BINS)
+        out["classification.accuracy_before"] = float(np.mean(logits.argmax(1) == truth))
+        out["classification.accuracy_after"] = float(np.mean(after.argmax(1) == truth))
     if "detection" in cal:
         for c, label in enumerate(heads.det_labels):
             n, hits = test.det_truth.get(c, 0), test.det_hits.get(c, [])
@@ -752,7 +756,12 @@ def run_recipe(model: Path, out: Path, recipe: ExamRecipe, command: str = "") ->
     return folder
 
 
-_OWN_METRICS = ("test.exam.", "test.classification.ece_", "test.detection.f1_")
+_OWN_METRICS = (
+    "test.exam.",
+    "test.classification.ece_",
+    "test.classification.accuracy_",
+    "test.detection.f1_",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,6 +44,21 @@ def test_classification_probabilities_use_the_cards_calibrated_temperature():
         ClassifyTask(replace(cfg, calibration={"classification": {"temperature": 0.0}}), REF)
 
 
+def test_the_cards_calibrated_bias_moves_the_call_and_a_malformed_one_is_refused():
+    cfg = all_heads_cfg()
+    ctx = FrameContext(
+        0, np.zeros((8, 8), np.uint8), Geometry((8, 8), (0, 0, 8, 8), 1.0, (0, 0), (8, 8)), UNCALIBRATED
+    )
+    logits = {"logits": np.array([1.0, 0.5], np.float32)}
+    shifted = replace(cfg, calibration={"classification": {"temperature": 2.0, "bias": [0.0, 1.0]}})
+    probs = ClassifyTask(shifted, REF).postprocess(logits, ctx).probs
+    # logits / 2 + bias = [0.5, 1.25]: the second label is now the more probable one
+    assert probs[1] == pytest.approx(1 / (1 + math.exp(-0.75)), abs=1e-6) and probs.argmax() == 1
+    for bad in ([0.0], [0.0, float("nan")], "high"):
+        with pytest.raises(TaskError, match="bias"):
+            ClassifyTask(replace(cfg, calibration={"classification": {"bias": bad}}), REF)
+
+
 @pytest.mark.parametrize(("x", "y"), [(7.3, 4.8), (2.0, 9.49), (12.61, 1.2)])
 def test_subpixel_peak_of_a_gaussian(x, y):
     yy, xx = np.mgrid[:16, :16]
