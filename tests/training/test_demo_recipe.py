@@ -186,6 +186,31 @@ def test_start_from_a_stored_model_carries_every_tensor_and_records_it(smoke_run
         train(replace(start, start_from="no-such-model"), tmp_path / "c", lambda msg: None)
 
 
+def test_the_classification_head_can_pool_other_levels_and_is_rebuilt_from_a_start(smoke_run, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from training.recipes.card import model_cfg
+    from training.recipes.config import PhaseRecipe
+    from training.recipes.demo import train
+
+    recipe, folder = smoke_run
+    assert "levels" not in model_cfg(recipe, ("a",)).heads_by_name["classification"].params  # v2's head
+    idle = PhaseRecipe()
+    start = replace(recipe, start_from=str(folder), pretrain=replace(recipe.pretrain, steps=0),
+                    heads=idle, full=idle, polish=idle, classification_levels=(3,))  # fmt: skip
+    assert model_cfg(start, ("a",)).heads_by_name["classification"].params["levels"] == [3]
+    model, ran = train(start, tmp_path / "a", lambda msg: None)
+    stored = load_file(str(folder / "model.safetensors"))
+    rebuilt = [k for k, v in model.state_dict().items() if k not in stored or stored[k].shape != v.shape]
+    assert rebuilt and all(k.startswith("heads.classification.") for k in rebuilt)
+    assert ran["start_from"]["tensors_as_built"] == len(rebuilt)
+    kept = [k for k in model.state_dict() if k not in rebuilt]
+    assert all(torch.equal(stored[k], model.state_dict()[k].to(stored[k].dtype)) for k in kept)
+    with pytest.raises(ConfigError, match="classification_levels"):
+        load_recipe(SMOKE, {"classification_levels": [5]})
+
+
 def test_a_killed_run_resumes_from_its_checkpoints_to_the_same_weights(smoke_run, tmp_path, monkeypatch):
     import torch
     from safetensors.torch import load_file

@@ -29,8 +29,11 @@ TRAINED_ON = "simulated ultrasound only (EchoCare Studio simulator); demo model,
 def model_cfg(recipe: DemoRecipe, vocab: tuple[str, ...]) -> ModelCfg:
     """The demo model: the recipe's encoder with all seven heads over the shared label space."""
     w = recipe.head_width
+    cls: dict[str, Any] = {"num_classes": len(CLASSES), "hidden": 128}
+    if tuple(recipe.classification_levels) != (4,):  # the head's default; v1 and v2 cards omit it
+        cls["levels"] = list(recipe.classification_levels)
     heads = (
-        HeadCfg("classification", "classification", CLASSES, {"num_classes": len(CLASSES), "hidden": 128}),
+        HeadCfg("classification", "classification", CLASSES, cls),
         HeadCfg("segmentation", "segmentation", SEG_LABELS, {"num_classes": len(SEG_LABELS), "width": w}),
         # strides 4, 8 and 16: at 128 px a cyst or a small mass is an 8-20 px box, too small
         # for the default stride-8 start to place more than a point or two inside it; organs
