@@ -107,3 +107,16 @@ def test_summary_gives_overall_and_per_structure_figures():
     s = summary(rows)
     assert s["miou_1click"] == pytest.approx(0.6) and s["noc_85"] == 11 and s["reached_85"] == 0.5
     assert s["a.miou_box"] == 0.9 and s["b.noc_85"] == 20 and s["structures"] == 2
+
+
+def test_the_command_line_sets_the_training_steps_and_records_them(smoke_run, tmp_path, capsys):
+    from training.recipes.prompt import main
+
+    src, _, _ = smoke_run
+    assert main(["--model", str(src), "--out", str(tmp_path / "a"), "--smoke", "--steps", "3"]) == 0
+    notes = json.loads((tmp_path / "a" / "base" / "card.json").read_text())["notes"]
+    head = json.loads(notes)["prompt_head"]
+    assert head["recipe"]["steps"] == 3 and "--steps 3" in head["reproduce"]
+    with pytest.raises(SystemExit) as stop:
+        main(["--model", str(src), "--out", str(tmp_path / "b"), "--steps", "0"])
+    assert stop.value.code == 2 and "--steps 0" in capsys.readouterr().err

@@ -159,17 +159,30 @@ def main(
         default=None,
         help="share of the simulations under domain randomisation (0-1; default: the recipe's)",
     )
+    trains_in = "steps" if hasattr(recipes[0], "steps") else "epochs"
+    p.add_argument(
+        f"--{trains_in}",
+        type=int,
+        default=None,
+        dest="length",
+        help=f"training {trains_in} (default: the recipe's)",
+    )
     args = p.parse_args(argv)
     recipe = recipes[1] if args.smoke else recipes[0]
     if args.randomised is not None:
         if not 0.0 <= args.randomised <= 1.0:
             p.error(f"--randomised {args.randomised}: a share between 0 and 1")
         recipe = replace(recipe, randomised=args.randomised)
+    if args.length is not None:
+        if args.length < 1:
+            p.error(f"--{trains_in} {args.length}: at least 1")
+        recipe = replace(recipe, **{trains_in: args.length})
     flags = (
         f"--model {args.model}",
         "--out DIR",
         "--smoke" if args.smoke else "",
         f"--randomised {args.randomised:g}" if args.randomised is not None else "",
+        f"--{trains_in} {args.length}" if args.length is not None else "",
     )
     command = f"python -m {module} " + " ".join(a for a in flags if a)
     try:
