@@ -24,6 +24,10 @@ class ClassificationHead(nn.Module):
         levels: encoder levels pooled and concatenated.
         hidden: MLP width.
         dropout: dropout before the last layer (training only).
+        standardise: standardise each pooled channel by the training images' running mean and
+            variance (batch normalisation without scale or shift) before the MLP, so that the
+            differences between images count, not the channels' common level: an encoder level
+            whose pooled vector is nearly the same for every image still separates the classes.
     """
 
     def __init__(
@@ -33,14 +37,23 @@ class ClassificationHead(nn.Module):
         levels: Sequence[int] = (4,),
         hidden: int = 256,
         dropout: float = 0.0,
+        standardise: bool = False,
     ) -> None:
         super().__init__()
         self.pool = PooledFeatures(spec.channels, levels)
+        self.standardise = nn.BatchNorm1d(self.pool.dim, affine=False) if standardise else None
         self.mlp = mlp(self.pool.dim, hidden, num_classes, dropout)
 
     def forward(self, feats: Sequence[torch.Tensor], image: torch.Tensor) -> dict[str, torch.Tensor]:
         del image
-        return {"logits": self.mlp(self.pool(feats))}
+        pooled = self.pool(feats)
+        if self.standardise is not None:
+            if self.training and pooled.shape[0] < 2:  # one image has no spread: the running figures
+                bn = self.standardise
+                pooled = nnf.batch_norm(pooled, bn.running_mean, bn.running_var, training=False, eps=bn.eps)
+            else:
+                pooled = self.standardise(pooled)
+        return {"logits": self.mlp(pooled)}
 
 
 IGNORE = -100  # a target that teaches nothing (the class is not known for this sample)

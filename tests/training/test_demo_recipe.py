@@ -186,7 +186,9 @@ def test_start_from_a_stored_model_carries_every_tensor_and_records_it(smoke_run
         train(replace(start, start_from="no-such-model"), tmp_path / "c", lambda msg: None)
 
 
-def test_the_classification_head_can_pool_other_levels_and_is_rebuilt_from_a_start(smoke_run, tmp_path):
+def test_the_classification_head_can_pool_other_levels_standardised_and_is_rebuilt_from_a_start(
+    smoke_run, tmp_path
+):
     import torch
     from safetensors.torch import load_file
 
@@ -198,8 +200,10 @@ def test_the_classification_head_can_pool_other_levels_and_is_rebuilt_from_a_sta
     assert "levels" not in model_cfg(recipe, ("a",)).heads_by_name["classification"].params  # v2's head
     idle = PhaseRecipe()
     start = replace(recipe, start_from=str(folder), pretrain=replace(recipe.pretrain, steps=0),
-                    heads=idle, full=idle, polish=idle, classification_levels=(3,))  # fmt: skip
-    assert model_cfg(start, ("a",)).heads_by_name["classification"].params["levels"] == [3]
+                    heads=idle, full=idle, polish=idle,
+                    classification_head={"levels": (3,), "standardise": True})  # fmt: skip
+    params = model_cfg(start, ("a",)).heads_by_name["classification"].params
+    assert params["levels"] == [3] and params["standardise"] is True
     model, ran = train(start, tmp_path / "a", lambda msg: None)
     stored = load_file(str(folder / "model.safetensors"))
     rebuilt = [k for k, v in model.state_dict().items() if k not in stored or stored[k].shape != v.shape]
@@ -207,8 +211,10 @@ def test_the_classification_head_can_pool_other_levels_and_is_rebuilt_from_a_sta
     assert ran["start_from"]["tensors_as_built"] == len(rebuilt)
     kept = [k for k in model.state_dict() if k not in rebuilt]
     assert all(torch.equal(stored[k], model.state_dict()[k].to(stored[k].dtype)) for k in kept)
-    with pytest.raises(ConfigError, match="classification_levels"):
-        load_recipe(SMOKE, {"classification_levels": [5]})
+    bad = (({"levels": [5]}, "levels"), ({"width": 3}, "takes levels"), ({"standardise": 1}, "true or false"))
+    for head, says in bad:
+        with pytest.raises(ConfigError, match=says):
+            load_recipe(SMOKE, {"classification_head": head})
 
 
 def test_a_killed_run_resumes_from_its_checkpoints_to_the_same_weights(smoke_run, tmp_path, monkeypatch):

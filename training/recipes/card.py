@@ -30,8 +30,7 @@ def model_cfg(recipe: DemoRecipe, vocab: tuple[str, ...]) -> ModelCfg:
     """The demo model: the recipe's encoder with all seven heads over the shared label space."""
     w = recipe.head_width
     cls: dict[str, Any] = {"num_classes": len(CLASSES), "hidden": 128}
-    if tuple(recipe.classification_levels) != (4,):  # the head's default; v1 and v2 cards omit it
-        cls["levels"] = list(recipe.classification_levels)
+    cls.update({k: list(v) if k == "levels" else v for k, v in recipe.classification_head.items()})
     heads = (
         HeadCfg("classification", "classification", CLASSES, cls),
         HeadCfg("segmentation", "segmentation", SEG_LABELS, {"num_classes": len(SEG_LABELS), "width": w}),

@@ -141,9 +141,11 @@ class DemoRecipe:
         exam, prompt: when given, the exam head (with its out-of-distribution statistics and
             calibration) and then the prompt head are added to the tested model in the same
             run, so one command gives the whole model; the last stage's folder is the result.
-        classification_levels: the encoder levels the classification head pools (v1 and v2:
-            the deepest, 4). A level whose pooled features hardly vary between images (a
-            collapsed level) leaves the head nothing to separate the classes by.
+        classification_head: settings of the classification head beside v1's and v2's
+            (``engine.heads.classification.ClassificationHead``): ``levels``, the encoder
+            levels it pools (default the deepest, 4), and ``standardise``, batch-normalised
+            pooled features. A level whose pooled vector hardly varies between images (a
+            collapsed level) leaves a plain head nothing to separate the classes by.
         start_from: a model folder or store name whose weights the model starts from instead
             of a fresh initialisation (its encoder and every head of the same shape; its report
             vocabulary is kept, so the report head carries over); MIM pretraining is then
@@ -171,8 +173,18 @@ class DemoRecipe:
     device: str = "cpu"
     exam: HeadStage | None = None
     prompt: HeadStage | None = None
-    classification_levels: tuple[int, ...] = (4,)
+    classification_head: Mapping[str, Any] = field(default_factory=dict)
     start_from: str = ""
+
+
+def _check_classification_head(head: Mapping[str, Any], src: str) -> None:
+    if set(head) - {"levels", "standardise"}:
+        raise ConfigError(src, f"classification_head takes levels and standardise, not {sorted(set(head))}")
+    levels = head.get("levels", [4])
+    if not isinstance(levels, list | tuple) or not levels or any(lv not in range(5) for lv in levels):
+        raise ConfigError(src, f"classification_head.levels {levels} must be encoder levels 0-4")
+    if not isinstance(head.get("standardise", False), bool):
+        raise ConfigError(src, "classification_head.standardise must be true or false")
 
 
 def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
@@ -195,10 +207,7 @@ def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
             raise ConfigError(src, f"{key}.randomised {part.randomised} must be a share between 0 and 1")
     if cfg.eval.cardiac_cines < 1 or cfg.eval.per_scene < 2:
         raise ConfigError(src, "eval needs at least 2 frames per scene and 1 cardiac cine")
-    if not cfg.classification_levels or any(not 0 <= lv <= 4 for lv in cfg.classification_levels):
-        raise ConfigError(
-            src, f"classification_levels {list(cfg.classification_levels)} must be encoder levels 0-4"
-        )
+    _check_classification_head(cfg.classification_head, src)
     if cfg.seed == cfg.test_seed:
         raise ConfigError(src, "test_seed must differ from seed (the test scenes are held out)")
     return cfg
