@@ -73,6 +73,8 @@ def test_another_encoder_a_missing_head_and_an_output_over_the_input_are_refused
         graft(base, stranger, "prompt", tmp_path / "a")
     with pytest.raises(ConfigError, match="has no 'prompt' head"):
         graft(donor, base, "prompt", tmp_path / "b")
+    with pytest.raises(ConfigError, match="not a model folder"):
+        graft(tmp_path / "nowhere", donor, "prompt", tmp_path / "d")
     with pytest.raises(ConfigError, match="output folder"):
         graft(base, donor, "prompt", base)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -63,6 +63,10 @@ def graft(model: Path, donor: Path, head: str, folder: Path) -> dict[str, Any]:
     from engine.model_card import CARD_FILE, WEIGHTS_FILE, ModelCard
     from engine.model_store import sha256_file
 
+    for given in (model, donor):
+        missing = [f for f in (WEIGHTS_FILE, CARD_FILE) if not (given / f).is_file()]
+        if missing:
+            raise ConfigError(given, f"is not a model folder (no {' or '.join(missing)})")
     if folder.resolve() in (model.resolve(), donor.resolve()):
         raise ConfigError(folder, "the output folder is one of the two models; choose another --out")
     donor_card = ModelCard.from_json((donor / CARD_FILE).read_text(encoding="utf-8"), donor / CARD_FILE)
@@ -113,9 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         graft(Path(args.model), Path(args.donor), args.head, Path(args.out))
-    except (EchoCareError, OSError) as err:
-        text = err.one_line() if isinstance(err, EchoCareError) else f"{err.filename}: {err.strerror}"
-        print(f"error: {text}", file=sys.stderr)
+    except EchoCareError as err:
+        print(f"error: {err.one_line()}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: {args.model} with the {args.head} head of {args.donor}")
     return 0
