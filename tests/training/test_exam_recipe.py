@@ -190,6 +190,9 @@ def test_a_randomised_run_also_scores_the_unrandomised_test_split(smoke, tmp_pat
     for key in ("exam.accuracy", "exam.organ_accuracy", "exam.false_unknown_rate"):
         assert card["metrics"][f"test.{key}_unrandomised"] == pytest.approx(plain[key], abs=1e-6)
         assert f"test.{key}" in card["metrics"]
+    # a randomised lesion has no class (its training target is ignored): nothing to calibrate on
+    assert "classification" not in card["model"]["calibration"]
+    assert "test.classification.accuracy_after" not in card["metrics"]
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfident():

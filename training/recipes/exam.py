@@ -48,6 +48,7 @@ from training.recipes import extend
 from training.recipes.config import SCENES
 from training.recipes.data import SEED_STRIDE, simulation
 from training.recipes.demo import _logger
+from training.recipes.labels import RANDOMISED_UNTAUGHT
 
 # the exam head's labels (leaves of the exam tree, "region/organ/view"), in this order
 LEAVES = (
@@ -266,6 +267,8 @@ class Heads:
 
         if "classification" in outputs:
             for b, f in enumerate(frames):
+                if f.result.truth.domain and "classification" in RANDOMISED_UNTAUGHT.get(f.scene, ()):
+                    continue  # no class on a randomised lesion (its target in training is ignored too)
                 data.cls_logits.append(np.asarray(outputs["classification"]["logits"][b], np.float64))
                 data.cls_truth.append(self.cls_labels.index(f.result.truth.class_name))
         if "detection" in outputs and self.detect is not None:
