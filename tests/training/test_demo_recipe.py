@@ -259,3 +259,9 @@ def test_a_killed_run_resumes_from_its_checkpoints_to_the_same_weights(smoke_run
         assert torch.equal(shipped[key], value.to(shipped[key].dtype)), key
     with pytest.raises(ConfigError, match="another recipe"):
         demo.run_recipe(replace(recipe, seed=1), tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("demo*.yaml")), ids=lambda p: p.name)
+def test_every_demo_config_in_the_repository_loads(path):
+    recipe = load_recipe(path)
+    assert recipe.name.startswith("echocare-demo") and recipe.input_size[0] % 32 == 0
