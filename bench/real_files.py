@@ -43,7 +43,7 @@ FILES: dict[str, tuple[str, str]] = {
 # measurement names (lower case) that belong to one exam; regression outputs too (hc_mm, bpd_mm)
 CARDIAC = ("ef", "lv length", "edv", "esv")
 FETAL = ("hc", "bpd", "ofd", "ga")
-# segmentation label -> the exam families it belongs to (None: any family but LESION_NOT)
+# segmentation label -> the exam families it belongs to (labels not listed: any family)
 LABEL_FAMILY = {"lv_cavity": ("cardiac",), "lv_myocardium": ("cardiac",), "head": ("obstetric",)}
 LESION_NOT = ("cardiac", "obstetric")  # a breast-style lesion workup is wrong on these
 

@@ -30,9 +30,10 @@ class ClassifyTask:
         k, bias = len(self.info.labels), cal.get("bias", [0.0] * len(self.info.labels))
         try:
             self.bias = np.asarray(bias, np.float32)
+            ok = self.bias.shape == (k,) and bool(np.isfinite(self.bias).all())
         except (TypeError, ValueError):
-            self.bias = np.full(1, np.nan, np.float32)
-        if self.bias.shape != (k,) or not np.isfinite(self.bias).all():
+            ok = False
+        if not ok:
             raise TaskError(cfg.name, f"classification bias {bias!r} is not {k} finite numbers")
 
     def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> ClassScores:

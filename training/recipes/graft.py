@@ -24,14 +24,10 @@ from training.recipes import extend
 ENCODER_PREFIX = "encoder."
 
 
-def encoder_differences(model: Path, donor: Path) -> list[str]:
-    """The encoder tensors (``encoder.*``) that differ between two stored models, by name."""
+def encoder_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The encoder tensors (``encoder.*``) that differ between two stored state dicts, by name."""
     import torch
-    from safetensors.torch import load_file
 
-    from engine.model_card import WEIGHTS_FILE
-
-    a, b = load_file(str(model / WEIGHTS_FILE)), load_file(str(donor / WEIGHTS_FILE))
     names = sorted({k for k in (*a, *b) if k.startswith(ENCODER_PREFIX)})
     return [
         k
@@ -75,7 +71,8 @@ def graft(model: Path, donor: Path, head: str, folder: Path) -> dict[str, Any]:
         raise ConfigError(
             donor, f"has no {head!r} head (it has: {', '.join(donor_card.model.heads_by_name)})"
         )
-    differ = encoder_differences(model, donor)
+    given = load_file(str(donor / WEIGHTS_FILE))
+    differ = encoder_differences(load_file(str(model / WEIGHTS_FILE)), given)
     if differ:
         raise ConfigError(
             donor,
@@ -83,9 +80,7 @@ def graft(model: Path, donor: Path, head: str, folder: Path) -> dict[str, Any]:
             "a head works only on the encoder it was trained on",
         )
     prefix = f"heads.{head}."
-    tensors = {
-        k[len(prefix) :]: v for k, v in load_file(str(donor / WEIGHTS_FILE)).items() if k.startswith(prefix)
-    }
+    tensors = {k[len(prefix) :]: v for k, v in given.items() if k.startswith(prefix)}
     donor_notes = json.loads(donor_card.notes) if donor_card.notes.startswith("{") else {}
     notes = dict(donor_notes.get(f"{head}_head", {}))
     notes["grafted_from"] = {
