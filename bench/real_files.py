@@ -115,6 +115,7 @@ def summarise(results: dict[str, Any], family: str) -> dict[str, Any]:
         wrong.append("lesion workup")
     return {
         "exam": exam[0].get("label") if exam else None,
+        "exam_reason": exam[0].get("reason") if exam else None,
         "ran": sorted(k for k in tasks if k not in ("exam",)),
         "skipped": sorted(results.get("skipped", {})),
         "measurements": {k: v for k, v in sorted(quantities.items())},

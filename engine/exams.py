@@ -16,10 +16,11 @@ that apply: ``HeadSpec.condition``); an ``unknown`` exam runs only the tasks dec
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.config import ModelCfg
 from engine.heads.kinds.exam import UNKNOWN, ExamResult
+from engine.io.declared import DeclaredExam
 
 ANY = "any"
 KNOWN = "known"
@@ -87,6 +88,17 @@ def wants_auto(tasks: str | Sequence[str]) -> bool:
     """Whether a task request is ``auto``."""
     names = [n.strip() for n in tasks.split(",")] if isinstance(tasks, str) else list(tasks)
     return [n for n in names if n] == [AUTO]
+
+
+def against_header(exam: ExamResult, declared: DeclaredExam | None) -> ExamResult:
+    """The model's ``exam``, ``unknown`` where the file's header declares other body regions
+    (``engine.io.declared``): a recognised exam whose region the header does not allow gives no
+    findings, and the reason names both. An exam a person set, an unknown one, or a file whose
+    header names no region is returned as it is."""
+    if declared is None or exam.unknown or exam.source != "model" or declared.allows(exam.region):
+        return exam
+    reason = f"{declared.describe()}, the image looks {exam.region} to the model"
+    return replace(exam, unknown=True, reason=reason)
 
 
 def route(cfg: ModelCfg, available: Sequence[str], exam: ExamResult) -> Routing:

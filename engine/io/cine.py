@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.io.calibration import UNCALIBRATED, Calibration
+from engine.io.declared import DeclaredExam
 
 DEFAULT_FPS = 30.0
 TIMING_SOURCES = (
@@ -45,6 +46,7 @@ class CineInfo:
     modality: str | None = None
     manufacturer: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    declared_exam: DeclaredExam | None = None  # the regions the header names (DICOM only)
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -66,6 +68,7 @@ class CineInfo:
             "photometric": self.photometric,
             "modality": self.modality,
             "manufacturer": self.manufacturer,
+            "declared_exam": self.declared_exam.as_dict() if self.declared_exam else None,
         }
         out.update(self.extra)
         return out

@@ -30,6 +30,7 @@ from pydicom.uid import (
 from engine.errors import ReadError, UnsupportedError
 from engine.io.calibration import Calibration
 from engine.io.cine import Cine, CineInfo
+from engine.io.declared import declared_exam
 from engine.io.dicom_frames import FrameIndexError, FrameReader, Span, encapsulated_spans, native_spans
 from engine.io.dicom_pixels import FrameDecoder, PixelFormat, palette_lut
 from engine.io.dicom_video import VIDEO_SYNTAXES, DicomVideoCine, check_stream, extract_stream
@@ -270,6 +271,7 @@ def _info(path: Path, ds: Dataset, fmt: PixelFormat, frames: int, codec: str) ->
             "calibration_notes": calibration_notes(calibration, report),
             "instance_number": _int_or_none(ds.get("InstanceNumber")),
         },
+        declared_exam=declared_exam(ds),
     )
 
 

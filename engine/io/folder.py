@@ -149,5 +149,6 @@ def open_folder(folder: Path, cache_bytes: int = 256 * 1024 * 1024) -> FolderCin
             "skipped": skipped,
             "calibration_notes": first.extra.get("calibration_notes", []),
         },
+        declared_exam=first.declared_exam,
     )
     return FolderCine(info, members, cache_bytes)

@@ -15,7 +15,9 @@ judged by the tasks' results on those frames.
 ``tasks="auto"`` first runs the exam head on up to ``EXAM_SAMPLE_FRAMES`` frames spread over
 the range (their features stay cached for the main pass), or takes the exam a person set, then
 runs only what applies to that exam (``engine.exams``), each task's results restricted to the
-labels and measurements that apply.
+labels and measurements that apply. The model's exam is checked against the body regions the
+file's header declares (``engine.exams.against_header``): where they disagree the exam is
+``unknown``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 
 from engine.config import TASK_NAMES, ModelCfg
 from engine.errors import TaskError
-from engine.exams import AUTO, EXAM_TASK, Routing, route, wants_auto
+from engine.exams import AUTO, EXAM_TASK, Routing, against_header, route, wants_auto
 from engine.heads.kinds.exam import ExamResult
 from engine.heads.spec import head_spec, restrict_result
 from engine.io.cine import Cine
@@ -274,7 +276,7 @@ def _route(
         progress(Progress(0, len(picked), "recognising the exam"))
         found = _run(cine, predictor, cfg, ref, [EXAM_TASK], sample, batch_size, no_progress, cancel, 1, None)
         exam = found.tasks[EXAM_TASK].summary[0]  # type: ignore[assignment]
-    return route(cfg, available, exam)  # type: ignore[arg-type]
+    return route(cfg, available, against_header(exam, cine.info.declared_exam))  # type: ignore[arg-type]
 
 
 def _restricted(result: TaskResult, keep: Callable[[str], bool]) -> TaskResult:

@@ -56,10 +56,11 @@ def beating():
     return beating_frames
 
 
-def write_us_dicom(path, frames, regions=(), fps=30.0):
+def write_us_dicom(path, frames, regions=(), fps=30.0, header=None):
     """A multi-frame US DICOM (native 8-bit grey) with SequenceOfUltrasoundRegions.
 
-    ``regions`` holds (x0, y0, x1, y1, dx_cm, dy_cm) tissue regions.
+    ``regions`` holds (x0, y0, x1, y1, dx_cm, dy_cm) tissue regions; ``header`` more attributes
+    by keyword (e.g. ``{"ImageType": ["ORIGINAL", "PRIMARY", "CARDIOLOGY"]}``).
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
@@ -92,6 +93,8 @@ def write_us_dicom(path, frames, regions=(), fps=30.0):
         items.append(item)
     if items:
         ds.SequenceOfUltrasoundRegions = Sequence(items)
+    for keyword, value in (header or {}).items():
+        setattr(ds, keyword, value)
     ds.PixelData = frames.tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path

@@ -162,3 +162,58 @@ def test_infer_refuses_an_exam_the_model_does_not_know(tmp_path, stored, beating
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown exam 'thyroid'" in err[0] and err[0].startswith("error:")
+
+
+def _other_region(cfg, region):
+    regions = {label.split("/")[0] for label in cfg.heads_by_name["exam"].labels}
+    return sorted(regions - {region})[0]
+
+
+def test_an_exam_the_files_header_rules_out_gives_no_findings(tmp_path, beating, us_dicom, tiny):
+    frames, regions = beating(n=6, period=3), [(0, 0, 127, 95, 0.03, 0.03)]
+    with open_cine(us_dicom(tmp_path / "plain.dcm", frames, regions)) as cine:
+        decided = _run(cine, tiny)
+    assert decided.exam.source == "model" and not decided.exam.unknown
+    other = _other_region(tiny[0], decided.exam.region)
+    # the header names another region: the model's exam is unknown, and the reason says why
+    header = {"ImageType": ["ORIGINAL", "PRIMARY", other.upper()]}
+    with open_cine(us_dicom(tmp_path / "other.dcm", frames, regions, header=header)) as cine:
+        assert cine.info.declared_exam.regions == {other}
+        ruled_out = _run(cine, tiny)
+        by_hand = _run(cine, tiny, exam="/".join(decided.exam.path))  # a person's exam stands
+    assert ruled_out.exam.unknown and ruled_out.exam.source == "model"
+    assert ruled_out.exam.reason == (
+        f"the file's Image Type ({other.upper()}) says {other}, "
+        f"the image looks {decided.exam.region} to the model"
+    )
+    assert (
+        list(ruled_out.tasks) == ["exam", "enhancement", "report"]
+        and "no automatic findings" in ruled_out.note
+    )
+    assert not by_hand.exam.unknown and list(by_hand.tasks) == list(decided.tasks)
+    # the header names the model's own region (in a free-text field): nothing changes
+    header = {"StudyDescription": f"Routine {decided.exam.region} scan"}
+    with open_cine(us_dicom(tmp_path / "same.dcm", frames, regions, header=header)) as cine:
+        agreed = _run(cine, tiny)
+    assert not agreed.exam.unknown and list(agreed.tasks) == list(decided.tasks)
+
+
+def test_the_header_check_is_written_with_the_exam_in_results_json(tmp_path, stored, beating, us_dicom):
+    header = {"BodyPartExamined": "KNEE"}  # a region no exam of the model belongs to
+    path = us_dicom(
+        tmp_path / "knee.dcm", beating(n=4, period=3), [(0, 0, 127, 95, 0.03, 0.03)], header=header
+    )
+    assert (
+        main(["infer", str(path), "--model", stored.name, "--tasks", "auto", "--out", str(tmp_path / "o")])
+        == 0
+    )
+    results = read_results(tmp_path / "o" / "results.json")
+    exam = results["tasks"]["exam"]["cine"][0]
+    assert exam["unknown"] and exam["reason"].startswith(
+        "the file's Body Part Examined (KNEE) says musculoskeletal"
+    )
+    assert results["source"]["declared_exam"] == {
+        "regions": ["musculoskeletal"],
+        "field": "Body Part Examined",
+        "text": "KNEE",
+    }
