@@ -219,19 +219,54 @@ class PromptResult:
     model: ModelRef
 
 
+def prompted_parts(mask: np.ndarray, prompt: Prompt | None) -> np.ndarray:
+    """The parts of ``mask`` (8-connected) that ``prompt`` asks for.
+
+    A positive click asks for the structure under it: the parts holding a positive click are
+    kept, or the part nearest to one where none holds a click. Without positive clicks a box
+    asks for what lies in it: parts that do not reach into the box are dropped. A previous mask
+    alone keeps every part (a structure may be split on the next frame)."""
+    if prompt is None or not mask.any():
+        return mask
+    positive = [(x, y) for x, y, p in prompt.points if p]
+    if not positive and prompt.box is None:
+        return mask
+    count, parts = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask
+    h, w = mask.shape
+    if positive:
+        at = [(min(max(round(y), 0), h - 1), min(max(round(x), 0), w - 1)) for x, y in positive]
+        wanted = {int(parts[r, c]) for r, c in at} - {0}
+        if not wanted:
+            ys, xs = np.nonzero(mask)
+            d = np.min([(xs - c) ** 2 + (ys - r) ** 2 for r, c in at], axis=0)
+            wanted = {int(parts[ys[d.argmin()], xs[d.argmin()]])}
+    else:
+        x0, y0, x1, y1 = prompt.box  # type: ignore[misc]
+        inside = parts[max(0, int(y0)) : int(np.ceil(y1)) + 1, max(0, int(x0)) : int(np.ceil(x1)) + 1]
+        wanted = set(np.unique(inside).tolist()) - {0}
+    return np.isin(parts, sorted(wanted))
+
+
 class PromptTask:
     """The prompt head's ``masks`` ``[2, h, w]`` and ``quality`` ``[2]`` -> a :class:`PromptResult`,
-    the better-scored output first."""
+    the better-scored output first, each kept to the parts the prompt asks for (``prompted_parts``)."""
 
     def __init__(self, cfg: ModelCfg, ref: ModelRef) -> None:
         head = head_cfg(cfg, "prompt")
         self.info = TaskInfo("prompt", "Prompt", head.name, (), head.labels, ref)
 
-    def postprocess(self, outputs: Mapping[str, np.ndarray], ctx: FrameContext) -> PromptResult:
+    def postprocess(
+        self, outputs: Mapping[str, np.ndarray], ctx: FrameContext, prompt: Prompt | None = None
+    ) -> PromptResult:
         logits = np.asarray(outputs["masks"], np.float32)
         quality = np.asarray(outputs["quality"], np.float32).reshape(-1)
         order = np.argsort(-quality, kind="stable")
-        masks = [ctx.geometry.scores_to_original(logits[k : k + 1])[0] > 0 for k in order[:2]]
+        masks = [
+            prompted_parts(ctx.geometry.scores_to_original(logits[k : k + 1])[0] > 0, prompt)
+            for k in order[:2]
+        ]
         best, other = int(order[0]), int(order[min(1, len(order) - 1)])
         area = units.area("mask area", masks[0], ctx.calibration, ctx.index)
         return PromptResult(
@@ -275,7 +310,7 @@ def segment(
     maps = prompt_maps(prompt, geometry)[None]
     out = predictor.run_prompted(task.info.head, [key], image[None], {"prompt": maps})
     one = {k: v[0] for k, v in out.items()}
-    return task.postprocess(one, FrameContext(index, frame, geometry, calibration))
+    return task.postprocess(one, FrameContext(index, frame, geometry, calibration), prompt)
 
 
 def _json(r: PromptResult, files: Files) -> dict[str, Any]:

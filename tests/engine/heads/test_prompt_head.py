@@ -15,7 +15,7 @@ from engine.errors import TaskError
 from engine.factory import LoadedModel, create_model
 from engine.heads import head_spec
 from engine.heads.base import FeatureSpec
-from engine.heads.kinds.prompt import Prompt, PromptTask, prompt_maps, segment
+from engine.heads.kinds.prompt import Prompt, PromptTask, prompt_maps, prompted_parts, segment
 from engine.heads.prompt import PromptHead, PromptLoss, mask_iou
 from engine.inference import Predictor
 from engine.io.calibration import Calibration, Region
@@ -108,6 +108,47 @@ def test_the_mask_comes_back_at_the_frames_size_with_its_area_in_mm2():
     assert r.mask.shape == (100, 200) and r.mask.any() and not r.alternative.any()
     assert r.quality == pytest.approx(0.9) and r.alternative_quality == pytest.approx(0.2) and r.frame == 3
     assert r.area.unit == "mm2" and r.area.value == pytest.approx(r.mask.sum() * 0.25)
+
+
+def _two_parts():
+    mask = np.zeros((60, 100), bool)
+    mask[10:30, 10:30] = True  # part A
+    mask[35:55, 60:95] = True  # part B
+    return mask
+
+
+def test_a_click_keeps_the_part_under_it_and_a_box_the_parts_inside_it():
+    mask = _two_parts()
+    a, b = mask.copy(), mask.copy()
+    a[:, 50:] = False
+    b[:, :50] = False
+    assert (prompted_parts(mask, Prompt(((20, 20, True),))) == a).all()
+    assert (prompted_parts(mask, Prompt(((20, 20, True), (70, 40, True)))) == mask).all()  # a click on each
+    assert (prompted_parts(mask, Prompt(((55, 40, True),))) == b).all()  # on neither: the nearer part
+    assert (
+        prompted_parts(mask, Prompt(((20, 20, False), (70, 40, True)))) == b
+    ).all()  # negatives choose none
+    assert (prompted_parts(mask, Prompt(box=(55, 30, 99, 59))) == b).all()
+    assert (
+        prompted_parts(mask, Prompt(mask=mask.astype(np.float32))) == mask
+    ).all()  # a mask alone: every part
+    assert (prompted_parts(mask, None) == mask).all()
+    assert not prompted_parts(np.zeros((4, 4), bool), Prompt(((1, 1, True),))).any()
+
+
+def test_the_answer_to_a_click_drops_a_detached_part_and_its_area():
+    cfg = prompt_cfg()
+    task = PromptTask(cfg, REF)
+    g = Geometry.letterbox((60, 100), (64, 64))
+    logits = np.where(g.image_to_model(_two_parts().astype(np.float32)) > 0.5, 5.0, -5.0).astype(np.float32)
+    from engine.tasks.base import FrameContext
+
+    ctx = FrameContext(0, np.zeros((60, 100)), g, Calibration())
+    outputs = {"masks": np.stack([logits, logits]), "quality": np.array([0.9, 0.1])}
+    whole = task.postprocess(outputs, ctx)
+    clicked = task.postprocess(outputs, ctx, Prompt(((70, 45, True),)))
+    assert clicked.mask.sum() < whole.mask.sum() and not clicked.mask[:, :50].any() and clicked.mask[45, 70]
+    assert clicked.area.value == clicked.mask.sum() and clicked.alternative.sum() == clicked.mask.sum()
 
 
 def test_a_prompt_head_is_no_task_of_an_automatic_run():
