@@ -120,3 +120,52 @@ def test_the_command_line_sets_the_training_steps_and_records_them(smoke_run, tm
     with pytest.raises(SystemExit) as stop:
         main(["--model", str(src), "--out", str(tmp_path / "b"), "--steps", "0"])
     assert stop.value.code == 2 and "--steps 0" in capsys.readouterr().err
+
+
+def test_a_stopped_training_resumes_to_the_same_head(tmp_path):
+    """A run killed between checkpoints and resumed ends with the head of a run never stopped."""
+    from dataclasses import replace
+
+    import torch
+
+    from engine.config import HeadCfg
+    from engine.errors import ConfigError
+    from engine.factory import create_model
+    from engine.inference import Predictor
+    from engine.tasks.presets import all_heads_cfg
+    from tests.engine.heads.test_prompt_head import loaded_model
+    from training.recipes.demo import claim
+    from training.recipes.prompt import encode_split, train_head
+
+    cfg = all_heads_cfg(input_size=(64, 64), width=4)
+    loaded = loaded_model(cfg)
+    predictor = Predictor(loaded, backend="torch", device="cpu", batch_size=8)
+    data, _ = encode_split(predictor, cfg, SMOKE, "train", True, lambda _: None)
+    head_cfg = HeadCfg("prompt", "prompt", (), {"width": 8, "levels": [3, 2, 1, 0]})
+    with_head = replace(cfg, heads=(*cfg.heads, head_cfg))
+
+    def fresh():
+        torch.manual_seed(1)
+        return create_model(with_head).heads["prompt"]
+
+    whole = fresh()
+    train_head(whole, data, SMOKE, lambda _: None)
+
+    def killed_at_step_6(msg):
+        if msg.startswith("step 6/"):
+            raise KeyboardInterrupt
+
+    stopped = fresh()
+    with pytest.raises(KeyboardInterrupt):
+        train_head(stopped, data, SMOKE, killed_at_step_6, tmp_path, every=4)
+    said = []
+    resumed = fresh()
+    train_head(resumed, data, SMOKE, said.append, tmp_path, resume=True, every=4)
+    assert said[0].startswith("resumed at step 4/8")
+    a, b = whole.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # a folder started with another recipe or model is not resumed into
+    claim(tmp_path / "run", {"recipe": {"steps": 8}, "model": "a"}, False)
+    claim(tmp_path / "run", {"recipe": {"steps": 8}, "model": "a"}, True)
+    with pytest.raises(ConfigError, match="was started with another recipe"):
+        claim(tmp_path / "run", {"recipe": {"steps": 8}, "model": "b"}, True)

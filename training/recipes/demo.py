@@ -23,7 +23,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -41,9 +41,15 @@ def _claim(recipe: DemoRecipe, out: Path, resume: bool) -> None:
     """Record ``recipe`` in ``out``; with ``resume``, refuse a folder started with another recipe."""
     from engine.config_files import to_dict
 
+    claim(out, to_dict(recipe), resume)
+
+
+def claim(out: Path, recipe: Mapping[str, Any], resume: bool) -> None:
+    """Record what a run folder was started with (``recipe``, JSON-ready) in ``out``; with
+    ``resume``, refuse a folder that was started with something else (ConfigError)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / RECIPE_FILE
-    text = json.dumps(to_dict(recipe), indent=2, sort_keys=True) + "\n"
+    text = json.dumps(recipe, indent=2, sort_keys=True) + "\n"
     if resume and path.is_file() and path.read_text(encoding="utf-8") != text:
         raise ConfigError(
             out, "was started with another recipe; run it again without --resume, or into a new --out folder"

@@ -139,10 +139,12 @@ def main(
     module: str,
     doc: str,
     recipes: tuple[Any, Any],
-    run: Callable[[Path, Path, Any, str], Path],
+    run: Callable[..., Path],
+    resumable: bool = False,
 ) -> int:
     """The command line of a recipe that adds a head: ``--model``, ``--out``, ``--smoke``,
-    ``--install``; ``recipes`` is (full, smoke). Returns the exit status."""
+    ``--install``, and ``--resume`` where the recipe is ``resumable`` (``run`` then takes
+    ``resume=``); ``recipes`` is (full, smoke). Returns the exit status."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from engine.errors import EchoCareError
 
@@ -167,6 +169,12 @@ def main(
         dest="length",
         help=f"training {trains_in} (default: the recipe's)",
     )
+    if resumable:
+        p.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue the training from the run folder's newest checkpoint",
+        )
     args = p.parse_args(argv)
     recipe = recipes[1] if args.smoke else recipes[0]
     if args.randomised is not None:
@@ -186,7 +194,8 @@ def main(
     )
     command = f"python -m {module} " + " ".join(a for a in flags if a)
     try:
-        folder = run(Path(args.model), Path(args.out), recipe, command)
+        more = {"resume": args.resume} if resumable else {}
+        folder = run(Path(args.model), Path(args.out), recipe, command, **more)
     except EchoCareError as err:
         print(f"error: {err.one_line()}", file=sys.stderr)
         return 2

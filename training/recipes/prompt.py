@@ -22,7 +22,9 @@ existing one is replaced):
    ``max_clicks``), IoU with the tight box; per structure name and overall.
 
 ``--smoke`` runs every stage with tiny counts (the test uses it); ``--install DEST`` copies
-the finished model files to ``DEST``.
+the finished model files to ``DEST``. The training writes a checkpoint every
+``CHECKPOINT_EVERY`` steps into the run folder; ``--resume`` continues a stopped run from the
+newest one (the features are computed again) and ends as the run would have ended unstopped.
 """
 
 from __future__ import annotations
@@ -44,10 +46,11 @@ from engine.tasks.prompting import centre
 from training.recipes import extend
 from training.recipes.config import SCENES
 from training.recipes.data import SEED_STRIDE
-from training.recipes.demo import _logger
+from training.recipes.demo import _logger, claim
 from training.recipes.exam import SimFrame, scene_batches
 
 IOU_TARGET = 0.85
+CHECKPOINT_EVERY = 100  # training steps between checkpoints (``--resume`` continues from the newest)
 
 
 @dataclass(frozen=True)
@@ -264,11 +267,25 @@ def _batch_prompts(
     return torch.from_numpy(maps.astype(np.float32))
 
 
-def train_head(head: Any, data: TrainSet, recipe: PromptRecipe, log: Callable[[str], None]) -> float:
-    """Train the prompt head on the stored features; returns the last 50 steps' mean loss."""
+def train_head(
+    head: Any,
+    data: TrainSet,
+    recipe: PromptRecipe,
+    log: Callable[[str], None],
+    checkpoints: Path | None = None,
+    resume: bool = False,
+    every: int = CHECKPOINT_EVERY,
+) -> float:
+    """Train the prompt head on the stored features; returns the last 50 steps' mean loss.
+
+    With ``checkpoints`` (a run folder) the head, optimiser, schedule, loss history and random
+    states are saved there every ``every`` steps (``training.checkpointing``); ``resume``
+    continues from the newest one, and the result is the same as a run that was never stopped.
+    """
     import torch
 
     from engine.heads.prompt import PromptLoss
+    from training.checkpointing import Checkpointer
 
     rng = np.random.default_rng(recipe.seed)
     loss_fn = PromptLoss()
@@ -276,8 +293,20 @@ def train_head(head: Any, data: TrainSet, recipe: PromptRecipe, log: Callable[[s
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps, pct_start=0.05)
     head.train()
     losses: list[float] = []
+    first = 0
+    saver = Checkpointer(checkpoints, keep=1) if checkpoints is not None else None
+    found = saver.latest() if saver is not None and resume else None
+    if saver is not None and found is not None:
+        saved = saver.load(found, head)
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        rng.bit_generator.state = saved["rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        losses, first = [float(v) for v in saved["losses"]], int(saved["step"])
+        head.train()
+        log(f"resumed at step {first}/{recipe.steps} from {found}")
     t = time.monotonic()
-    for step in range(recipe.steps):
+    for step in range(first, recipe.steps):
         pick = rng.integers(len(data.structures), size=recipe.batch_size)
         chosen = [data.structures[int(i)] for i in pick]
         feats = [
@@ -305,6 +334,16 @@ def train_head(head: Any, data: TrainSet, recipe: PromptRecipe, log: Callable[[s
         opt.step()
         sched.step()
         losses.append(loss.item())
+        if saver is not None and (step + 1) % every == 0 and step + 1 < recipe.steps:
+            state = {
+                "step": step + 1,
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "losses": losses[-50:],
+            }
+            saver.save(step + 1, head, state)
         if (step + 1) % max(1, recipe.steps // 10) == 0:
             recent = np.mean(losses[-50:])
             log(f"step {step + 1}/{recipe.steps} loss {recent:.4f} ({time.monotonic() - t:.0f} s)")
@@ -384,11 +423,16 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return out
 
 
-def run_recipe(model: Path, out: Path, recipe: PromptRecipe, command: str = "") -> Path:
-    """The whole recipe; returns the written model folder ``out/<name>``."""
+def run_recipe(model: Path, out: Path, recipe: PromptRecipe, command: str = "", resume: bool = False) -> Path:
+    """The whole recipe; returns the written model folder ``out/<name>``.
+
+    ``resume`` continues the training from ``out``'s newest checkpoint (the features are
+    computed again); a folder started with another recipe or model is refused (ConfigError).
+    """
     import torch
 
     from engine.config import HeadCfg
+    from engine.config_files import to_dict
     from engine.errors import ConfigError
     from engine.factory import create_model, load_model
     from engine.inference import Predictor
@@ -403,9 +447,10 @@ def run_recipe(model: Path, out: Path, recipe: PromptRecipe, command: str = "") 
     new_cfg = replace(base, heads=(*(h for h in base.heads if h.name != "prompt"), head_cfg))
     head = create_model(new_cfg).heads["prompt"]
     predictor = Predictor(source, backend="torch", device="cpu", precision="fp32", batch_size=recipe.batch)
+    claim(out, {"recipe": to_dict(recipe), "model": source.ref.sha256}, resume)
     log(f"extending {base.name} v{base.version} ({source.folder}) on {extend.machine()}")
     data, _ = encode_split(predictor, base, recipe, "train", True, log)
-    loss = train_head(head, data, recipe, log)
+    loss = train_head(head, data, recipe, log, out, resume)
     fit_minutes = (time.monotonic() - start) / 60
     notes = {
         "added": "prompt head (class-agnostic click/box/previous-mask segmentation) trained on the frozen "
@@ -457,6 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         __doc__ or "",
         (PromptRecipe(), SMOKE),
         run_recipe,
+        resumable=True,
     )
 
 
