@@ -37,6 +37,13 @@ def _region_rows(regions: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _declared(declared: dict[str, Any] | None) -> str | None:
+    """``"cardiac (Image Type: CARDIOLOGY)"``: the regions the header names, and where."""
+    if not declared:
+        return None
+    return f"{' or '.join(declared['regions'])} ({declared['field']}: {declared['text']})"
+
+
 def format_table(info: dict[str, Any]) -> str:
     """The ``info`` dictionary as aligned ``key: value`` lines, regions one per line."""
     fps = "none" if info["fps"] is None else f"{info['fps']:.4g}"
@@ -59,6 +66,7 @@ def format_table(info: dict[str, Any]) -> str:
         ("photometric", info["photometric"]),
         ("modality", info["modality"]),
         ("manufacturer", info["manufacturer"]),
+        ("exam (header)", _declared(info.get("declared_exam"))),
     ]
     lines = [f"{k + ':':<17}{'-' if v is None else v}" for k, v in rows]
     lines[11:11] = _region_rows(info["regions"])

@@ -57,6 +57,7 @@ def test_info_table_is_readable(capsys):
     assert main(["info", get_testdata_file("gdcm-US-ALOKA-16.dcm")]) == 0
     out = capsys.readouterr().out
     assert "kind:" in out and "dicom" in out and "region 2: gray_bar" in out and "0.3827 mm" in out
+    assert "exam (header):   abdomen (Image Type: ABDOM/RAD)" in out
 
 
 def test_info_flags_uncalibrated(tmp_path, capsys):
@@ -65,6 +66,7 @@ def test_info_flags_uncalibrated(tmp_path, capsys):
     assert main(["info", str(tmp_path / "bare.dcm")]) == 0
     out = capsys.readouterr().out
     assert "NO, pixels only" in out and "note:            no physical calibration" in out
+    assert info["declared_exam"] is None and "exam (header):   -" in out
 
 
 def test_frames_rgb_subset_exactly_as_displayed(tmp_path, capsys):
