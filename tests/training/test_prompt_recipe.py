@@ -164,6 +164,10 @@ def test_a_stopped_training_resumes_to_the_same_head(tmp_path):
     assert said[0].startswith("resumed at step 4/8")
     a, b = whole.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # a run started afresh in the same folder drops the old checkpoints instead of resuming them
+    with pytest.raises(KeyboardInterrupt):
+        train_head(fresh(), data, SMOKE, killed_at_step_6, tmp_path, every=100)
+    assert not (tmp_path / "checkpoints").exists()
     # a folder started with another recipe or model is not resumed into
     claim(tmp_path / "run", {"recipe": {"steps": 8}, "model": "a"}, False)
     claim(tmp_path / "run", {"recipe": {"steps": 8}, "model": "a"}, True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -295,6 +296,8 @@ def train_head(
     losses: list[float] = []
     first = 0
     saver = Checkpointer(checkpoints, keep=1) if checkpoints is not None else None
+    if saver is not None and not resume:  # a fresh run: an earlier run's checkpoints are not its own
+        shutil.rmtree(saver.root, ignore_errors=True)
     found = saver.latest() if saver is not None and resume else None
     if saver is not None and found is not None:
         saved = saver.load(found, head)
