@@ -81,3 +81,41 @@ def test_randomised_lesions_carry_no_class_and_the_loss_ignores_them() -> None:
     none = loss({"logits": logits}, torch.tensor([IGNORE, IGNORE]))
     none.backward()
     assert none.item() == 0.0 and logits.grad is not None and torch.all(logits.grad == 0)
+
+
+def test_a_recipe_can_change_the_randomisation_ranges(tmp_path: Path) -> None:
+    smoke = Path(__file__).resolve().parents[2] / "configs" / "demo-smoke.yaml"
+    data = load_recipe(smoke).data
+    domain = {"lesion_echo": {"iso": 1}, "lesion_count": {"2": 1}, "lesion_radius_mm": [4, 6], "jpeg_p": 0}
+    recipe = load_recipe(smoke, {"data": {**_as_dict(data), "domain": domain}})
+    from training.sim.domain import DEFAULT_RANGES, ranges_with
+
+    ranges = ranges_with(recipe.data.domain)
+    assert ranges.lesion_echo == {"anechoic": 0.0, "hypo": 0.0, "iso": 1.0, "hyper": 0.0}
+    assert ranges.lesion_count == {1: 0.0, 2: 1.0, 3: 0.0} and ranges.lesion_radius_mm == (4.0, 6.0)
+    assert ranges.size_px == DEFAULT_RANGES.size_px  # what is not named keeps its default
+    samples = render_scene("lesion", 3, 3, SIZES, (64, 64), randomised=1.0, ranges=ranges)
+    plain = render_scene("lesion", 3, 3, SIZES, (64, 64), randomised=1.0)
+    assert not all(np.array_equal(a.image, b.image) for a, b in zip(samples, plain, strict=True))
+    from training.recipes.data import simulation
+
+    for i in range(3):
+        truth = simulation("lesion", 40 + i, (128, 128), 1.0, ranges).truth
+        options = truth.domain["options"]
+        assert options["echo"] == "iso" and options.get("count") in (1, 2)  # a zoomed field holds 1
+        assert truth.domain["jpeg_quality"] is None
+    for bad, message in (
+        ({"lesion_colour": 1}, "unknown domain range 'lesion_colour'"),
+        ({"lesion_echo": {"iso": -1}}, "not a weight >= 0"),
+        ({"lesion_echo": {"iso": 0}}, "the weights are all 0"),
+        ({"gain_db": [8, -10]}, "must be a range"),
+        ({"jpeg_p": 2}, "a probability between 0 and 1"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_recipe(smoke, {"data": {**_as_dict(data), "domain": bad}})
+
+
+def _as_dict(data) -> dict:
+    from engine.config_files import to_dict
+
+    return to_dict(data)

@@ -213,9 +213,7 @@ def _index_project_labels(
     return [s for s in samples if all(h in s.targets for h in heads)], labels
 
 
-def frame_spacing(
-    cal: Any, shape: tuple[int, ...], plane: np.ndarray | None
-) -> tuple[float, float] | None:
+def frame_spacing(cal: Any, shape: tuple[int, ...], plane: np.ndarray | None) -> tuple[float, float] | None:
     """A sample's (x, y) mm per pixel: the one scale every labelled pixel of its label plane has
     (no plane or an empty one: every pixel of the frame); None where they have none or several."""
     from engine.tasks.units import mask_scale

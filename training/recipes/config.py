@@ -34,6 +34,9 @@ class DataRecipe:
         randomised: share of the simulations rendered under domain randomisation
             (``training.sim.domain``, ranges in docs/simulator.md); 0 keeps every scene on
             its natural probe at ``sizes``.
+        domain: ranges of the randomisation that differ from the defaults, by field of
+            ``training.sim.domain.DomainRanges`` (e.g. ``lesion_echo: {iso: 1, hypo: 1}``);
+            checked by ``training.sim.domain.ranges_with``.
     """
 
     per_scene: Mapping[str, int] = field(default_factory=dict)
@@ -41,6 +44,7 @@ class DataRecipe:
     cardiac_frames: int = 8
     pretrain_frames: int = 256
     randomised: float = 0.0
+    domain: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,14 @@ def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
     if cfg.eval.cardiac_cines < 1 or cfg.eval.per_scene < 2:
         raise ConfigError(src, "eval needs at least 2 frames per scene and 1 cardiac cine")
     _check_classification_head(cfg.classification_head, src)
+    from training.sim.domain import ranges_with
+
+    try:
+        ranges_with(cfg.data.domain)
+    except ValueError as err:
+        raise ConfigError(
+            src, f"data.{err}" if str(err).startswith("domain") else f"data.domain: {err}"
+        ) from None
     if cfg.seed == cfg.test_seed:
         raise ConfigError(src, "test_seed must differ from seed (the test scenes are held out)")
     return cfg

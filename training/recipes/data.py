@@ -120,14 +120,17 @@ def frame_targets(result: Any, frame: int, geom: Geometry, heads: Sequence[str])
     }
 
 
-def simulation(scene: str, seed: int, size: tuple[int, int], randomised: float = 0.0) -> Any:
+def simulation(
+    scene: str, seed: int, size: tuple[int, int], randomised: float = 0.0, ranges: Any = None
+) -> Any:
     """The simulation of ``scene`` a recipe uses for ``seed``: at ``size`` on the scene's own probe,
-    or, for a share ``randomised`` of the seeds (drawn per seed), under domain randomisation."""
+    or, for a share ``randomised`` of the seeds (drawn per seed), under domain randomisation
+    with ``ranges`` (``training.sim.domain.DomainRanges``; None: the defaults)."""
     from training.sim import SimConfig, simulate
-    from training.sim.domain import simulate_randomised
+    from training.sim.domain import DEFAULT_RANGES, simulate_randomised
 
     if randomised > 0 and np.random.default_rng([seed, 0xD0]).random() < randomised:
-        return simulate_randomised(scene, seed)
+        return simulate_randomised(scene, seed, ranges or DEFAULT_RANGES)
     return simulate(scene, seed=seed, cfg=SimConfig(height=size[0], width=size[1]))
 
 
@@ -139,19 +142,21 @@ def render_scene(
     input_size: tuple[int, int],
     cardiac_frames: int = 8,
     randomised: float = 0.0,
+    ranges: Any = None,
 ) -> list[SceneSample]:
     """``count`` training frames of ``scene`` (simulator seeds ``base_seed * SEED_STRIDE + i``).
 
     Sizes are used in turn; cardiac cines give ``cardiac_frames`` evenly spaced frames each.
     A share ``randomised`` of the simulations (drawn per seed) is rendered under domain
-    randomisation instead (``training.sim.domain``: its own size, geometry and exports).
+    randomisation instead (``training.sim.domain``: its own size, geometry and exports, drawn
+    from ``ranges``; None: the defaults).
     """
     heads = SCENE_HEADS[scene]
     out: list[SceneSample] = []
     i = 0
     while len(out) < count:
         seed = base_seed * SEED_STRIDE + i
-        result = simulation(scene, seed, sizes[i % len(sizes)], randomised)
+        result = simulation(scene, seed, sizes[i % len(sizes)], randomised, ranges)
         h, w = result.frames.shape[1:]
         n = len(result.frames)
         picks = np.linspace(0, n - 1, min(n, cardiac_frames)).round().astype(int) if n > 1 else [0]

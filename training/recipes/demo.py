@@ -82,7 +82,9 @@ def _progress(log: Callable[[str], None], name: str, every: int = 50) -> Callabl
 def render(recipe: DemoRecipe, log: Callable[[str], None]) -> list[Any]:
     """Every scene's training frames (simulator seeds from ``recipe.seed``)."""
     from training.recipes.data import render_scene
+    from training.sim.domain import ranges_with
 
+    ranges = ranges_with(recipe.data.domain)
     samples: list[Any] = []
     for k, scene in enumerate(SCENES):
         t = time.monotonic()
@@ -94,6 +96,7 @@ def render(recipe: DemoRecipe, log: Callable[[str], None]) -> list[Any]:
             recipe.input_size,
             recipe.data.cardiac_frames,
             recipe.data.randomised,
+            ranges,
         )
         samples += got
         log(f"rendered {len(got)} {scene} frames in {time.monotonic() - t:.1f} s")

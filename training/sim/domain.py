@@ -15,6 +15,7 @@ from the scene's, so randomisation never changes what a plain ``simulate`` call 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -100,6 +101,58 @@ class DomainRanges:
 
 
 DEFAULT_RANGES = DomainRanges()
+
+
+def ranges_with(overrides: Mapping[str, Any]) -> DomainRanges:
+    """``DEFAULT_RANGES`` with some fields replaced (a recipe's ``data.domain``).
+
+    A range is two numbers, low to high; a probability is in [0, 1]; a weighted choice
+    (``lesion_echo``, ``lesion_count``, ...) gives weights >= 0, not all 0, to some of the
+    default's keys (the others get 0).
+
+    Raises:
+        ValueError: an unknown field or a value of the wrong shape (the message names it).
+    """
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in DomainRanges.__dataclass_fields__:
+            known = ", ".join(DomainRanges.__dataclass_fields__)
+            raise ValueError(f"unknown domain range {key!r} (known: {known})")
+        default = getattr(DEFAULT_RANGES, key)
+        out[key] = _checked(key, value, default)
+    return replace(DEFAULT_RANGES, **out)
+
+
+def _checked(key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, dict):
+        if not isinstance(value, Mapping) or not value:
+            raise ValueError(f"domain.{key} must map some of {sorted(default, key=str)} to weights")
+        kind = type(next(iter(default)))
+        weights = {}
+        for k, w in value.items():
+            name = kind(k) if kind is int and str(k).isdigit() else k
+            if name not in default or not isinstance(w, int | float) or w < 0:
+                raise ValueError(
+                    f"domain.{key}: {k!r}: {w!r} is not a weight >= 0 of one of {sorted(default)}"
+                )
+            weights[name] = float(w)
+        if sum(weights.values()) <= 0:
+            raise ValueError(f"domain.{key}: the weights are all 0")
+        return {k: weights.get(k, 0.0) for k in default}
+    if isinstance(default, tuple):
+        if (
+            not isinstance(value, list | tuple)
+            or len(value) != 2
+            or not all(isinstance(v, int | float) for v in value)
+            or value[0] > value[1]
+        ):
+            raise ValueError(f"domain.{key} {value!r} must be a range [low, high]")
+        return tuple(type(d)(v) for d, v in zip(default, value))
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ValueError(f"domain.{key} {value!r} must be a number")
+    if key.endswith("_p") and not 0.0 <= value <= 1.0:
+        raise ValueError(f"domain.{key} {value!r} must be a probability between 0 and 1")
+    return type(default)(value)
 
 
 @dataclass(frozen=True)
