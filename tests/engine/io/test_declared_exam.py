@@ -65,3 +65,15 @@ def test_images_videos_and_memory_cines_declare_nothing(tmp_path):
     cv2.imwrite(str(path), np.zeros((32, 32), np.uint8))
     with open_cine(path) as cine:
         assert cine.info.declared_exam is None and cine.info.as_dict()["declared_exam"] is None
+
+
+def test_a_folder_of_dicom_files_declares_what_its_first_instance_does(tmp_path):
+    from tests.engine.io.dicom_factory import dataset, grey_frames, save
+
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for i in (1, 2):
+        ds = dataset(grey_frames(1), InstanceNumber=i, BodyPartExamined="HEART")
+        save(ds, folder / f"im{i}.dcm")
+    with open_cine(folder) as cine:
+        assert cine.info.kind == "folder" and cine.info.declared_exam.regions == {"cardiac"}
