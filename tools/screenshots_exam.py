@@ -9,6 +9,8 @@ breast exam) with random weights, stored in a temporary model store with a calib
 its card (score thresholds and ECE); the script says so. Its own exam decision is arbitrary, so
 the pictures show a person's exam: cardiac (what runs and what is skipped), unknown (the one
 line and what is offered), and the score slider with drafts hidden by the card's thresholds.
+The last picture uses the bundled echocare-demo v2 on a copy of the breast sample whose header
+says heart: its breast exam is withheld (``engine.exams.against_header``).
 Without a display it falls back to Qt's offscreen platform.
 """
 
@@ -110,8 +112,29 @@ def main(argv: list[str] | None = None) -> int:
         w.results.set_min_score(math.floor(100 * scored[len(scored) // 2]) / 100)
     say(f"{w.results.score_label.text()}; {w.results.hidden_label.text()}")
     s.shot("15_score_slider_hidden_drafts")
+    header_disagrees(s, tmp)
     w.close()
     return 0
+
+
+def header_disagrees(s: Shooter, tmp: Path) -> None:
+    """The bundled model on a copy of the breast sample whose header says heart: the model's
+    breast exam is withheld, and the exam line says why (the header was edited for the picture)."""
+    import pydicom
+
+    ds = pydicom.dcmread(ROOT / "resources" / "samples" / "breast_lesion_cine.dcm")
+    ds.BodyPartExamined = "HEART"
+    path = tmp / "breast_lesion_header_heart.dcm"
+    ds.save_as(path)
+    say("breast sample with Body Part Examined edited to HEART (for the picture)")
+    s.window.docks["Studies"].hide()
+    s.open(str(path))
+    s.window.inference.select_model("echocare-demo@2")
+    choose_exam(s, "automatic")
+    run_auto(s, 0, 3)
+    panel = s.window.inference_panel
+    say(f"{panel.exam_label.text()} | {panel.unknown_label.text()}")
+    s.shot("23_exam_header_disagrees")
 
 
 if __name__ == "__main__":
