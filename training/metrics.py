@@ -10,7 +10,7 @@ one-vs-rest); detection: ``map50`` (mean AP at IoU 0.5); landmarks: ``error_mm``
 when uncalibrated); regression: ``mae``; enhancement: ``psnr`` (dB, on [0, 1] images) and
 ``ssim``; report: ``token_f1`` (word-multiset overlap) and ``numeric_agreement``; exam:
 ``accuracy`` (leaf), ``organ_accuracy`` and ``region_accuracy`` (levels of the exam tree); prompt:
-``miou`` (the answer's IoU) and ``miou_best_of_two``.
+``miou`` (the answer's IoU) and ``miou_whole`` (the alternative's, with the structure around it).
 """
 
 from __future__ import annotations
@@ -176,23 +176,22 @@ def _average_precision(hits: list[tuple[float, bool]], n_truth: int) -> float:
 
 @METRICS.register("prompt")
 class PromptMetric:
-    """Mean IoU of the prompt head's answer (its better-scored output) with the target mask, and
-    of the better of its two outputs (what the alternative adds)."""
+    """Mean IoU of the prompt head's answer (output 0) with the structure asked for, and of its
+    alternative (output 1) with the structure around it (``engine.heads.kinds.prompt.whole``)."""
 
     def __init__(self) -> None:
         self.answer: list[float] = []
-        self.best: list[float] = []
+        self.whole: list[float] = []
 
     def update(self, out: dict[str, Tensor], target: Any, spacing: Tensor) -> None:
         from engine.heads.prompt import mask_iou
 
         iou = mask_iou(out["masks"].float(), target.float())
-        pick = out["quality"].float().argmax(1, keepdim=True)
-        self.answer.extend(iou.gather(1, pick)[:, 0].tolist())
-        self.best.extend(iou.max(1).values.tolist())
+        self.answer.extend(iou[:, 0].tolist())
+        self.whole.extend(iou[:, -1].tolist())
 
     def compute(self) -> dict[str, float]:
-        return {"miou": _mean(self.answer), "miou_best_of_two": _mean(self.best)}
+        return {"miou": _mean(self.answer), "miou_whole": _mean(self.whole)}
 
 
 @METRICS.register("detection")

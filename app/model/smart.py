@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -88,6 +88,9 @@ class Answer:
         model: the model version.
         ms: how long the prompt took.
         encoded: the features this prompt read were computed for it (not cached before).
+        other: the other reading of the same prompt, where the head offers one
+            (``PromptResult.offers_alternative``: the whole LV for a click in its cavity), as
+            ``(mask, quality, area)``; :meth:`swapped` shows it instead.
     """
 
     frame: int
@@ -97,12 +100,25 @@ class Answer:
     model: ModelRef
     ms: float
     encoded: bool
+    other: tuple[np.ndarray, float, str] | None = None
+
+    def swapped(self) -> Answer:
+        """This answer with its other reading shown (and the shown one kept as the other)."""
+        if self.other is None:
+            return self
+        mask, quality, area = self.other
+        shown = (self.mask, self.quality, self.area)
+        return replace(self, mask=mask, quality=quality, area=area, other=shown)
 
     def line(self) -> str:
-        """The status-bar line, e.g. "Smart: 41.2 mm², quality 0.93 (echocare-demo v3, 12 ms)"."""
+        """The status-bar line, e.g. "Smart: 41.2 mm², quality 0.93 (echocare-demo v3, 12 ms)",
+        naming the other reading where there is one."""
         extra = " with the image encoder" if self.encoded else ""
         took = f"{self.ms:.0f} ms{extra}"
-        return f"Smart: {self.area}, quality {self.quality:.2f} ({self.model.label()}, {took})"
+        line = f"Smart: {self.area}, quality {self.quality:.2f} ({self.model.label()}, {took})"
+        if self.other is not None:
+            line += f"; Tab shows the other reading ({self.other[2]})"
+        return line
 
 
 def _prompt(points: Sequence[Point], box: Box | None, previous: np.ndarray | None) -> Any:
@@ -112,10 +128,23 @@ def _prompt(points: Sequence[Point], box: Box | None, previous: np.ndarray | Non
     return Prompt(tuple(points), box, mask)
 
 
-def _answer(timed: Any) -> Answer:
+def _area_text(q: Any) -> str:
+    return f"{q.value:.1f} {q.unit.replace('mm2', 'mm²').replace('px2', 'px²')}"
+
+
+def _answer(timed: Any, calibration: Any = None) -> Answer:
+    """The engine's timed ``PromptResult`` as an :class:`Answer`; with the frame's
+    ``calibration`` the alternative the head offers comes along as ``other``."""
     r = timed.result
-    area = f"{r.area.value:.1f} {r.area.unit.replace('mm2', 'mm²').replace('px2', 'px²')}"
-    return Answer(r.frame, np.asarray(r.mask, bool), float(r.quality), area, r.model, timed.ms, timed.encoded)
+    other = None
+    if calibration is not None and r.offers_alternative():
+        from engine.tasks import units
+
+        alt = np.asarray(r.alternative, bool)
+        alt_area = _area_text(units.area("mask area", alt, calibration, r.frame))
+        other = (alt, float(r.alternative_quality), alt_area)
+    mask, area = np.asarray(r.mask, bool), _area_text(r.area)
+    return Answer(r.frame, mask, float(r.quality), area, r.model, timed.ms, timed.encoded, other)
 
 
 class SmartModel:
@@ -217,7 +246,8 @@ class SmartModel:
         """
         session = self.session()
         with self._lock:
-            return _answer(session.segment(frame, _prompt(points, box, previous)))
+            timed = session.segment(frame, _prompt(points, box, previous))
+            return _answer(timed, self.cine.calibration_for(frame))
 
     def propagate(
         self, start: int, mask: np.ndarray, first: int, last: int, stop: Callable[[], bool] = lambda: False

@@ -81,6 +81,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _tool("angle", "&Angle", "A"),
     ActionSpec("tool.keep", "&Keep the proposed mask", "Return", "keep_proposal", menu="&Tools"),
     ActionSpec("tool.drop", "Dr&op the proposed mask", "Escape", "drop_proposal", menu="&Tools"),
+    ActionSpec("tool.other", "Show the ot&her reading of the click", "Tab", "other_proposal", menu="&Tools"),
     ActionSpec("cine.play", "&Play/pause", "Space", "toggle_play", menu="&Cine"),
     ActionSpec("cine.prev", "Pre&vious frame", "Left", "step_frame", "-1", "&Cine"),
     ActionSpec("cine.next", "&Next frame", "Right", "step_frame", "1", "&Cine"),

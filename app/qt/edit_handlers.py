@@ -56,11 +56,17 @@ class EditHandlers:
         pending = self.tool is not None and self.tool.pending
         for key in ("tool.keep", "tool.drop"):
             self.actions[key].setEnabled(pending)
+        self.actions["tool.other"].setEnabled(self.tool is not None and self.tool.has_other)
 
     def keep_proposal(self) -> None:
         """Keep what the active tool proposes (the Smart tool's mask) as one undoable edit."""
         if self.tool is not None:
             self.tool.accept()
+
+    def other_proposal(self) -> None:
+        """Show the other reading of what the active tool proposes (Tab)."""
+        if self.tool is not None:
+            self.tool.show_other()
 
     def drop_proposal(self) -> None:
         """Drop what the active tool proposes; the document is unchanged."""

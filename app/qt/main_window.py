@@ -99,7 +99,7 @@ class MainWindow(EditHandlers, QMainWindow):
         self.tool_ctx.prompt = self.smart.prompt
         self.loop_panels = install_loop_panels(self)
         self.actions = build_actions(self, self.loop_panels.targets)
-        for key in ("tool.keep", "tool.drop"):  # Enter and Esc stay the text fields' elsewhere
+        for key in ("tool.keep", "tool.drop", "tool.other"):  # Enter, Esc, Tab stay the fields' elsewhere
             action = self.actions[key]
             self.removeAction(action)
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)

@@ -8,9 +8,11 @@ decoder is a light top-down pyramid over encoder levels 3 -> 0: at each level th
 vanishes; average-pooled box and mask) are added and refined by a MONAI convolution block; at
 full resolution the prompt maps and the image join a last, narrower block (half the width).
 
-Outputs: ``masks`` ``[B, 2, H, W]`` logits at model input size (the answer, and the next best
-alternative for an ambiguous click: the loss trains the better of the two on each sample) and
-``quality`` ``[B, 2]`` (the predicted IoU of each, in [0, 1]).
+Outputs: ``masks`` ``[B, 2, H, W]`` logits at model input size and ``quality`` ``[B, 2]`` (the
+predicted IoU of each, in [0, 1]). The two outputs are the two readings of a click: the
+structure under it, and the structure around that one, filled (``engine.heads.kinds.prompt.whole``:
+a click in the LV cavity gives the cavity and the whole ventricle; on a compact structure the
+two agree).
 
 Without prompts (``prompt=None``: a plain ``head(feats, image)`` call, as export and the
 output-name probe make) the maps are zero.
@@ -95,7 +97,8 @@ class PromptHead(nn.Module):
 
 
 def mask_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """IoU of each thresholded output ``[B, K, H, W]`` with the target ``[B, 1, H, W]``: ``[B, K]``."""
+    """IoU of each thresholded output ``[B, K, H, W]`` with its target (``[B, K, H, W]``, or one
+    ``[B, 1, H, W]`` for all): ``[B, K]``."""
     pred = logits > 0
     truth = target > 0.5
     inter = (pred & truth).sum((2, 3)).float()
@@ -104,14 +107,15 @@ def mask_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class PromptLoss(nn.Module):
-    """Multiple-choice mask loss plus the quality regression.
+    """Mask loss of each output against its own target, plus the quality regression.
 
     Each output's loss is Dice (MONAI ``DiceLoss``, sigmoid) plus binary cross-entropy against
-    the target; a sample trains only its better output (so the two outputs may answer an
-    ambiguous click differently), and ``quality`` learns each output's actual IoU (mean
-    squared error, weight ``quality_weight``).
+    its target, averaged over the outputs, and ``quality`` learns each output's actual IoU with
+    its target (mean squared error, weight ``quality_weight``).
 
-    Target: ``[B, 1, H, W]`` float mask at model input size.
+    Target: ``[B, 2, H, W]`` float masks at model input size, the structure asked for and the
+    structure around it (``engine.heads.kinds.prompt.whole``); a ``[B, 1, H, W]`` target trains
+    both outputs on the same mask.
     """
 
     def __init__(self, quality_weight: float = 1.0) -> None:
@@ -121,15 +125,14 @@ class PromptLoss(nn.Module):
 
     def forward(self, outputs: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
         logits = outputs["masks"].float()
-        target = target.float()
+        target = target.float().expand(-1, logits.shape[1], -1, -1)
         per = []
         for k in range(logits.shape[1]):
-            one = logits[:, k : k + 1]
-            dice = self.dice(one, target).reshape(one.shape[0])
-            bce = nnf.binary_cross_entropy_with_logits(one, target, reduction="none").mean((1, 2, 3))
+            one, truth = logits[:, k : k + 1], target[:, k : k + 1]
+            dice = self.dice(one, truth).reshape(one.shape[0])
+            bce = nnf.binary_cross_entropy_with_logits(one, truth, reduction="none").mean((1, 2, 3))
             per.append(dice + bce)
-        losses = torch.stack(per, 1)
-        mask_loss = losses.min(1).values.mean()
+        mask_loss = torch.stack(per, 1).mean()
         iou = mask_iou(logits.detach(), target)
         quality = nnf.mse_loss(outputs["quality"].float(), iou)
         return mask_loss + self.quality_weight * quality

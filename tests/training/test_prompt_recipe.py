@@ -54,6 +54,10 @@ def test_the_head_is_added_and_nothing_else_changes(smoke_run):
         "lesion",
         "cardiac",
     }
+    nested = [r for r in rows if "iou_alt_1click" in r]
+    names = {r["name"] for r in nested}
+    assert names == {"lv_cavity", "lv_myocardium"}, "each has the whole LV as its larger reading"
+    assert metrics["test.prompt.nested"] == len(nested) and 0 <= metrics["test.prompt.miou_alt_1click"] <= 1
 
 
 def test_the_written_model_answers_echocare_segment(smoke_run, tmp_path, capsys):
@@ -107,6 +111,10 @@ def test_summary_gives_overall_and_per_structure_figures():
     s = summary(rows)
     assert s["miou_1click"] == pytest.approx(0.6) and s["noc_85"] == 11 and s["reached_85"] == 0.5
     assert s["a.miou_box"] == 0.9 and s["b.noc_85"] == 20 and s["structures"] == 2
+    assert "miou_alt_1click" not in s, "no structure lies inside another"
+    rows[0].update(iou_alt_1click=0.7, alt_offered=True)
+    s = summary(rows)
+    assert s["nested"] == 1 and s["miou_alt_1click"] == 0.7 and s["alt_offered"] == 1.0
 
 
 def test_the_command_line_sets_the_training_steps_and_records_them(smoke_run, tmp_path, capsys):

@@ -8,7 +8,9 @@ existing one is replaced):
    training and a test split with their own simulator seeds (the test split uses the demo
    recipe's held-out seed). Every connected part of every labelled structure of at least
    ``min_area`` model-input pixels is one target, whatever its name: the head is
-   class-agnostic. Frames go through the engine's preprocessing and ``Predictor``; the
+   class-agnostic; its larger reading, the structure around it filled
+   (``engine.heads.kinds.prompt.whole``: the whole LV around the cavity), is the target of the
+   head's second output. Frames go through the engine's preprocessing and ``Predictor``; the
    training frames' features are computed once and kept in memory (float16).
 2. Train the head with random prompts, as interactive segmentation is trained: a batch is one
    positive click (the structure's centre or a random interior point), a box (the tight box,
@@ -19,7 +21,8 @@ existing one is replaced):
 4. Score the written model through the engine (``engine.heads.kinds.prompt.segment``, original
    frame pixels) on the test split with the standard protocol (:func:`evaluate_prompts`): IoU
    after one click at the structure's centre, clicks to reach IoU 0.85 (at most
-   ``max_clicks``), IoU with the tight box; per structure name and overall.
+   ``max_clicks``), IoU with the tight box; per structure name and overall; and, where the
+   structure lies inside a larger one, the IoU of the first click's alternative with that one.
 
 ``--smoke`` runs every stage with tiny counts (the test uses it); ``--install DEST`` copies
 the finished model files to ``DEST``. The training writes a checkpoint every
@@ -42,7 +45,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engine.heads.kinds.prompt import tight_box
+from engine.heads.kinds.prompt import DISTINCT, tight_box, whole
 from engine.tasks.prompting import centre
 from training.recipes import extend
 from training.recipes.config import SCENES
@@ -116,6 +119,13 @@ class Structure:
     mask: np.ndarray  # original-frame bool
     model_mask: np.ndarray  # model-input bool of the view the head is trained on
     view: int = -1  # index into the training set's stored features (-1: not stored)
+    around: np.ndarray | None = None  # original-frame bool: the structure around it (``whole``)
+    model_around: np.ndarray | None = None  # model-input bool of ``around`` in the trained view
+
+    def targets(self) -> np.ndarray:
+        """``[2, h, w]`` model-input targets of the head's two outputs."""
+        around = self.model_mask if self.model_around is None else self.model_around
+        return np.stack([self.model_mask, around])
 
 
 def parts(frame: SimFrame, geometry: Any, min_area: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
@@ -128,6 +138,18 @@ def parts(frame: SimFrame, geometry: Any, min_area: int) -> Iterator[tuple[str, 
             small = geometry.image_to_model(mask.astype(np.float32)) >= 0.5
             if small.sum() >= min_area:
                 yield name, mask, small
+
+
+def structures(frame: SimFrame, geometry: Any, min_area: int, index: int, view: int = -1) -> list[Structure]:
+    """Every part of ``frame`` (:func:`parts`) as a :class:`Structure` with the structure around
+    it (``whole``)."""
+    labels = np.asarray(frame.result.truth.masks[frame.index])
+    found = []
+    for name, mask, small in parts(frame, geometry, min_area):
+        around = whole(mask, labels)
+        model_around = geometry.image_to_model(around.astype(np.float32)) >= 0.5
+        found.append(Structure(name, frame.scene, index, mask, small, view, around, model_around))
+    return found
 
 
 def next_click(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, bool] | None:
@@ -198,16 +220,17 @@ def _add(
     for f, p in batch:
         index = len(frames)
         frames.append((f, p))
-        whole = len(data.levels) + len(views)
+        frame_view = len(data.levels) + len(views)
         if keep_features:
             views.append((f"{f.key}:whole", p))
-        for name, mask, small in parts(f, p.geometry, recipe.min_area):
-            found.append(Structure(name, f.scene, index, mask, small, whole if keep_features else -1))
-            crop = zoom_crop(Prompt(box=tight_box(mask)), mask.shape) if keep_features else None
+        for s in structures(f, p.geometry, recipe.min_area, index, frame_view if keep_features else -1):
+            found.append(s)
+            crop = zoom_crop(Prompt(box=tight_box(s.mask)), s.mask.shape) if keep_features else None
             if crop is not None:
                 z = preprocess(f.frame, predictor.loaded.cfg, crop)
-                zoomed = z.geometry.image_to_model(mask.astype(np.float32)) >= 0.5
-                found.append(Structure(name, f.scene, index, mask, zoomed, len(data.levels) + len(views)))
+                zoomed = [z.geometry.image_to_model(m.astype(np.float32)) >= 0.5 for m in (s.mask, s.around)]
+                view = len(data.levels) + len(views)
+                found.append(replace(s, model_mask=zoomed[0], model_around=zoomed[1], view=view))
                 views.append((f"{f.key}:{crop}", z))
     for start in range(0, len(views), recipe.batch):
         chunk = views[start : start + recipe.batch]
@@ -228,7 +251,8 @@ def _batch_prompts(
     corrections: int,
     rng: np.random.Generator,
 ) -> Any:
-    """The prompt maps of one training batch (``mode``: click, box or correct)."""
+    """The prompt maps of one training batch (``mode``: click, box or correct) for the structures
+    ``targets`` ``[B, h, w]``; correction clicks follow the head's first output."""
     import torch
 
     from engine.heads.kinds.prompt import draw_prompt
@@ -257,8 +281,7 @@ def _batch_prompts(
     for _ in range(corrections):
         with torch.no_grad():
             out = head(feats, images, torch.from_numpy(maps))
-        pick = out["quality"].argmax(1)
-        logits = out["masks"][torch.arange(len(targets)), pick].numpy()
+        logits = out["masks"][:, 0].numpy()
         for b, t in enumerate(targets):
             click = next_click(logits[b] > 0, t)
             if click is not None:
@@ -318,7 +341,8 @@ def train_head(
         ]
         feats.append(torch.zeros(0))  # level 4 is not read by the head
         images = torch.from_numpy(np.stack([data.images[s.view] for s in chosen]).astype(np.float32))
-        targets = np.stack([s.model_mask for s in chosen])
+        pairs = np.stack([s.targets() for s in chosen])
+        targets = pairs[:, 0]
         u = rng.random()
         mode = (
             "box"
@@ -331,7 +355,7 @@ def train_head(
         head.eval()
         prompts = _batch_prompts(head, feats, images, targets, mode, corrections, rng)
         head.train()
-        loss = loss_fn(head(feats, images, prompts), torch.from_numpy(targets[:, None].astype(np.float32)))
+        loss = loss_fn(head(feats, images, prompts), torch.from_numpy(pairs.astype(np.float32)))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -380,29 +404,33 @@ def evaluate_prompts(
         prompt = Prompt()
         pred = np.zeros_like(s.mask)
         ious: list[float] = []
+        first: Any = None
         while len(ious) < max_clicks:
             click = next_click(pred, s.mask)
             if click is None:
                 break
             prompt = prompt.with_point(*click)
             result = run(replace(prompt, mask=pred.astype(np.float32) if ious else None))
+            first = first or result
             pred = result.mask
             ious.append(iou(pred, s.mask))
             if ious[-1] >= IOU_TARGET:
                 break
         box = run(Prompt(box=tight_box(s.mask)))
         reached = next((k + 1 for k, v in enumerate(ious) if v >= IOU_TARGET), None)
-        rows.append(
-            {
-                "name": s.name,
-                "scene": s.scene,
-                "area_px": int(s.mask.sum()),
-                "iou_1click": ious[0] if ious else 1.0,
-                "clicks_to_85": reached if reached is not None else max_clicks,
-                "reached_85": reached is not None,
-                "iou_box": iou(box.mask, s.mask),
-            }
-        )
+        row = {
+            "name": s.name,
+            "scene": s.scene,
+            "area_px": int(s.mask.sum()),
+            "iou_1click": ious[0] if ious else 1.0,
+            "clicks_to_85": reached if reached is not None else max_clicks,
+            "reached_85": reached is not None,
+            "iou_box": iou(box.mask, s.mask),
+        }
+        if first is not None and s.around is not None and iou(s.around, s.mask) < DISTINCT:
+            row["iou_alt_1click"] = iou(first.alternative, s.around)  # the larger reading
+            row["alt_offered"] = first.offers_alternative()
+        rows.append(row)
         predictor.cache.clear()
     return rows
 
@@ -421,6 +449,11 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         }
 
     out = {**figures(rows, ""), "structures": float(len(rows))}
+    nested = [r for r in rows if "iou_alt_1click" in r]
+    if nested:  # structures inside a larger one: the first click's alternative against that one
+        out["nested"] = float(len(nested))
+        out["miou_alt_1click"] = float(np.mean([r["iou_alt_1click"] for r in nested]))
+        out["alt_offered"] = float(np.mean([r["alt_offered"] for r in nested]))
     for name in sorted({r["name"] for r in rows}):
         out.update(figures([r for r in rows if r["name"] == name], f"{name}."))
     return out

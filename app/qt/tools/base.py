@@ -91,6 +91,14 @@ class Tool:
         """Something is shown that Enter would keep or Esc drop."""
         return bool(self.preview) or self.preview_mask is not None
 
+    @property
+    def has_other(self) -> bool:
+        """The proposal has another reading that Tab would show."""
+        return False
+
+    def show_other(self) -> None:
+        """Show the proposal's other reading instead (Tab); nothing where there is none."""
+
     def accept(self) -> Command | None:
         """Keep what the tool proposes (Enter); returns the command applied, if any."""
         return None

@@ -3,8 +3,10 @@
 Left click adds a positive point (the structure), right click a negative one (not the
 structure), a left drag draws the box around it. After each prompt the model's mask shows as a
 preview, not in the document: Enter paints it with the active label as one undoable edit, Esc
-drops it and the document is as it was. Each prompt after the first also gives the model the
-mask shown before, as the prompt head was trained to refine its own answer.
+drops it and the document is as it was. Where a click has two readings (the LV cavity, and the
+whole ventricle around it) Tab shows the other one, and Enter keeps the one shown. Each prompt
+after the first also gives the model the mask shown before, as the prompt head was trained to
+refine its own answer.
 """
 
 from __future__ import annotations
@@ -91,6 +93,18 @@ class SmartTool(Tool):
         self._show()
 
     # -- keep or drop ------------------------------------------------------------------------
+    @property
+    def has_other(self) -> bool:
+        return self.answer is not None and self.answer.other is not None
+
+    def show_other(self) -> None:
+        """Show the answer's other reading (the structure around the clicked one, or back)."""
+        if self.answer is None or self.answer.other is None:
+            return
+        self.answer = self.answer.swapped()
+        self.ctx.report(self.answer.line())
+        self._show()
+
     @property
     def pending(self) -> bool:
         return self.answer is not None or bool(self.preview_marks) or self.box is not None

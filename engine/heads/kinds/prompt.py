@@ -3,7 +3,7 @@
 A :class:`Prompt` holds positive and negative points, an optional box and an optional previous
 mask, all in original-frame pixels. :func:`prompt_maps` draws it at model input size (the
 network's four prompt channels, ``engine.heads.prompt``); :class:`PromptTask` turns the head's
-outputs back into an original-frame :class:`PromptResult` (mask, predicted IoU, the next best
+outputs back into an original-frame :class:`PromptResult` (mask, predicted IoU, the enclosing
 alternative, area in mm² where the frame is calibrated). :func:`segment` runs one prompt on one
 frame through ``Predictor.run_prompted``, so the encoder runs once per frame and every later
 click runs the decoder alone.
@@ -118,6 +118,44 @@ def hole(mask: np.ndarray) -> tuple[float, float] | None:
     return (x, y) if depth >= HOLE_MIN_PX else None
 
 
+def filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with every hole filled (a ring becomes the disc it bounds)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    out = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
+    return out.astype(bool) | mask.astype(bool)
+
+
+ENCLOSED = 0.9  # share of a part inside another structure's filled outline for it to count as enclosed
+
+
+def whole(part: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """The larger reading of a click on ``part``: the structure around it, filled.
+
+    Where another connected part of the label map ``labels`` encloses ``part`` (at least
+    ``ENCLOSED`` of it inside that part's filled outline: the LV cavity inside the myocardium),
+    the smallest such outline, filled, with ``part``; otherwise ``part`` with its holes filled
+    (the myocardium ring becomes the whole LV; a compact structure stays itself). The prompt
+    head's second output is trained on it, so one click on the cavity gives the cavity and, as
+    its alternative, the whole ventricle.
+    """
+    part = np.asarray(part, bool)
+    best: np.ndarray | None = None
+    if labels is not None and part.any():
+        labels = np.asarray(labels)
+        size = int(part.sum())
+        for value in np.unique(labels[labels > 0]):
+            count, comp = cv2.connectedComponents((labels == value).astype(np.uint8), connectivity=8)
+            for c in range(1, count):
+                other = comp == c
+                if (other & part).any():
+                    continue  # the part itself (or a part it touches is not around it)
+                outline = filled(other)
+                if (outline & part).sum() >= ENCLOSED * size and (best is None or outline.sum() < best.sum()):
+                    best = outline
+    return (best | part) if best is not None else filled(part)
+
+
 def tight_box(mask: np.ndarray) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1) of the mask's pixels (inclusive)."""
     ys, xs = np.nonzero(mask)
@@ -204,8 +242,10 @@ class PromptResult:
         frame: frame index.
         mask: ``[H, W]`` bool.
         quality: the head's predicted IoU of ``mask``, in [0, 1].
-        alternative: the next best mask for the same prompt.
-        alternative_quality: its predicted IoU.
+        alternative: the larger reading of the same prompt, the structure around the one
+            asked for, filled (the whole LV for a click in its cavity or on its wall;
+            ``whole``); equal to ``mask`` where nothing encloses it.
+        alternative_quality: its predicted IoU with that larger structure.
         area: the mask's area (mm² where its pixels share a calibrated region, else px²).
         model: the model version.
     """
@@ -217,6 +257,19 @@ class PromptResult:
     alternative_quality: float
     area: Quantity
     model: ModelRef
+
+    def offers_alternative(self) -> bool:
+        """Whether the alternative is worth showing: a mask of its own (IoU with ``mask`` below
+        ``DISTINCT``) that the head rates at least ``ALTERNATIVE_QUALITY``."""
+        if not self.alternative.any() or self.alternative_quality < ALTERNATIVE_QUALITY:
+            return False
+        inter = np.logical_and(self.mask, self.alternative).sum()
+        union = np.logical_or(self.mask, self.alternative).sum()
+        return bool(inter < DISTINCT * union)
+
+
+DISTINCT = 0.9  # IoU with the answer below which the alternative is a different mask
+ALTERNATIVE_QUALITY = 0.5  # the least predicted IoU of an alternative worth showing
 
 
 def prompted_parts(mask: np.ndarray, prompt: Prompt | None) -> np.ndarray:
@@ -250,8 +303,9 @@ def prompted_parts(mask: np.ndarray, prompt: Prompt | None) -> np.ndarray:
 
 
 class PromptTask:
-    """The prompt head's ``masks`` ``[2, h, w]`` and ``quality`` ``[2]`` -> a :class:`PromptResult`,
-    the better-scored output first, each kept to the parts the prompt asks for (``prompted_parts``)."""
+    """The prompt head's ``masks`` ``[2, h, w]`` and ``quality`` ``[2]`` -> a :class:`PromptResult`:
+    output 0 is the structure asked for, output 1 the structure around it (``whole``), each kept
+    to the parts the prompt asks for (``prompted_parts``)."""
 
     def __init__(self, cfg: ModelCfg, ref: ModelRef) -> None:
         head = head_cfg(cfg, "prompt")
@@ -262,15 +316,12 @@ class PromptTask:
     ) -> PromptResult:
         logits = np.asarray(outputs["masks"], np.float32)
         quality = np.asarray(outputs["quality"], np.float32).reshape(-1)
-        order = np.argsort(-quality, kind="stable")
-        masks = [
-            prompted_parts(ctx.geometry.scores_to_original(logits[k : k + 1])[0] > 0, prompt)
-            for k in order[:2]
-        ]
-        best, other = int(order[0]), int(order[min(1, len(order) - 1)])
-        area = units.area("mask area", masks[0], ctx.calibration, ctx.index)
+        mask, alternative = (
+            prompted_parts(ctx.geometry.scores_to_original(logits[k : k + 1])[0] > 0, prompt) for k in (0, 1)
+        )
+        area = units.area("mask area", mask, ctx.calibration, ctx.index)
         return PromptResult(
-            ctx.index, masks[0], float(quality[best]), masks[-1], float(quality[other]), area, self.info.model
+            ctx.index, mask, float(quality[0]), alternative, float(quality[1]), area, self.info.model
         )
 
     def summarize(
@@ -330,23 +381,26 @@ def _drafts(r: PromptResult, label_id: LabelIds, out: Drafts) -> None:
 
 
 def _target(t: Any, g: Geometry, s: Any) -> np.ndarray:
-    """A label map (or one mask) -> one structure's model-input mask ``[1, H, W]``: a connected
-    part of a label, chosen by the map's content (the same sample always trains the same part)."""
+    """A label map (or one mask) -> one structure's model-input masks ``[2, H, W]``: a connected
+    part of a label, chosen by the map's content (the same sample always trains the same part),
+    and the structure around it (``whole``), one per output of the head."""
     labels = np.asarray(t)
     parts = []
     for value in np.unique(labels[labels > 0]):
         count, comp = cv2.connectedComponents((labels == value).astype(np.uint8), connectivity=8)
         parts += [comp == c for c in range(1, count)]
     if not parts:
-        return np.zeros((1, *g.input_size), np.float32)
+        return np.zeros((2, *g.input_size), np.float32)
     rng = np.random.default_rng(zlib.crc32(labels.tobytes()))
     mask = parts[int(rng.integers(len(parts)))]
-    return (g.image_to_model(mask.astype(np.float32)) >= 0.5)[None].astype(np.float32)
+    pair = [mask, whole(mask, labels)]
+    return np.stack([g.image_to_model(m.astype(np.float32)) >= 0.5 for m in pair]).astype(np.float32)
 
 
 def _train_inputs(target: Any) -> dict[str, Any]:
-    """Training prompts from batched target masks ``[B, 1, H, W]``: per sample a positive click at
-    the centre, a click anywhere inside, or the tight box (a half, a quarter, a quarter)."""
+    """Training prompts from batched targets ``[B, 2, H, W]`` (the structure, and the structure
+    around it): per sample a positive click at the structure's centre, a click anywhere inside
+    it, or its tight box (a half, a quarter, a quarter)."""
     import torch
 
     masks = target.detach().cpu().numpy()[:, 0] > 0.5

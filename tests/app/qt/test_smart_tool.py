@@ -382,3 +382,50 @@ def test_enter_and_esc_on_the_viewer_keep_and_drop(smart, no_warming, qtbot, mou
     QTest.keyClick(window.view, Qt.Key.Key_Return)
     assert not window.tool.pending
     np.testing.assert_array_equal(doc.mask(0) == 1, preview)
+
+
+@pytest.fixture
+def two_reading_model(prompt_state):
+    """The tiny prompt model with its second output made the whole frame, rated high: every
+    click then has a larger other reading than the first output's mask."""
+    from engine.model_card import ModelCard
+    from engine.model_store import save_version
+
+    cfg, state = prompt_state
+    state = {k: v.clone() for k, v in state.items()}
+    state["heads.prompt.out.weight"][1] = 0.0
+    state["heads.prompt.out.bias"][1] = 5.0
+    state["heads.prompt.quality.2.bias"][:] = 8.0
+    return save_version(ModelCard.from_cfg(replace(cfg, version="2")), state)
+
+
+def test_tab_shows_the_other_reading_and_enter_keeps_the_one_shown(
+    make_window, sample_file, two_reading_model, no_warming, mouse, qtbot
+):
+    from PySide6.QtTest import QTest
+
+    window = make_window()
+    window.refresh_models()
+    assert window.open_path(sample_file)
+    window.inference.select_model(f"{two_reading_model.name}@{two_reading_model.version}")
+    doc = window.doc
+    window.set_tool("smart")
+    assert not window.actions["tool.other"].isEnabled(), "nothing proposed: Tab is the focus chain's"
+    mouse.drag(window, [(40, 60)])
+    tool = window.tool
+    first, first_area = tool.preview_mask.copy(), tool.answer.area
+    assert 0 < first.sum() < first.size and tool.has_other
+    assert window.actions["tool.other"].isEnabled() and "Tab shows the other reading" in window.last_message
+    window.activateWindow()
+    window.view.setFocus()
+    qtbot.waitUntil(lambda: window.view.hasFocus())
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)
+    assert tool.preview_mask.all(), "the larger reading (here the whole frame) is shown"
+    assert window.view.preview.shown and f"other reading ({first_area})" in window.last_message
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)
+    np.testing.assert_array_equal(tool.preview_mask, first)  # and back
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)
+    assert not doc.masks, "showing a reading changes nothing in the document"
+    QTest.keyClick(window.view, Qt.Key.Key_Return)
+    assert (doc.mask(0) == 1).all() and doc.history.can_undo, "Enter keeps the reading shown"
+    assert not window.actions["tool.other"].isEnabled()
