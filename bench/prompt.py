@@ -7,7 +7,10 @@ connected part of every labelled structure of the held-out simulated scenes (tes
 never used in training), at the recipe's render sizes; one click at the structure's centre
 (``miou_1click``), correction clicks at the centre of the largest error region until IoU 0.85
 (``noc_85``, at most 20; ``reached_85`` the share that got there) and the tight box
-(``miou_box``), all in original-frame pixels through the engine. Beside them, in the same run,
+(``miou_box``), all in original-frame pixels through the engine; for the structures that lie
+inside a larger one (the LV cavity and its wall, ``nested``), the first click's alternative
+against that larger structure (``miou_alt_1click``) and the share where the head offered it
+(``alt_offered``). Beside them, in the same run,
 OpenCV's GrabCut from the same box (``grabcut_miou_box``, ``grabcut_ms``): the classical
 interactive baseline.
 
@@ -120,6 +123,11 @@ def main() -> int:
         "noc_85": round(figures["noc_85"], 3),
         "reached_85": round(figures["reached_85"], 4),
         "miou_box": round(figures["miou_box"], 4),
+        # structures inside a larger one (the LV cavity, its wall): the first click's
+        # alternative against that larger structure, and how often the head offered it
+        "nested": int(figures.get("nested", 0)),
+        "miou_alt_1click": round(figures.get("miou_alt_1click", float("nan")), 4),
+        "alt_offered": round(figures.get("alt_offered", float("nan")), 4),
         "grabcut_miou_box": round(float(np.mean(grab)), 4),
         "grabcut_ms": round(float(np.median(grab_ms)), 1),
         "per_structure": {

@@ -5,8 +5,9 @@
 Uses ``tools/screenshots.py``'s window driver and the bundled demo model, which must have a
 prompt head (the script stops and says so otherwise). One click on the lesion gives the
 proposed mask (16); Enter keeps it and the prompt head carries it through the cine from the
-Correct next panel, which lists the frames whose predicted quality dropped (17). Without a
-display it falls back to Qt's offscreen platform.
+Correct next panel, which lists the frames whose predicted quality dropped (17). On the cardiac
+sample a click in the LV cavity and Tab show the click's other reading, the whole ventricle
+(24). Without a display it falls back to Qt's offscreen platform.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ for path in (ROOT, ROOT / "tools"):
 from screenshots import DEFAULT_MODEL, RUN_TIMEOUT_S, Shooter, pick_model, private_session, say  # noqa: E402
 
 LESION = (240.0, 235.0)  # frame pixels of the lesion's centre in breast_lesion_cine.dcm, frame 0
+LV_CAVITY = (305.0, 262.0)  # frame pixels inside the LV cavity of cardiac_lv_cine.dcm, frame 0
 PROPAGATE_TO = 8  # the last frame the mask is carried to (a short span keeps the run short)
 
 
@@ -74,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{queue.status.text()} ({time.monotonic() - start:.0f} s)")
     doc.set_frame(PROPAGATE_TO // 2)
     s.shot("17_prompt_propagation_queue")
+
+    s.open("cardiac_lv_cine.dcm")
+    w.set_tool("smart")
+    w.actions["tool.smart"].setChecked(True)
+    s.gesture("smart", [LV_CAVITY], clicks=True)
+    say(w.last_message)
+    w.other_proposal()  # Tab
+    say(w.last_message)
+    s.shot("24_smart_tool_other_reading")
     w.close()
     return 0
 
