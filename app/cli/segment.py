@@ -6,7 +6,9 @@ pixel); a point ending in ``,bg`` is a negative click (not the structure). With
 ``--propagate A-B`` the mask is carried from frame N to every frame of A-B with the prompt
 head. Writes ``DIR/mask_NNNNN.png`` (0 or 255, the source's size) per frame and
 ``DIR/segment.json``: per frame the area (mm² where calibrated, else px²), the head's
-predicted IoU (``quality``) and the milliseconds the prompt took.
+predicted IoU (``quality``) and the milliseconds the prompt took. Where the head offers another
+reading of the prompt on frame N (the structure around the one asked for: the whole LV for a
+click in its cavity), it is written too, as ``DIR/alternative_NNNNN.png`` with its area.
 """
 
 from __future__ import annotations
@@ -71,11 +73,12 @@ def parse_span(text: str) -> tuple[int, int]:
     return a, b
 
 
-def _entry(timed: Any) -> dict[str, Any]:
+def _entry(timed: Any, alternative: Any = None) -> dict[str, Any]:
+    """One frame of segment.json; ``alternative`` (its area) where the other reading was written."""
     from engine.results_json import number, quantity
 
     r = timed.result
-    return {
+    entry = {
         "frame": r.frame,
         "mask_png": f"mask_{r.frame:05d}.png",
         "area": quantity(r.area),
@@ -84,16 +87,29 @@ def _entry(timed: Any) -> dict[str, Any]:
         "ms": number(timed.ms, 1),
         "encoded": timed.encoded,
     }
+    if alternative is not None:
+        entry.update(alternative_png=f"alternative_{r.frame:05d}.png", alternative_area=quantity(alternative))
+    return entry
+
+
+def _frame(timed: Any) -> int:
+    return int(timed.result.frame)
+
+
+def _write_png(path: Path, mask: Any) -> None:
+    import cv2
+
+    if not cv2.imwrite(str(path), mask.astype("uint8") * 255):
+        raise EchoCareError(path, "cannot write PNG file")
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the model and the cine, prompt, propagate, write the masks and segment.json."""
-    import cv2
-
     from engine.factory import load_model
     from engine.heads.kinds.prompt import Prompt
     from engine.inference import Predictor
     from engine.io import open_cine
+    from engine.tasks import units
     from engine.tasks.outputs import check_output_folder
     from engine.tasks.prompting import PromptSession
 
@@ -117,9 +133,12 @@ def run(args: argparse.Namespace) -> int:
             results += list(session.propagate(args.frame, first.result.mask, min(span), max(span)))
         args.out.mkdir(parents=True, exist_ok=True)
         for timed in results:
-            path = args.out / f"mask_{timed.result.frame:05d}.png"
-            if not cv2.imwrite(str(path), timed.result.mask.astype("uint8") * 255):
-                raise EchoCareError(path, "cannot write PNG file")
+            _write_png(args.out / f"mask_{timed.result.frame:05d}.png", timed.result.mask)
+        other = None
+        if first.result.offers_alternative():
+            r = first.result
+            _write_png(args.out / f"alternative_{r.frame:05d}.png", r.alternative)
+            other = units.area("mask area", r.alternative, cine.calibration_for(r.frame), r.frame)
         doc = {
             "schema": SCHEMA,
             "source": str(cine.path),
@@ -129,12 +148,13 @@ def run(args: argparse.Namespace) -> int:
                 "points": [list(p) for p in points],
                 "box": list(box) if box else None,
             },
-            "frames": [_entry(t) for t in sorted(results, key=lambda t: t.result.frame)],
+            "frames": [_entry(t, other if t is first else None) for t in sorted(results, key=_frame)],
         }
         (args.out / "segment.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     area, quality = first.result.area, first.result.quality
+    also = f"; other reading {other.value:.1f} {other.unit}" if other is not None else ""
     print(
-        f"frame {args.frame}: {area.value:.1f} {area.unit} (quality {quality:.2f}, {first.ms:.0f} ms); "
+        f"frame {args.frame}: {area.value:.1f} {area.unit} (quality {quality:.2f}, {first.ms:.0f} ms){also}; "
         f"{len(results)} mask(s) -> {args.out}"
     )
     return 0

@@ -54,7 +54,28 @@ def test_a_click_and_a_propagation_write_masks_and_segment_json(tmp_path, prompt
         assert f["area"]["unit"] == "mm2"
         assert f["area"]["value"] == pytest.approx((mask == 255).sum() * 0.09, abs=0.01)
         assert 0 <= f["quality"] <= 1 and f["ms"] > 0
+        assert "alternative_png" not in f or f["frame"] == 3, "only the prompted frame's other reading"
     assert "frame 3:" in capsys.readouterr().out
+
+
+def test_the_other_reading_is_written_beside_the_mask(tmp_path, prompt_model, cine_file, capsys):
+    loaded = load_model(prompt_model.name, device="cpu")
+    cfg, state = loaded.cfg, {k: v.clone() for k, v in loaded.module.state_dict().items()}
+    state["heads.prompt.out.weight"][1] = 0.0  # the second output: the whole frame, rated high
+    state["heads.prompt.out.bias"][1] = 5.0
+    state["heads.prompt.quality.2.bias"][:] = 8.0
+    two = save_version(ModelCard.from_cfg(replace(cfg, version="2")), state)
+    out = tmp_path / "seg"
+    argv = ["segment", str(cine_file), "--model", f"{two.name}@{two.version}", "--point", "64,48"]
+    assert main([*argv, "--out", str(out)]) == 0
+    (f,) = json.loads((out / "segment.json").read_text())["frames"]
+    other = cv2.imread(str(out / f["alternative_png"]), cv2.IMREAD_UNCHANGED)
+    mask = cv2.imread(str(out / f["mask_png"]), cv2.IMREAD_UNCHANGED)
+    assert other.shape == mask.shape == (96, 128) and (other == 255).all()
+    assert (mask == 255).sum() < other.size, "the answer itself is the first output's"
+    assert f["alternative_area"]["value"] == pytest.approx(96 * 128 * 0.09, abs=0.01)
+    assert f["alternative_quality"] > 0.9
+    assert "other reading 1105.9 mm2" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
