@@ -39,10 +39,10 @@ import cv2
 import torch
 
 from engine.factory import load_model
-from engine.heads.kinds.prompt import Prompt
+from engine.heads.kinds.prompt import Prompt, iou
 from engine.inference import Predictor
 from engine.tasks.prompting import PromptSession
-from training.recipes.prompt import PromptRecipe, encode_split, evaluate_prompts, iou, summary, tight_box
+from training.recipes.prompt import PromptRecipe, encode_split, evaluate_prompts, summary, tight_box
 
 
 def grabcut(frame: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:

@@ -112,11 +112,11 @@ def score(source: str, frames_n: int, seeds: int, size: int) -> dict:
 def score_prompt(frames_n: int, seeds: int, size: int) -> dict:
     """Propagation with the demo model's prompt head from one prompted frame, per label."""
     from engine.factory import load_model
-    from engine.heads.kinds.prompt import Prompt
+    from engine.heads.kinds.prompt import Prompt, iou
     from engine.inference import Predictor
     from engine.io.memory import ArrayCine
     from engine.tasks.prompting import PromptSession
-    from training.recipes.prompt import iou, next_click
+    from training.recipes.prompt import next_click
 
     loaded = load_model(DEMO, device="cpu")
     if "prompt" not in loaded.cfg.heads_by_name:

@@ -45,7 +45,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engine.heads.kinds.prompt import DISTINCT, tight_box, whole
+from engine.heads.kinds.prompt import DISTINCT, iou, tight_box, whole
 from engine.tasks.prompting import centre
 from training.recipes import extend
 from training.recipes.config import SCENES
@@ -165,11 +165,6 @@ def next_click(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, bool]
         if best is None or dist[y, x] > best[0]:
             best = (float(dist[y, x]), float(x), float(y), positive)
     return None if best is None else (best[1], best[2], best[3])
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 @dataclass

@@ -156,6 +156,12 @@ def whole(part: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     return (best | part) if best is not None else filled(part)
 
 
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
 def tight_box(mask: np.ndarray) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1) of the mask's pixels (inclusive)."""
     ys, xs = np.nonzero(mask)
@@ -263,9 +269,7 @@ class PromptResult:
         ``DISTINCT``) that the head rates at least ``ALTERNATIVE_QUALITY``."""
         if not self.alternative.any() or self.alternative_quality < ALTERNATIVE_QUALITY:
             return False
-        inter = np.logical_and(self.mask, self.alternative).sum()
-        union = np.logical_or(self.mask, self.alternative).sum()
-        return bool(inter < DISTINCT * union)
+        return iou(self.mask, self.alternative) < DISTINCT
 
 
 DISTINCT = 0.9  # IoU with the answer below which the alternative is a different mask
