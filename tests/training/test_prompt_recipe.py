@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from training.recipes.prompt import SMOKE, next_click, run_recipe, summary, tight_box
+from training.recipes.prompt import SMOKE, head_stride, next_click, run_recipe, summary, tight_box
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,7 @@ def test_the_head_is_added_and_nothing_else_changes(smoke_run):
     )
     loaded = load_model(folder, device="cpu")
     assert "prompt" in loaded.cfg.heads_by_name and loaded.cfg.heads[-1].name == "prompt"
+    assert loaded.cfg.heads_by_name["prompt"].params["stride"] == 1, "a 64 px input keeps full resolution"
     metrics = loaded.card.metrics
     for key in ("miou_1click", "noc_85", "miou_box", "structures"):
         assert f"test.prompt.{key}" in metrics
@@ -86,6 +87,10 @@ def test_the_written_model_answers_echocare_segment(smoke_run, tmp_path, capsys)
     mask = cv2.imread(str(out / "mask_00000.png"), cv2.IMREAD_UNCHANGED)
     assert mask.shape == (90, 120)
     assert json.loads((out / "segment.json").read_text())["frames"][0]["area"]["unit"] == "px2"
+
+
+def test_the_head_answers_at_half_resolution_from_a_256_px_input_up():
+    assert [head_stride(s) for s in ((128, 128), (240, 320), (256, 256), (512, 384))] == [1, 1, 2, 2]
 
 
 def test_the_correction_click_goes_to_the_centre_of_the_larger_error():

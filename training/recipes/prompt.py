@@ -66,6 +66,9 @@ class PromptRecipe:
         sizes: render sizes (H, W) used in turn.
         train_seed, test_seed: the splits' simulator seed bases.
         width: the head's decoder width.
+        stride: the head's output stride (``PromptHead``); 0 picks 2 for a model input of 256
+            pixels or more (the last block then runs at 128 px or finer, as at a 128 px input)
+            and 1 below that.
         steps, batch_size, lr, weight_decay: training (AdamW, cosine decay).
         box_share, correction_share: shares of batches prompted with a box, and with a click
             followed by correction clicks (the rest: one click).
@@ -84,6 +87,7 @@ class PromptRecipe:
     train_seed: int = 3
     test_seed: int = 9001
     width: int = 32
+    stride: int = 0
     steps: int = 6000
     batch_size: int = 12
     lr: float = 2e-3
@@ -454,6 +458,12 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return out
 
 
+def head_stride(input_size: Sequence[int]) -> int:
+    """The prompt head's output stride for a model input of ``input_size`` (H, W): 2 from 256
+    pixels up, so the decoder's last block stays at 128 px or finer, else 1."""
+    return 2 if min(int(v) for v in input_size) >= 256 else 1
+
+
 def run_recipe(model: Path, out: Path, recipe: PromptRecipe, command: str = "", resume: bool = False) -> Path:
     """The whole recipe; returns the written model folder ``out/<name>``.
 
@@ -474,7 +484,9 @@ def run_recipe(model: Path, out: Path, recipe: PromptRecipe, command: str = "", 
     torch.manual_seed(recipe.seed)
     source = load_model(model, device="cpu")
     base = source.cfg
-    head_cfg = HeadCfg("prompt", "prompt", (), {"width": recipe.width, "levels": [3, 2, 1, 0]})
+    stride = recipe.stride or head_stride(base.input_size)
+    params = {"width": recipe.width, "levels": [3, 2, 1, 0], "stride": stride}
+    head_cfg = HeadCfg("prompt", "prompt", (), params)
     new_cfg = replace(base, heads=(*(h for h in base.heads if h.name != "prompt"), head_cfg))
     head = create_model(new_cfg).heads["prompt"]
     predictor = Predictor(source, backend="torch", device="cpu", precision="fp32", batch_size=recipe.batch)

@@ -50,8 +50,9 @@ def loaded_model(cfg):
     )
 
 
-def test_outputs_two_masks_with_a_quality_each_and_runs_without_a_prompt():
-    head = PromptHead(SPEC, width=8).eval()
+@pytest.mark.parametrize("stride", [1, 2])
+def test_outputs_two_masks_with_a_quality_each_and_runs_without_a_prompt(stride):
+    head = PromptHead(SPEC, width=8, stride=stride).eval()
     image = torch.zeros(2, 3, 64, 64)
     out = head(pyramid(2), image, torch.zeros(2, 4, 64, 64))
     assert out["masks"].shape == (2, 2, 64, 64) and out["quality"].shape == (2, 2)
@@ -197,9 +198,15 @@ def test_each_click_reuses_the_frames_features_and_runs_the_head_alone(monkeypat
         Predictor(plain, backend="torch", device="cpu").run_prompted("prompt", ["k"], prep.image[None], {})
 
 
-def test_the_head_learns_a_structure_and_the_one_around_it_from_one_click_and_the_metric_scores_both():
+def test_an_output_stride_other_than_1_or_2_is_refused():
+    with pytest.raises(ValueError, match="stride must be 1 or 2"):
+        PromptHead(SPEC, width=8, stride=4)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_the_head_learns_a_structure_and_the_one_around_it_from_one_click_and_the_metric_scores_both(stride):
     torch.manual_seed(0)
-    head = PromptHead(SPEC, width=8)
+    head = PromptHead(SPEC, width=8, stride=stride)
     loss_fn = PromptLoss()
     yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
     r2 = (xx - 36) ** 2 + (yy - 28) ** 2
