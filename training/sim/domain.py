@@ -98,6 +98,10 @@ class DomainRanges:
     lesion_zoom_depth_mm: tuple[float, float] = (15.0, 25.0)
     lesion_zoom_radius: tuple[float, float] = (0.2, 0.45)  # mean radius, a share of the field's depth
     lesion_zoom_background: dict[str, float] = field(default_factory=lambda: {"plain": 0.6, "layers": 0.4})
+    # the share of near-isoechoic ("iso") lesion frames drawn as plain discs: benign (smooth),
+    # round, no halo and no posterior effect, so the lesion differs from the tissue by its mean
+    # level alone (as a phantom's contrast target does); drawn from its own stream
+    lesion_plain_iso_p: float = 0.0
 
 
 DEFAULT_RANGES = DomainRanges()
@@ -265,6 +269,9 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
             options["count"] = 1  # one lesion fills the zoomed field
             options["margin_mm"] = 0.5
             options["background"] = _pick(zoom, ranges.lesion_zoom_background)
+    plain = np.random.default_rng([int(seed), 0x1500]).random() < ranges.lesion_plain_iso_p
+    if scene == "lesion" and options["echo"] == "iso" and plain:
+        options.update(malignant=False, disc=True, halo=None, posterior="none")
     cfg = SimConfig(height=height, width=width, probe=probe, imaging=imaging, overlay=text)
     return Acquisition(scene, geometry, cfg, options, gamma, quality if compressed else None, doppler)
 

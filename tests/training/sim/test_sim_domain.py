@@ -170,3 +170,24 @@ def test_lesions_that_find_no_room_after_the_first_are_left_out_not_fatal() -> N
 def _box_area(box: np.ndarray) -> float:
     x0, y0, x1, y1 = np.asarray(box, np.float64)
     return float(np.pi / 4 * (x1 - x0) * (y1 - y0))  # an ellipse inscribed in the box
+
+
+def test_plain_near_isoechoic_lesions_differ_by_level_alone_and_leave_other_draws_as_they_were() -> None:
+    from training.sim.domain import ranges_with
+
+    plain = ranges_with({"lesion_plain_iso_p": 1.0, "lesion_echo": {"iso": 1}})
+    half = ranges_with({"lesion_plain_iso_p": 0.5})
+    for seed in range(40):
+        d = draw("lesion", seed, plain)
+        assert d.options["echo"] == "iso" and d.options["disc"] and not d.options["malignant"]
+        assert d.options["halo"] is None and d.options["posterior"] == "none"
+        base, some = draw("lesion", seed), draw("lesion", seed, half)
+        assert "disc" not in base.options, "off by default: the recipes' data stay as they were"
+        kept = {k: v for k, v in some.options.items() if k not in ("disc", "malignant", "halo", "posterior")}
+        assert kept == {k: v for k, v in base.options.items() if k in kept} and some.cfg == base.cfg
+    discs = [draw("lesion", s, half) for s in range(300)]
+    iso = [d for d in discs if d.options["echo"] == "iso"]
+    assert 0.3 < np.mean([bool(d.options.get("disc")) for d in iso]) < 0.7
+    assert not any(d.options.get("disc") for d in discs if d.options["echo"] != "iso")
+    values = simulate_randomised("lesion", 3, plain).truth.values
+    assert 0.8 < values["width_mm"].value / values["height_mm"].value < 1.25, "a nearly round disc"

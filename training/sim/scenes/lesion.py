@@ -37,13 +37,15 @@ def breast_layers(rng: np.random.Generator, depth_mm: float) -> tuple[Layer, ...
     )
 
 
-def lesion_shape(rng: np.random.Generator, cx: float, cz: float, radius: float, malignant: bool) -> Radial:
-    """A smooth oval (benign-like) or an irregular, spiculated outline (malignant-like)."""
+def lesion_shape(
+    rng: np.random.Generator, cx: float, cz: float, radius: float, malignant: bool, disc: bool = False
+) -> Radial:
+    """A smooth oval (benign-like; nearly round with ``disc``) or an irregular, spiculated
+    outline (malignant-like)."""
     if not malignant:
         harmonics = tuple((k, rng.uniform(0.0, 0.05), rng.uniform(0, 2 * np.pi)) for k in (2, 3))
-        return Radial(
-            cx, cz, radius, harmonics, (), aspect=rng.uniform(0.55, 0.85), angle=rng.uniform(-0.2, 0.2)
-        )
+        aspect = rng.uniform(0.9, 1.1) if disc else rng.uniform(0.55, 0.85)
+        return Radial(cx, cz, radius, harmonics, (), aspect=aspect, angle=rng.uniform(-0.2, 0.2))
     harmonics = tuple((k, rng.uniform(0.04, 0.1), rng.uniform(0, 2 * np.pi)) for k in range(3, 8))
     n_spikes = int(rng.integers(6, 14))
     spikes = tuple(
@@ -75,12 +77,13 @@ def _place(
     radius_mm: tuple[float, float] = (4.0, 9.0),
     others: tuple[Radial, ...] = (),
     margin_mm: float = 2.0,
+    disc: bool = False,
 ) -> Radial:
     """A lesion between ``top`` and ``bottom`` (mm), inside the fan by ``margin_mm``, clear of ``others``."""
     rng = ctx.rng
     u0, u1 = ctx.scanner.beams.u_range
     for attempt in range(100):
-        shape = lesion_shape(rng, 0.0, 0.0, rng.uniform(*radius_mm) * 0.97**attempt, malignant)
+        shape = lesion_shape(rng, 0.0, 0.0, rng.uniform(*radius_mm) * 0.97**attempt, malignant, disc)
         extent = 1.02 * shape.max_radius()
         if bottom - top <= 2.0 * extent:
             continue
@@ -126,6 +129,7 @@ def lesion_scene(
     halo: float | None = None,
     posterior: str | None = None,
     margin_mm: float = 2.0,
+    disc: bool = False,
 ) -> SimResult:
     """Lesions in breast-like (or plain) tissue; the class is the margin/shadowing pattern.
 
@@ -144,6 +148,7 @@ def lesion_scene(
         posterior: ``"shadow"``, ``"enhance"`` or ``"none"``; ``None`` follows the class
             (shadow when malignant-like, slight enhancement otherwise).
         margin_mm: the least distance from a lesion to the edges of the fan.
+        disc: benign-like lesions nearly round (aspect 0.9-1.1) instead of oval (0.55-0.85).
 
     Returns:
         Frames (a short cine with probe drift when the configuration asks for several),
@@ -164,7 +169,7 @@ def lesion_scene(
     shapes: list[Radial] = []
     for _ in range(count):
         try:
-            shapes.append(_place(ctx, malignant, top, bottom, radius_mm, tuple(shapes), margin_mm))
+            shapes.append(_place(ctx, malignant, top, bottom, radius_mm, tuple(shapes), margin_mm, disc))
         except NoRoom:
             if not shapes:
                 raise
