@@ -29,7 +29,7 @@ for path in (ROOT, ROOT / "tools"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from screenshots import Shooter, private_session, say  # noqa: E402  (tools/screenshots.py)
+from screenshots import DEFAULT_MODEL, Shooter, pick_model, private_session, say  # noqa: E402  (tools/screenshots.py)
 
 CALIBRATION = {
     "exam": {"temperature": 1.0, "min_prob": 0.0},
@@ -129,7 +129,7 @@ def header_disagrees(s: Shooter, tmp: Path) -> None:
     say("breast sample with Body Part Examined edited to HEART (for the picture)")
     s.window.docks["Studies"].hide()
     s.open(str(path))
-    s.window.inference.select_model("echocare-demo@2")
+    s.window.inference.select_model(pick_model(DEFAULT_MODEL))  # the bundled demo model
     choose_exam(s, "automatic")
     run_auto(s, 0, 3)
     panel = s.window.inference_panel
