@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli.main import main
+from engine.model_card import read_card
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "resources" / "samples"
@@ -46,8 +47,8 @@ def _infer(sample, tmp_path):
 
 @pytest.fixture(scope="module")
 def needs_exam_head():
-    card = json.loads((MODEL / "card.json").read_text())
-    assert any(h["kind"] == "exam" for h in card["heads"]), "the bundled model has an exam head"
+    card = read_card(MODEL)
+    assert any(h.kind == "exam" for h in card.model.heads), "the bundled model has an exam head"
 
 
 def test_breast_sample_is_a_breast_exam_with_no_ef_and_no_fetal_biometry(tmp_path, needs_exam_head):

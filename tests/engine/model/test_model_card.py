@@ -42,14 +42,21 @@ FLAT_CARD = {
 }
 
 
-def test_the_bundled_card_in_the_flat_layout_loads_and_round_trips():
+def test_the_bundled_card_loads_and_round_trips():
     card = read_card(BUNDLED)
     raw = json.loads((BUNDLED / "card.json").read_text())
-    assert (card.name, card.version, card.model.arch) == (raw["name"], raw["version"], raw["architecture"])
-    assert [h.name for h in card.model.heads] == [h["name"] for h in raw["heads"]]
+    model = raw["model"]
+    assert (card.name, card.version, card.model.arch) == (model["name"], model["version"], model["arch"])
+    assert [h.name for h in card.model.heads] == [h["name"] for h in model["heads"]]
     weights = model_store.sha256_file(BUNDLED / "model.safetensors")
-    assert card.weights_sha256 == raw["weights_sha256"] == weights  # the weights are unchanged
-    assert card.lineage == Lineage() and card.notes == raw["notes"]  # its notes hold the recipe, kept
+    assert card.weights_sha256 == raw["weights_sha256"] == weights  # the weights are the card's
+    assert card.notes == raw["notes"] and "recipe" in json.loads(card.notes)  # how it was trained, kept
+    assert ModelCard.from_json(card.to_json()) == card
+
+
+def test_a_card_in_the_older_flat_layout_round_trips():
+    card = ModelCard.from_dict(FLAT_CARD)
+    assert (card.name, card.version, card.model.arch) == ("lesion", "3", "echocare_test")
     assert ModelCard.from_json(card.to_json()) == card
 
 
