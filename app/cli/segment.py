@@ -109,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
     from engine.heads.kinds.prompt import Prompt
     from engine.inference import Predictor
     from engine.io import open_cine
-    from engine.tasks import units
     from engine.tasks.outputs import check_output_folder
     from engine.tasks.prompting import PromptSession
 
@@ -138,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         if first.result.offers_alternative():
             r = first.result
             _write_png(args.out / f"alternative_{r.frame:05d}.png", r.alternative)
-            other = units.area("mask area", r.alternative, cine.calibration_for(r.frame), r.frame)
+            other = r.alternative_area
         doc = {
             "schema": SCHEMA,
             "source": str(cine.path),

@@ -132,17 +132,14 @@ def _area_text(q: Any) -> str:
     return f"{q.value:.1f} {q.unit.replace('mm2', 'mm²').replace('px2', 'px²')}"
 
 
-def _answer(timed: Any, calibration: Any = None) -> Answer:
-    """The engine's timed ``PromptResult`` as an :class:`Answer`; with the frame's
-    ``calibration`` the alternative the head offers comes along as ``other``."""
+def _answer(timed: Any, with_other: bool = False) -> Answer:
+    """The engine's timed ``PromptResult`` as an :class:`Answer`; ``with_other`` brings the
+    alternative the head offers along as ``other``."""
     r = timed.result
     other = None
-    if calibration is not None and r.offers_alternative():
-        from engine.tasks import units
-
-        alt = np.asarray(r.alternative, bool)
-        alt_area = _area_text(units.area("mask area", alt, calibration, r.frame))
-        other = (alt, float(r.alternative_quality), alt_area)
+    if with_other and r.offers_alternative():
+        alt_area = _area_text(r.alternative_area)
+        other = (np.asarray(r.alternative, bool), float(r.alternative_quality), alt_area)
     mask, area = np.asarray(r.mask, bool), _area_text(r.area)
     return Answer(r.frame, mask, float(r.quality), area, r.model, timed.ms, timed.encoded, other)
 
@@ -247,7 +244,7 @@ class SmartModel:
         session = self.session()
         with self._lock:
             timed = session.segment(frame, _prompt(points, box, previous))
-            return _answer(timed, self.cine.calibration_for(frame))
+            return _answer(timed, with_other=True)
 
     def propagate(
         self, start: int, mask: np.ndarray, first: int, last: int, stop: Callable[[], bool] = lambda: False

@@ -254,6 +254,7 @@ class PromptResult:
         alternative_quality: its predicted IoU with that larger structure.
         area: the mask's area (mm² where its pixels share a calibrated region, else px²).
         model: the model version.
+        alternative_area: the alternative's area, by the same rule.
     """
 
     frame: int
@@ -263,6 +264,7 @@ class PromptResult:
     alternative_quality: float
     area: Quantity
     model: ModelRef
+    alternative_area: Quantity | None = None
 
     def offers_alternative(self) -> bool:
         """Whether the alternative is worth showing: a mask of its own (IoU with ``mask`` below
@@ -323,10 +325,13 @@ class PromptTask:
         mask, alternative = (
             prompted_parts(ctx.geometry.scores_to_original(logits[k : k + 1])[0] > 0, prompt) for k in (0, 1)
         )
-        area = units.area("mask area", mask, ctx.calibration, ctx.index)
-        return PromptResult(
-            ctx.index, mask, float(quality[0]), alternative, float(quality[1]), area, self.info.model
+        area, alternative_area = (
+            units.area("mask area", m, ctx.calibration, ctx.index) for m in (mask, alternative)
         )
+        return PromptResult(
+            ctx.index, mask, float(quality[0]), alternative, float(quality[1]), area, self.info.model,
+            alternative_area,
+        )  # fmt: skip
 
     def summarize(
         self, frames: Sequence[PromptResult], others: Mapping[str, TaskResult], cine: CineContext
