@@ -269,8 +269,8 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
             options["count"] = 1  # one lesion fills the zoomed field
             options["margin_mm"] = 0.5
             options["background"] = _pick(zoom, ranges.lesion_zoom_background)
-    plain = np.random.default_rng([int(seed), 0x1500]).random() < ranges.lesion_plain_iso_p
-    if scene == "lesion" and options["echo"] == "iso" and plain:
+    iso = scene == "lesion" and options["echo"] == "iso"
+    if iso and np.random.default_rng([int(seed), 0x1500]).random() < ranges.lesion_plain_iso_p:
         options.update(malignant=False, disc=True, halo=None, posterior="none")
     cfg = SimConfig(height=height, width=width, probe=probe, imaging=imaging, overlay=text)
     return Acquisition(scene, geometry, cfg, options, gamma, quality if compressed else None, doppler)
