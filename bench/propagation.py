@@ -21,6 +21,13 @@ is given), and the mask is carried through the next ``--frames`` frames by the p
 (``PromptSession.propagate``: each frame prompted from the previous frame's mask, by that mask
 with a click at its centre and by its tight box, keeping the answer with the higher predicted
 IoU). Its Dice is over the propagated frames, as the others'.
+
+The prompt head is also scored on simulated breast lesion cines like the bundled sample
+(``lesion_prompt_head``: 400x480, 23 frames after the prompted one, malignant and benign lesions,
+each frame stored as JPEG at quality 85 as scanners store cine), beside optical flow on the same
+cines and the prompt head with the previous mask passed on unwidened (``widen`` 0, box margin 0),
+the rule before ``engine.tasks.prompting.WIDEN``. ``end_area_ratio`` is the last frame's mask area
+over the truth's: below 1 a mask shrinks as it is carried.
 """
 
 from __future__ import annotations
@@ -29,9 +36,12 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,6 +51,7 @@ from training.sim import SimConfig, simulate
 
 TARGET = 0.85
 DEMO = "echocare-demo"
+LESION_FRAMES = 23
 
 
 def encoder_features(source: str, size: int):
@@ -109,8 +120,49 @@ def score(source: str, frames_n: int, seeds: int, size: int) -> dict:
     }
 
 
-def score_prompt(frames_n: int, seeds: int, size: int) -> dict:
-    """Propagation with the demo model's prompt head from one prompted frame, per label."""
+def cardiac_cines(frames_n: int, seeds: int, size: int) -> Iterator[tuple[str, Any]]:
+    """The simulated beating LVs every path is scored on."""
+    for seed in range(seeds):
+        sim = simulate("cardiac", seed=seed, cfg=SimConfig(height=size, width=size))
+        yield f"cardiac-{seed}", replace(sim, frames=sim.frames[: frames_n + 1])
+
+
+def lesion_cines(seeds: int) -> Iterator[tuple[str, Any]]:
+    """Simulated breast lesion cines like the bundled sample, malignant and benign, each frame
+    through JPEG at quality 85."""
+    cfg = SimConfig(height=400, width=480, frames=LESION_FRAMES + 1, fps=20.0)
+    for seed in range(seeds):
+        for malignant in (True, False):
+            sim = simulate("lesion", seed=seed, cfg=cfg, malignant=malignant)
+            frames = np.stack([jpeg(f) for f in sim.frames])
+            yield f"lesion-{seed}-{'malignant' if malignant else 'benign'}", replace(sim, frames=frames)
+
+
+def jpeg(frame: np.ndarray, quality: int = 85) -> np.ndarray:
+    _, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+
+
+def score_flow(cines: Iterable[tuple[str, Any]]) -> dict:
+    """Optical-flow propagation (the review queue's path) from the true mask of frame 0."""
+    scores, per_label = [], {}
+    for _, sim in cines:
+        frames, truth = list(sim.frames), sim.truth.masks
+        out = propagate_masks(frames, {0: truth[0]}, features=None)
+        for value, name in sim.truth.labels.items():
+            d = [dice(out[f] == value, truth[f] == value) for f in range(1, len(frames))]
+            per_label.setdefault(name, []).extend(d)
+            scores.extend(d)
+    return {
+        "propagated_dice": round(float(np.mean(scores)), 4),
+        "per_label": {k: round(float(np.mean(v)), 4) for k, v in per_label.items()},
+        "path": "optical flow (Farneback), from the true mask of frame 0",
+    }
+
+
+def score_prompt(cines: Iterable[tuple[str, Any]], **rule: float) -> dict:
+    """Propagation with the demo model's prompt head from one prompted frame, per label; ``rule``
+    goes to ``PromptSession.propagate`` (``widen``, ``box_margin``)."""
     from engine.factory import load_model
     from engine.heads.kinds.prompt import Prompt, iou
     from engine.inference import Predictor
@@ -122,11 +174,10 @@ def score_prompt(frames_n: int, seeds: int, size: int) -> dict:
     if "prompt" not in loaded.cfg.heads_by_name:
         return {}
     predictor = Predictor(loaded, backend="torch", device="cpu", precision="fp32")
-    scores, per_label, first_iou, clicks, elapsed, count = [], {}, [], [], 0.0, 0
-    for seed in range(seeds):
-        sim = simulate("cardiac", seed=seed, cfg=SimConfig(height=size, width=size))
-        frames, truth = np.asarray(sim.frames[: frames_n + 1]), sim.truth.masks
-        with ArrayCine(frames, path=f"cardiac-{seed}") as cine:
+    scores, per_label, first_iou, clicks, elapsed, count, end_area = [], {}, [], [], 0.0, 0, []
+    for key, sim in cines:
+        frames, truth = np.asarray(sim.frames), sim.truth.masks
+        with ArrayCine(frames, path=key) as cine:
             session = PromptSession(cine, predictor)
             for value, name in sim.truth.labels.items():
                 target = truth[0] == value
@@ -143,7 +194,8 @@ def score_prompt(frames_n: int, seeds: int, size: int) -> dict:
                 first_iou.append(iou(mask, target))
                 clicks.append(len(prompt.points))
                 t0 = time.perf_counter()
-                out = {t.result.frame: t.result.mask for t in session.propagate(0, mask, 0, len(frames) - 1)}
+                last = len(frames) - 1
+                out = {t.result.frame: t.result.mask for t in session.propagate(0, mask, 0, last, **rule)}
                 elapsed += time.perf_counter() - t0
                 count += len(out)
                 d = [
@@ -151,15 +203,34 @@ def score_prompt(frames_n: int, seeds: int, size: int) -> dict:
                 ]
                 per_label.setdefault(name, []).extend(d)
                 scores.extend(d)
+                end_area.append(
+                    out.get(last, np.zeros_like(target)).sum() / max(1, (truth[last] == value).sum())
+                )
         predictor.cache.clear()
     return {
         "propagated_dice": round(float(np.mean(scores)), 4),
         "per_label": {k: round(float(np.mean(v)), 4) for k, v in per_label.items()},
         "min_frame_dice": round(float(np.min(scores)), 4),
+        "end_area_ratio": round(float(np.mean(end_area)), 3),
         "prompted_frame_iou": round(float(np.mean(first_iou)), 4),
         "clicks_on_prompted_frame": round(float(np.mean(clicks)), 2),
         "path": f"{DEMO} prompt head, from one prompted frame (clicks only)",
         "ms_per_frame": round(1000 * elapsed / max(1, count), 1),
+    }
+
+
+def score_lesions(seeds: int) -> dict:
+    """The prompt head on the lesion cines, with today's rule and the unwidened one, beside flow."""
+    prompted = score_prompt(lesion_cines(seeds))
+    if not prompted:
+        return {}
+    unwidened = score_prompt(lesion_cines(seeds), widen=0.0, box_margin=0.0)
+    keep = ("propagated_dice", "min_frame_dice", "end_area_ratio")
+    return prompted | {
+        "cines": 2 * seeds,
+        "frames": LESION_FRAMES,
+        "unwidened": {k: unwidened[k] for k in keep},
+        "optical_flow": score_flow(lesion_cines(seeds))["propagated_dice"],
     }
 
 
@@ -169,15 +240,19 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument(
+        "--lesion-seeds", type=int, default=3, help="lesion cines: one malignant, one benign per seed"
+    )
     args = parser.parse_args()
     result = score(args.features, args.frames, args.seeds, args.size)
     result |= {"target": TARGET, "frames": args.frames, "seeds": args.seeds, "size": args.size}
     if args.features == "flow" and demo_installed():
         demo = score("demo", args.frames, args.seeds, args.size)
         result["with_demo_features"] = {k: demo[k] for k in ("propagated_dice", "per_label", "path")}
-        prompted = score_prompt(args.frames, args.seeds, args.size)
+        prompted = score_prompt(cardiac_cines(args.frames, args.seeds, args.size))
         if prompted:
             result["with_prompt_head"] = prompted
+            result["lesion_prompt_head"] = score_lesions(args.lesion_seeds)
     print(json.dumps(result))
     return 0
 

@@ -162,10 +162,24 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
-def tight_box(mask: np.ndarray) -> tuple[float, float, float, float]:
-    """(x0, y0, x1, y1) of the mask's pixels (inclusive)."""
+def tight_box(mask: np.ndarray, margin: float = 0.0) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of the mask's pixels (inclusive), each side moved out by ``margin`` of the
+    box's width or height and kept inside the frame."""
     ys, xs = np.nonzero(mask)
-    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+    x0, y0, x1, y1 = float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+    if not margin:
+        return x0, y0, x1, y1
+    dx, dy = margin * (x1 - x0), margin * (y1 - y0)
+    h, w = mask.shape[:2]
+    return max(0.0, x0 - dx), max(0.0, y0 - dy), min(w - 1.0, x1 + dx), min(h - 1.0, y1 + dy)
+
+
+def widened(mask: np.ndarray, fraction: float) -> np.ndarray:
+    """A non-empty ``mask`` dilated by ``fraction`` of its inscribed radius (the distance from its
+    deepest pixel to its outline), at least one pixel: wide for a blob, narrow for a thin wall."""
+    r = max(1, round(fraction * _deepest(mask)[2]))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(np.asarray(mask, np.uint8), disk) > 0
 
 
 def zoom_crop(prompt: Prompt, size: tuple[int, int]) -> tuple[int, int, int, int] | None:

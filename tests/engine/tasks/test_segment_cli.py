@@ -14,13 +14,13 @@ import torch
 from app.cli.main import main
 from engine.config import HeadCfg
 from engine.factory import create_model, load_model
-from engine.heads.kinds.prompt import Prompt, PromptResult, hole
+from engine.heads.kinds.prompt import Prompt, PromptResult, hole, tight_box, widened
 from engine.inference import Predictor
 from engine.io import open_cine
 from engine.model_card import ModelCard
 from engine.model_store import save_version
 from engine.tasks.presets import all_heads_cfg
-from engine.tasks.prompting import PromptSession, Timed, centre
+from engine.tasks.prompting import BOX_MARGIN, WIDEN, PromptSession, Timed, centre
 
 
 @pytest.fixture
@@ -164,5 +164,55 @@ def test_propagation_keeps_the_answer_with_the_higher_predicted_iou(prompt_model
     negative = click.points[1]
     assert abs(negative[0] - 64) <= 1 and abs(negative[1] - 48) <= 1  # in the ring's middle
     ys, xs = np.nonzero(ring)
-    assert box.box == (xs.min(), ys.min(), xs.max(), ys.max()) and not box.points
+    w, h = xs.max() - xs.min(), ys.max() - ys.min()
+    grown = (
+        xs.min() - BOX_MARGIN * w,
+        ys.min() - BOX_MARGIN * h,
+        xs.max() + BOX_MARGIN * w,
+        ys.max() + BOX_MARGIN * h,
+    )
+    assert box.box == pytest.approx(grown) and not box.points
+    shown = click.mask > 0.5  # the ring, widened: it still encloses its hole
+    assert shown[ring].all() and shown.sum() > ring.sum() and not shown[48, 64]
     assert (kept[4] == ring).all() and (kept[5] == ~ring).all()
+
+
+def test_widened_grows_a_mask_by_a_share_of_its_inscribed_radius():
+    yy, xx = np.mgrid[:200, :200]
+    disc = np.hypot(xx - 100, yy - 100) < 50
+    wall = np.zeros((200, 200), bool)
+    wall[40:160, 98:103] = True  # 5 px thick: inscribed radius about 3
+    grown = widened(disc, 0.12)  # inscribed radius 49: six pixels on each side
+    assert grown[disc].all() and grown.sum(axis=1)[100] == disc.sum(axis=1)[100] + 12
+    thin = widened(wall, 0.12)  # at least one pixel, never the blob's six
+    assert thin.sum(axis=1)[100] == 7
+
+
+def test_a_grown_box_stays_inside_the_frame():
+    mask = np.zeros((50, 80), bool)
+    mask[2:20, 60:79] = True
+    assert tight_box(mask) == (60.0, 2.0, 78.0, 19.0)
+    x0, y0, x1, y1 = tight_box(mask, 0.25)
+    assert (x0, y0) == pytest.approx((55.5, 0.0)) and (x1, y1) == pytest.approx((79.0, 23.25))
+
+
+def test_propagation_passes_the_previous_mask_on_as_it_is_when_asked(prompt_model, cine_file, monkeypatch):
+    loaded = load_model(prompt_model.name, device="cpu")
+    predictor = Predictor(loaded, backend="torch", device="cpu", precision="fp32")
+    mask = np.zeros((96, 128), bool)
+    mask[30:60, 40:90] = True
+    asked = []
+
+    def answer(index, prompt):
+        asked.append(prompt)
+        return Timed(PromptResult(index, mask, 0.9, mask, 0.0, None, None), 1.0, False)
+
+    with open_cine(cine_file) as cine:
+        session = PromptSession(cine, predictor)
+        monkeypatch.setattr(session, "segment", answer)
+        list(session.propagate(3, mask, 3, 4, widen=0.0, box_margin=0.0))
+        list(session.propagate(3, mask, 3, 4))
+    assert ((asked[0].mask > 0.5) == mask).all() and asked[1].box == tight_box(mask)
+    assert ((asked[2].mask > 0.5) == widened(mask, WIDEN)).all() and asked[3].box == tight_box(
+        mask, BOX_MARGIN
+    )
