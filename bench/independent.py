@@ -179,15 +179,17 @@ def prompted(
         for k in range(1, count):
             lesion = components == k
             x, y = centre(lesion)
-            click = session.segment(0, Prompt().with_point(x, y)).result.mask
-            box = session.segment(0, Prompt(box=tight_box(lesion))).result.mask
+            click = session.segment(0, Prompt().with_point(x, y)).result
+            box = session.segment(0, Prompt(box=tight_box(lesion))).result
             rows.append(
                 {
                     "kind": kind,
                     "image": name,
                     "lesion": k,
-                    "click": dice(click, lesion),
-                    "box": dice(box, lesion),
+                    "click": dice(click.mask, lesion),
+                    "box": dice(box.mask, lesion),
+                    "click_unsure": click.unsure(),
+                    "box_unsure": box.unsure(),
                 }
             )
         predictor.cache.clear()
@@ -201,6 +203,20 @@ def prompt_summary(rows: list[dict[str, Any]], kinds: tuple[str, ...]) -> dict[s
         "click_dice": _stat(sel, "click"),
         "box_dice": _stat(sel, "box"),
         "click_dice_min": _stat(sel, "click", min),
+        **unsure_split(sel, "click"),
+        **unsure_split(sel, "box"),
+    }
+
+
+def unsure_split(rows: list[dict[str, Any]], prompt: str) -> dict[str, Any]:
+    """How many answers to ``prompt`` the head called unsure (``PromptResult.unsure``), and the
+    mean Dice of the unsure and of the other answers."""
+    unsure = [r for r in rows if r[f"{prompt}_unsure"]]
+    sure = [r for r in rows if not r[f"{prompt}_unsure"]]
+    return {
+        f"{prompt}_unsure": len(unsure),
+        f"{prompt}_dice_unsure": _stat(unsure, prompt) if unsure else None,
+        f"{prompt}_dice_sure": _stat(sure, prompt) if sure else None,
     }
 
 

@@ -128,6 +128,9 @@ def main() -> int:
         "nested": int(figures.get("nested", 0)),
         "miou_alt_1click": round(figures.get("miou_alt_1click", float("nan")), 4),
         "alt_offered": round(figures.get("alt_offered", float("nan")), 4),
+        # first answers the head called unsure (predicted IoU below UNSURE), and their mean IoU
+        "unsure_1click": int(figures.get("unsure_1click", 0)),
+        "miou_1click_unsure": round(figures.get("miou_1click_unsure", float("nan")), 4),
         "grabcut_miou_box": round(float(np.mean(grab)), 4),
         "grabcut_ms": round(float(np.median(grab_ms)), 1),
         "per_structure": {

@@ -6,7 +6,8 @@ pixel); a point ending in ``,bg`` is a negative click (not the structure). With
 ``--propagate A-B`` the mask is carried from frame N to every frame of A-B with the prompt
 head. Writes ``DIR/mask_NNNNN.png`` (0 or 255, the source's size) per frame and
 ``DIR/segment.json``: per frame the area (mm² where calibrated, else px²), the head's
-predicted IoU (``quality``) and the milliseconds the prompt took. Where the head offers another
+predicted IoU (``quality``, and ``unsure`` where it is below ``UNSURE``: the mask is a guess) and
+the milliseconds the prompt took. Where the head offers another
 reading of the prompt on frame N (the structure around the one asked for: the whole LV for a
 click in its cavity), it is written too, as ``DIR/alternative_NNNNN.png`` with its area.
 """
@@ -84,6 +85,7 @@ def _entry(timed: Any, alternative: Any = None) -> dict[str, Any]:
         "area": quantity(r.area),
         "quality": number(r.quality, 4),
         "alternative_quality": number(r.alternative_quality, 4),
+        "unsure": r.unsure(),
         "ms": number(timed.ms, 1),
         "encoded": timed.encoded,
     }
@@ -152,8 +154,8 @@ def run(args: argparse.Namespace) -> int:
         (args.out / "segment.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     area, quality = first.result.area, first.result.quality
     also = f"; other reading {other.value:.1f} {other.unit}" if other is not None else ""
-    print(
-        f"frame {args.frame}: {area.value:.1f} {area.unit} (quality {quality:.2f}, {first.ms:.0f} ms){also}; "
-        f"{len(results)} mask(s) -> {args.out}"
-    )
+    doubt = ", unsure: add a point or a box" if first.result.unsure() else ""
+    said = f"quality {quality:.2f}{doubt}, {first.ms:.0f} ms"
+    done = f"{len(results)} mask(s) -> {args.out}"
+    print(f"frame {args.frame}: {area.value:.1f} {area.unit} ({said}){also}; {done}")
     return 0

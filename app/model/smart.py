@@ -110,12 +110,20 @@ class Answer:
         shown = (self.mask, self.quality, self.area)
         return replace(self, mask=mask, quality=quality, area=area, other=shown)
 
+    @property
+    def unsure(self) -> bool:
+        """The model called this answer unsure (``engine.heads.kinds.prompt.unsure``)."""
+        from engine.heads.kinds.prompt import unsure
+
+        return unsure(self.quality)
+
     def line(self) -> str:
         """The status-bar line, e.g. "Smart: 41.2 mm², quality 0.93 (echocare-demo v3, 12 ms)",
-        naming the other reading where there is one."""
+        saying what would settle an unsure answer and naming the other reading where there is one."""
         extra = " with the image encoder" if self.encoded else ""
         took = f"{self.ms:.0f} ms{extra}"
-        line = f"Smart: {self.area}, quality {self.quality:.2f} ({self.model.label()}, {took})"
+        doubt = ", unsure: add a click inside or outside, or drag a box" if self.unsure else ""
+        line = f"Smart: {self.area}, quality {self.quality:.2f}{doubt} ({self.model.label()}, {took})"
         if self.other is not None:
             line += f"; Tab shows the other reading ({self.other[2]})"
         return line

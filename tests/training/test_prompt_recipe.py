@@ -120,6 +120,10 @@ def test_summary_gives_overall_and_per_structure_figures():
     rows[0].update(iou_alt_1click=0.7, alt_offered=True)
     s = summary(rows)
     assert s["nested"] == 1 and s["miou_alt_1click"] == 0.7 and s["alt_offered"] == 1.0
+    assert "unsure_1click" not in s, "no first answer was called unsure"
+    rows[1]["unsure_1click"] = True
+    s = summary(rows)
+    assert s["unsure_1click"] == 1 and s["miou_1click_unsure"] == 0.4
 
 
 def test_the_command_line_sets_the_training_steps_and_records_them(smoke_run, tmp_path, capsys):

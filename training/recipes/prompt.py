@@ -425,6 +425,7 @@ def evaluate_prompts(
             "clicks_to_85": reached if reached is not None else max_clicks,
             "reached_85": reached is not None,
             "iou_box": iou(box.mask, s.mask),
+            "unsure_1click": bool(first is not None and first.unsure()),
         }
         if first is not None and s.around is not None and iou(s.around, s.mask) < DISTINCT:
             row["iou_alt_1click"] = iou(first.alternative, s.around)  # the larger reading
@@ -453,6 +454,10 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         out["nested"] = float(len(nested))
         out["miou_alt_1click"] = float(np.mean([r["iou_alt_1click"] for r in nested]))
         out["alt_offered"] = float(np.mean([r["alt_offered"] for r in nested]))
+    unsure = [r for r in rows if r.get("unsure_1click")]
+    if unsure:  # first answers the head called unsure (PromptResult.unsure): how many, how good
+        out["unsure_1click"] = float(len(unsure))
+        out["miou_1click_unsure"] = float(np.mean([r["iou_1click"] for r in unsure]))
     for name in sorted({r["name"] for r in rows}):
         out.update(figures([r for r in rows if r["name"] == name], f"{name}."))
     return out

@@ -53,8 +53,9 @@ class Tool:
     ``preview`` holds the points of the gesture in progress and ``preview_changed`` fires
     when they change, so the viewer can draw them; it is empty between gestures. A tool that
     proposes a mask before it edits (the Smart tool) shows it as ``preview_mask`` (``[H, W]``
-    bool) with its clicks as ``preview_marks`` ((x, y, positive)); ``accept`` makes the
-    proposal one edit and ``cancel`` drops it.
+    bool) with its clicks as ``preview_marks`` ((x, y, positive)), drawn faint where
+    ``preview_faint`` (the model called it unsure); ``accept`` makes the proposal one edit and
+    ``cancel`` drops it.
     """
 
     name = "tool"
@@ -66,6 +67,7 @@ class Tool:
         self.preview: list[Point] = []
         self.preview_mask: np.ndarray | None = None
         self.preview_marks: list[tuple[float, float, bool]] = []
+        self.preview_faint = False
         self.preview_changed = Signal()
 
     @property

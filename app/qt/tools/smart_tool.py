@@ -6,7 +6,8 @@ preview, not in the document: Enter paints it with the active label as one undoa
 drops it and the document is as it was. Where a click has two readings (the LV cavity, and the
 whole ventricle around it) Tab shows the other one, and Enter keeps the one shown. Each prompt
 after the first also gives the model the mask shown before, as the prompt head was trained to
-refine its own answer.
+refine its own answer. An answer the model calls unsure (``Answer.unsure``) is drawn faint and
+the status bar says what would settle it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class SmartTool(Tool):
 
     def _show(self) -> None:
         self.preview_mask = None if self.answer is None else self.answer.mask
+        self.preview_faint = self.answer is not None and self.answer.unsure
         self._set_preview(_corners(self.box) if self.box is not None else [])
 
     def _clear(self) -> None:

@@ -2,7 +2,7 @@
 
 The gesture in progress (a dashed line, outline or points), the clicks of a prompt (green +
 for the structure, red x for not the structure) and a proposed mask (the active label's colour,
-see-through, with a solid outline).
+see-through, with a solid outline; fainter where the tool calls its proposal a guess).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from app.qt.tools.base import Tool
 CLOSED = {"polygon"}
 POSITIVE, NEGATIVE = (60, 230, 90), (255, 70, 70)
 FILL_ALPHA = 110
+FAINT_ALPHA = 35  # the fill of a proposal the model is unsure of
 
 
-def mask_rgba(mask: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
-    """``[H, W, 4]`` uint8: ``color`` see-through inside ``mask`` and solid on its outline."""
+def mask_rgba(mask: np.ndarray, color: tuple[int, int, int], fill: int = FILL_ALPHA) -> np.ndarray:
+    """``[H, W, 4]`` uint8: ``color`` see-through (alpha ``fill``) inside ``mask`` and solid on its
+    outline."""
     mask = np.asarray(mask, bool)
     inner = mask.copy()
     inner[1:, :] &= mask[:-1, :]
@@ -28,7 +30,7 @@ def mask_rgba(mask: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
     inner[:, :-1] &= mask[:, 1:]
     rgba = np.zeros((*mask.shape, 4), np.uint8)
     rgba[mask, :3] = color
-    rgba[mask, 3] = FILL_ALPHA
+    rgba[mask, 3] = fill
     rgba[mask & ~inner, 3] = 255
     return rgba
 
@@ -67,7 +69,8 @@ class ToolPreview:
         if mask is None:
             self.mask.setVisible(False)
             return
-        self.mask.setImage(mask_rgba(mask, color), autoLevels=False)
+        fill = FAINT_ALPHA if tool is not None and tool.preview_faint else FILL_ALPHA
+        self.mask.setImage(mask_rgba(mask, color, fill), autoLevels=False)
         self.mask.setVisible(True)
 
     @property

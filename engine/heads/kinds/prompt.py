@@ -287,9 +287,20 @@ class PromptResult:
             return False
         return iou(self.mask, self.alternative) < DISTINCT
 
+    def unsure(self) -> bool:
+        """Whether the head called its own answer unsure (:func:`unsure`)."""
+        return unsure(self.quality)
+
+
+def unsure(quality: float) -> bool:
+    """Whether a predicted IoU is below ``UNSURE``: the answer is a guess, to be shown as one,
+    with what would settle it (another click, a box)."""
+    return quality < UNSURE
+
 
 DISTINCT = 0.9  # IoU with the answer below which the alternative is a different mask
 ALTERNATIVE_QUALITY = 0.5  # the least predicted IoU of an alternative worth showing
+UNSURE = 0.5  # predicted IoU below which an answer is called unsure (bench/independent.py --prompt)
 
 
 def prompted_parts(mask: np.ndarray, prompt: Prompt | None) -> np.ndarray:

@@ -429,3 +429,38 @@ def test_tab_shows_the_other_reading_and_enter_keeps_the_one_shown(
     QTest.keyClick(window.view, Qt.Key.Key_Return)
     assert (doc.mask(0) == 1).all() and doc.history.can_undo, "Enter keeps the reading shown"
     assert not window.actions["tool.other"].isEnabled()
+
+
+def test_an_answer_the_model_is_unsure_of_says_so_and_what_would_settle_it():
+    from dataclasses import replace
+
+    sure, unsure = _answer(0, 0.8), _answer(0, 0.3)
+    assert not sure.unsure and "unsure" not in sure.line()
+    assert (
+        unsure.unsure
+        and "quality 0.30, unsure: add a click inside or outside, or drag a box" in unsure.line()
+    )
+    shown = replace(unsure, other=(np.ones((4, 4), bool), 0.8, "16 px²")).swapped()
+    assert not shown.unsure and shown.other[1] == 0.3, "the other reading carries its own quality"
+
+
+def test_an_unsure_proposal_is_drawn_faint(smart, no_warming, mouse, monkeypatch):
+    from dataclasses import replace
+
+    from app.qt.viewer.tool_preview import FAINT_ALPHA, FILL_ALPHA
+
+    window, doc = smart, smart.doc
+    window.set_tool("smart")
+    tool = window.tool
+    asked = tool.ctx.prompt
+    quality = {"value": 0.2}
+    monkeypatch.setattr(tool.ctx, "prompt", lambda *a: replace(asked(*a), quality=quality["value"]))
+    mouse.drag(window, [(40, 60)])
+    inside = window.view.preview.mask.image[..., 3]
+    assert tool.preview_faint and FAINT_ALPHA in inside and FILL_ALPHA not in inside
+    assert "unsure: add a click" in window.last_message
+    quality["value"] = 0.9
+    mouse.drag(window, [(44, 60)])  # a second click: the model is sure now
+    inside = window.view.preview.mask.image[..., 3]
+    assert not tool.preview_faint and FILL_ALPHA in inside and "unsure" not in window.last_message
+    assert not doc.masks

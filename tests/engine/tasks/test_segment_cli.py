@@ -75,7 +75,22 @@ def test_the_other_reading_is_written_beside_the_mask(tmp_path, prompt_model, ci
     assert (mask == 255).sum() < other.size, "the answer itself is the first output's"
     assert f["alternative_area"]["value"] == pytest.approx(96 * 128 * 0.09, abs=0.01)
     assert f["alternative_quality"] > 0.9
-    assert "other reading 1105.9 mm2" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "other reading 1105.9 mm2" in printed
+    assert f["unsure"] is False and "unsure" not in printed, "quality near 1"
+
+
+def test_a_mask_the_head_is_unsure_of_is_marked_so(tmp_path, prompt_model, cine_file, capsys):
+    loaded = load_model(prompt_model.name, device="cpu")
+    cfg, state = loaded.cfg, {k: v.clone() for k, v in loaded.module.state_dict().items()}
+    state["heads.prompt.quality.2.bias"][:] = -8.0  # predicted IoU near 0
+    doubtful = save_version(ModelCard.from_cfg(replace(cfg, version="3")), state)
+    out = tmp_path / "seg"
+    argv = ["segment", str(cine_file), "--model", f"{doubtful.name}@{doubtful.version}", "--point", "64,48"]
+    assert main([*argv, "--out", str(out)]) == 0
+    (f,) = json.loads((out / "segment.json").read_text())["frames"]
+    assert f["quality"] < 0.5 and f["unsure"] is True
+    assert "unsure: add a point or a box" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
