@@ -19,8 +19,8 @@ prompted as a user would with the Smart tool (a click at the structure's centre,
 correction clicks, each with the mask shown before, until IoU 0.9, at most five; no truth mask
 is given), and the mask is carried through the next ``--frames`` frames by the prompt head alone
 (``PromptSession.propagate``: each frame prompted from the previous frame's mask, by that mask
-with a click at its centre and by its tight box, keeping the answer with the higher predicted
-IoU). Its Dice is over the propagated frames, as the others'.
+widened a little with a click at its centre and by its box grown a little, keeping the answer
+with the higher predicted IoU). Its Dice is over the propagated frames, as the others'.
 
 The prompt head is also scored on simulated breast lesion cines like the bundled sample
 (``lesion_prompt_head``: 400x480, 23 frames after the prompted one, malignant and benign lesions,
