@@ -141,6 +141,34 @@ def test_scene_order_gives_one_scene_per_batch():
     assert counts["a"] > counts["b"] and counts["a"] > counts["c"]
 
 
+def test_a_phase_of_some_heads_draws_only_scenes_with_their_targets():
+    from types import SimpleNamespace
+
+    from training.recipes.multitask import learnable_weights
+
+    samples = [
+        SimpleNamespace(scene="lesion", targets={"segmentation": 0, "classification": 1}),
+        SimpleNamespace(scene="enhance", targets={"enhancement": 0}),
+        SimpleNamespace(scene="cardiac", targets={"segmentation": 0}),
+    ]
+    assert learnable_weights(samples, {"cardiac": 3.0}, frozenset()) == {
+        "cardiac": 3.0,
+        "enhance": 1.0,
+        "lesion": 1.0,
+    }
+    seg = learnable_weights(samples, {"cardiac": 3.0, "enhance": 0.5}, frozenset({"segmentation"}))
+    assert seg == {"cardiac": 3.0, "enhance": 0.0, "lesion": 1.0}, "no enhance batch: nothing to learn there"
+    assert learnable_weights(samples, {}, frozenset({"classification"})) == {
+        "cardiac": 0.0,
+        "enhance": 0.0,
+        "lesion": 1.0,
+    }
+    with pytest.raises(
+        ConfigError, match=r"no scene of this phase has targets for its heads \(classification\)"
+    ):
+        learnable_weights(samples, {"lesion": 0.0}, frozenset({"classification"}))
+
+
 def test_average_precision_and_matching():
     truth = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
     labels = np.array([0, 0])

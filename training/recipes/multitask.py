@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from engine.errors import ConfigError
 from engine.progress import CancelToken, ProgressFn, no_progress
 from training.config import OptimCfg, RunCfg
 from training.distributed import DistInfo
@@ -94,6 +95,27 @@ def scene_order(
     return order
 
 
+def learnable_weights(
+    samples: Sequence[Any], weights: Mapping[str, float], only: frozenset[str]
+) -> dict[str, float]:
+    """``weights`` (1 where absent) for each scene of ``samples``, with 0 for every scene none of
+    whose samples carries a target of a head in ``only``: a batch of it would teach those heads
+    nothing. Every scene keeps its weight when ``only`` is empty (all heads train).
+
+    Raises:
+        ConfigError: no scene with a weight above 0 carries a target of those heads.
+    """
+    scenes = sorted({s.scene for s in samples})
+    if not only:
+        return {n: float(weights.get(n, 1.0)) for n in scenes}
+    carries = {s.scene for s in samples if only & set(s.targets)}
+    out = {n: float(weights.get(n, 1.0)) if n in carries else 0.0 for n in scenes}
+    if not any(out.values()):
+        heads = ", ".join(sorted(only))
+        raise ConfigError(None, f"no scene of this phase has targets for its heads ({heads})")
+    return out
+
+
 def run_phase(
     module: WeightedHeads,
     data: RecipeSet,
@@ -115,7 +137,8 @@ def run_phase(
     module moves there for the phase (mixed precision, ``amp="auto"``) and back to the CPU after.
     A checkpoint is written every ``checkpoint_every`` steps (0: at the phase's end only);
     ``resume`` continues from the newest one in ``out_dir`` (a finished phase loads its final
-    weights and trains no further), else the phase starts over.
+    weights and trains no further), else the phase starts over. A phase that trains some heads
+    only draws batches from the scenes that carry their targets (``learnable_weights``).
     """
     import time
 
@@ -126,7 +149,8 @@ def run_phase(
         timer.daemon = True
         timer.start()
     batches = phase.steps * phase.grad_accum
-    order = scene_order([s.scene for s in data.samples], scene_weights, batches, phase.batch_size, seed)
+    weights = learnable_weights(data.samples, scene_weights, module.only)
+    order = scene_order([s.scene for s in data.samples], weights, batches, phase.batch_size, seed)
     loop = TrainLoop(
         module,
         data,
