@@ -11,7 +11,8 @@ widened a little (``widened``, by ``WIDEN`` of its inscribed radius), a positive
 centre (the point farthest from its outline) and, where the mask encloses a gap (a ring such as
 the myocardium around the LV cavity), a negative click in the gap's middle (``hole``); and with
 the mask's box, each side moved out by ``BOX_MARGIN``. The answer the head predicts the higher
-IoU for is kept. The click follows a compact structure closely; the negative click and the box
+IoU for is kept; both look at one zoomed crop, the one around the two together, so each frame
+is encoded once. The click follows a compact structure closely; the negative click and the box
 keep a ring or a thin wall from sliding into what it surrounds. The head trims a little off a
 mask it is given, so a mask passed on as it is shrinks frame by frame (on JPEG-compressed lesion
 cines, to 0.6 of the lesion's area in 23 frames); widening the mask and the box gives each
@@ -118,12 +119,14 @@ class PromptSession:
             done += 1
         return done
 
-    def segment(self, index: int, prompt: Prompt) -> Timed:
+    def segment(self, index: int, prompt: Prompt, around: Prompt | None = None) -> Timed:
         """``prompt`` on frame ``index`` (original-frame pixels); with a box or a previous mask the
-        head looks at the zoomed crop around them (``zoom_crop``), encoded on first use."""
+        head looks at the zoomed crop around them (``zoom_crop``), encoded on first use. With
+        ``around`` the crop is the one around that prompt instead (so that several prompts on a
+        frame share one encoded crop)."""
         frame = self.cine.frame(index)
         prompt.check(tuple(frame.shape[:2]), str(self.cine.path))  # type: ignore[arg-type]
-        crop = zoom_crop(prompt, tuple(frame.shape[:2]))  # type: ignore[arg-type]
+        crop = zoom_crop(around or prompt, tuple(frame.shape[:2]))  # type: ignore[arg-type]
         ready = self.is_ready(index, crop)
         t = time.perf_counter()
         p = self.prepared(index, crop)
@@ -163,8 +166,11 @@ class PromptSession:
                 if inner is not None:
                     points.append((inner[0], inner[1], False))
                 shown = widened(prev, widen) if widen else prev
-                click = self.segment(i, Prompt(tuple(points), mask=shown.astype(np.float32)))
-                box = self.segment(i, Prompt(box=tight_box(prev, box_margin)))
+                by_click = Prompt(tuple(points), mask=shown.astype(np.float32))
+                by_box = Prompt(box=tight_box(prev, box_margin))
+                both = Prompt(by_click.points, by_box.box, by_click.mask)  # one crop holds both: one encoding
+                click = self.segment(i, by_click, around=both)
+                box = self.segment(i, by_box, around=both)
                 out = click if click.result.quality >= box.result.quality else box
                 yield Timed(out.result, click.ms + box.ms, click.encoded or box.encoded)
                 prev = out.result.mask

@@ -137,8 +137,10 @@ def test_the_session_encodes_each_frame_once_and_propagates_outward(prompt_model
         assert len(encoded) == 3 and not first.encoded and not again.encoded
         mask = np.zeros((96, 128), bool)
         mask[30:60, 40:90] = True  # a mask to carry, whatever the untrained head answered
+        encoded.clear()
         frames = [t.result.frame for t in session.propagate(3, mask, 1, 6)]
     assert frames[:3] == [4, 5, 6] and frames[3:] == [2, 1][: len(frames) - 3]
+    assert len(encoded) == len(frames), "one zoomed crop encoded per carried frame, shared by both prompts"
 
 
 def test_centre_is_the_point_farthest_from_the_outline():
@@ -161,10 +163,11 @@ def test_propagation_keeps_the_answer_with_the_higher_predicted_iou(prompt_model
     predictor = Predictor(loaded, backend="torch", device="cpu", precision="fp32")
     yy, xx = np.mgrid[:96, :128]
     ring = (np.hypot(xx - 64, yy - 48) >= 12) & (np.hypot(xx - 64, yy - 48) < 20)
-    asked = []
+    asked, crops = [], []
 
-    def answer(index, prompt):  # the box wins on frame 4, the click on frame 5
+    def answer(index, prompt, around=None):  # the box wins on frame 4, the click on frame 5
         asked.append((index, prompt))
+        crops.append(around)
         by_box = prompt.box is not None
         quality = 0.9 if by_box == (index == 4) else 0.5
         mask = ring if by_box else ~ring
@@ -190,6 +193,9 @@ def test_propagation_keeps_the_answer_with_the_higher_predicted_iou(prompt_model
     shown = click.mask > 0.5  # the ring, widened: it still encloses its hole
     assert shown[ring].all() and shown.sum() > ring.sum() and not shown[48, 64]
     assert (kept[4] == ring).all() and (kept[5] == ~ring).all()
+    assert crops[0] is crops[1] and crops[0].box == box.box and crops[0].mask is click.mask, (
+        "one crop holds both"
+    )
 
 
 def test_widened_grows_a_mask_by_a_share_of_its_inscribed_radius():
@@ -218,7 +224,7 @@ def test_propagation_passes_the_previous_mask_on_as_it_is_when_asked(prompt_mode
     mask[30:60, 40:90] = True
     asked = []
 
-    def answer(index, prompt):
+    def answer(index, prompt, around=None):
         asked.append(prompt)
         return Timed(PromptResult(index, mask, 0.9, mask, 0.0, None, None), 1.0, False)
 
