@@ -94,19 +94,20 @@ def demo_installed() -> bool:
     return True
 
 
-def score(source: str, frames_n: int, seeds: int, size: int) -> dict:
-    """Propagation figures of one path over ``seeds`` simulated cines."""
+def score(source: str, cines: Iterable[tuple[str, Any]], size: int = 256) -> dict:
+    """Propagation figures of one path (optical flow, with ``source``'s features where not
+    ``flow``) over ``cines``, from the true mask of frame 0."""
     path, feats_of = "optical flow (Farneback), no encoder features", None
     if source != "flow":
         path, feats_of = encoder_features(source, size)
-    scores, per_label, elapsed = [], {}, 0.0
-    for seed in range(seeds):
-        sim = simulate("cardiac", seed=seed, cfg=SimConfig(height=size, width=size))
-        frames, truth = sim.frames[: frames_n + 1], sim.truth.masks
+    scores, per_label, elapsed, count = [], {}, 0.0, 0
+    for _, sim in cines:
+        frames, truth = np.asarray(sim.frames), sim.truth.masks
         features = feats_of(frames).__getitem__ if feats_of is not None else None
         t0 = time.perf_counter()
         out = propagate_masks(list(frames), {0: truth[0]}, features=features)
         elapsed += time.perf_counter() - t0
+        count += len(frames) - 1
         for value, name in sim.truth.labels.items():
             d = [dice(out[f] == value, truth[f] == value) for f in range(1, len(frames))]
             per_label.setdefault(name, []).extend(d)
@@ -116,7 +117,7 @@ def score(source: str, frames_n: int, seeds: int, size: int) -> dict:
         "per_label": {k: round(float(np.mean(v)), 4) for k, v in per_label.items()},
         "min_frame_dice": round(float(np.min(scores)), 4),
         "path": path,
-        "ms_per_frame": round(1000 * elapsed / (frames_n * seeds), 1),
+        "ms_per_frame": round(1000 * elapsed / max(1, count), 1),
     }
 
 
@@ -141,23 +142,6 @@ def lesion_cines(seeds: int) -> Iterator[tuple[str, Any]]:
 def jpeg(frame: np.ndarray, quality: int = 85) -> np.ndarray:
     _, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-
-
-def score_flow(cines: Iterable[tuple[str, Any]]) -> dict:
-    """Optical-flow propagation (the review queue's path) from the true mask of frame 0."""
-    scores, per_label = [], {}
-    for _, sim in cines:
-        frames, truth = list(sim.frames), sim.truth.masks
-        out = propagate_masks(frames, {0: truth[0]}, features=None)
-        for value, name in sim.truth.labels.items():
-            d = [dice(out[f] == value, truth[f] == value) for f in range(1, len(frames))]
-            per_label.setdefault(name, []).extend(d)
-            scores.extend(d)
-    return {
-        "propagated_dice": round(float(np.mean(scores)), 4),
-        "per_label": {k: round(float(np.mean(v)), 4) for k, v in per_label.items()},
-        "path": "optical flow (Farneback), from the true mask of frame 0",
-    }
 
 
 def score_prompt(cines: Iterable[tuple[str, Any]], **rule: float) -> dict:
@@ -230,7 +214,7 @@ def score_lesions(seeds: int) -> dict:
         "cines": 2 * seeds,
         "frames": LESION_FRAMES,
         "unwidened": {k: unwidened[k] for k in keep},
-        "optical_flow": score_flow(lesion_cines(seeds))["propagated_dice"],
+        "optical_flow": score("flow", lesion_cines(seeds))["propagated_dice"],
     }
 
 
@@ -244,10 +228,10 @@ def main() -> int:
         "--lesion-seeds", type=int, default=3, help="lesion cines: one malignant, one benign per seed"
     )
     args = parser.parse_args()
-    result = score(args.features, args.frames, args.seeds, args.size)
+    result = score(args.features, cardiac_cines(args.frames, args.seeds, args.size), args.size)
     result |= {"target": TARGET, "frames": args.frames, "seeds": args.seeds, "size": args.size}
     if args.features == "flow" and demo_installed():
-        demo = score("demo", args.frames, args.seeds, args.size)
+        demo = score("demo", cardiac_cines(args.frames, args.seeds, args.size), args.size)
         result["with_demo_features"] = {k: demo[k] for k in ("propagated_dice", "per_label", "path")}
         prompted = score_prompt(cardiac_cines(args.frames, args.seeds, args.size))
         if prompted:
