@@ -130,6 +130,7 @@ def lesion_scene(
     posterior: str | None = None,
     margin_mm: float = 2.0,
     disc: bool = False,
+    iso_contrast: tuple[float, float] | None = None,
 ) -> SimResult:
     """Lesions in breast-like (or plain) tissue; the class is the margin/shadowing pattern.
 
@@ -149,6 +150,8 @@ def lesion_scene(
             (shadow when malignant-like, slight enhancement otherwise).
         margin_mm: the least distance from a lesion to the edges of the fan.
         disc: benign-like lesions nearly round (aspect 0.9-1.1) instead of oval (0.55-0.85).
+        iso_contrast: the range of a near-isoechoic lesion's contrast (amplitude 1 minus or
+            plus it); ``ECHO_RANGES["iso"]`` when ``None``.
 
     Returns:
         Frames (a short cine with probe drift when the configuration asks for several),
@@ -175,7 +178,7 @@ def lesion_scene(
                 raise
             break
     shape = shapes[0]
-    levels = [_echo_level(rng, echo) for _ in shapes]
+    levels = [_echo_level(rng, echo, iso_contrast) for _ in shapes]
     level = levels[0]
     lesion_layers: list[Layer] = []
     for sh, lv in zip(shapes, levels, strict=True):
@@ -225,8 +228,8 @@ def _boxes(ctx: SceneContext, phantom: Phantom, mask: np.ndarray) -> np.ndarray:
     return np.stack(found) if found else np.zeros((0, 4), np.float32)
 
 
-def _echo_level(rng: np.random.Generator, echo: str) -> float:
-    lo, hi = ECHO_RANGES[echo]
+def _echo_level(rng: np.random.Generator, echo: str, iso: tuple[float, float] | None = None) -> float:
+    lo, hi = iso if echo == "iso" and iso is not None else ECHO_RANGES[echo]
     level = rng.uniform(lo, hi)
     if echo == "iso":  # a contrast below or above the surrounding tissue
         return float(1.0 - level if rng.random() < 0.6 else 1.0 + level)
