@@ -191,3 +191,73 @@ def test_plain_near_isoechoic_lesions_differ_by_level_alone_and_leave_other_draw
     assert not any(d.options.get("disc") for d in discs if d.options["echo"] != "iso")
     values = simulate_randomised("lesion", 3, plain).truth.values
     assert 0.8 < values["width_mm"].value / values["height_mm"].value < 1.25, "a nearly round disc"
+
+
+def _speckle_correlation(frame: np.ndarray, fan: np.ndarray, lag: int) -> tuple[float, float]:
+    """Axial and lateral correlation of the speckle at ``lag`` pixels of the 256-px model input."""
+    scale = 256 / max(frame.shape)
+    size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+    img = cv2.resize(frame.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    inside = (
+        cv2.erode(cv2.resize(fan.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), np.ones((9, 9)))
+        > 0
+    )
+    hp = img - cv2.GaussianBlur(img, (0, 0), 4)
+    hp = np.where(inside, hp - hp[inside].mean(), 0.0)
+    power = float(np.sum(hp * hp))
+    return float(np.sum(hp[:-lag] * hp[lag:]) / power), float(np.sum(hp[:, :-lag] * hp[:, lag:]) / power)
+
+
+def test_fine_speckle_draws_spread_a_speckle_cell_over_fewer_model_pixels_and_leave_other_draws() -> None:
+    from training.sim.domain import ranges_with
+
+    fine = ranges_with({"fine_speckle_p": 1.0, "lesion_echo": {"hypo": 1}, "lesion_background": {"plain": 1}})
+    coarse = ranges_with({"lesion_echo": {"hypo": 1}, "lesion_background": {"plain": 1}})
+    half = ranges_with({"fine_speckle_p": 0.5})
+    for seed in range(30):
+        base, some = draw("lesion", seed), draw("lesion", seed, half)
+        assert some.options == base.options and some.cfg.probe == base.cfg.probe
+        if some.cfg.imaging.beam_density == DEFAULT_RANGES.fine_beam_density:
+            assert (
+                DEFAULT_RANGES.fine_size_px[0]
+                <= max(some.cfg.height, some.cfg.width)
+                <= DEFAULT_RANGES.fine_size_px[1]
+            )
+            lo, hi = DEFAULT_RANGES.fine_psf_axial_wavelengths
+            assert lo <= some.cfg.imaging.psf_axial_wavelengths <= hi
+        else:
+            assert some.cfg == base.cfg, "an acquisition not drawn fine is the default one"
+    assert 0.3 < np.mean([draw("lesion", s, half).cfg.imaging.beam_density == 1.0 for s in range(200)]) < 0.7
+    corr: dict[str, list[tuple[float, float]]] = {"fine": [], "coarse": []}
+    for seed in range(8):
+        for name, ranges in (("fine", fine), ("coarse", coarse)):
+            res = simulate_randomised("lesion", 100 + seed, ranges, count=1)
+            tissue = res.truth.fan_mask & (res.truth.masks[0] == 0)
+            corr[name].append(
+                (
+                    _speckle_correlation(res.frames[0], tissue, 1)[0],
+                    _speckle_correlation(res.frames[0], tissue, 2)[1],
+                )
+            )
+    (fine_ax, fine_lat), (coarse_ax, coarse_lat) = (
+        np.median(corr["fine"], axis=0),
+        np.median(corr["coarse"], axis=0),
+    )
+    # across the beam, two model pixels apart, the fine speckle has decorrelated and the default
+    # one has not; along the beam (where the default is already short) it is no coarser
+    assert fine_lat < 0.3 < coarse_lat and fine_ax <= coarse_ax
+
+
+def test_a_near_isoechoic_contrast_range_keeps_every_such_lesion_within_it() -> None:
+    from training.sim.domain import ranges_with
+
+    visible = ranges_with({"lesion_echo": {"iso": 1}, "lesion_iso_contrast": [0.35, 0.65]})
+    default = ranges_with({"lesion_echo": {"iso": 1}})
+    contrasts = {"visible": [], "default": []}
+    for seed in range(40):
+        assert "iso_contrast" not in draw("lesion", seed, default).options
+        for name, ranges in (("visible", visible), ("default", default)):
+            db = simulate_randomised("lesion", seed, ranges, count=1).truth.values["contrast_db"].value
+            contrasts[name].append(abs(10 ** (db / 20) - 1))
+    assert min(contrasts["visible"]) >= 0.35 - 1e-6 and max(contrasts["visible"]) <= 0.65 + 1e-6
+    assert min(contrasts["default"]) < 0.35, "the scene's own range reaches nearly invisible lesions"
