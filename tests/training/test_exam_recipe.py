@@ -278,3 +278,23 @@ def test_a_flat_card_stays_flat_with_the_exam_head_first_and_the_new_fields_besi
     assert [h["kind"] for h in out["heads"]] == ["exam", "classification"] and out["heads"][0]["labels"]
     keys = list(out)
     assert keys[keys.index("measurements") + 1 : keys.index("measurements") + 3] == ["exams", "calibration"]
+
+
+def test_a_head_recipes_frames_are_drawn_from_its_domain_ranges():
+    from dataclasses import replace
+
+    from training.recipes.exam import SMOKE, scene_batches
+    from training.sim.domain import DEFAULT_RANGES
+
+    def densities(recipe):
+        return {
+            f.result.truth.domain["imaging"]["beam_density"]
+            for b in scene_batches(recipe, "test", 5)
+            for f in b
+        }
+
+    randomised = replace(SMOKE, randomised=1.0, per_scene={"train": 1, "val": 1, "test": 2}, cardiac_frames=1)
+    assert densities(replace(randomised, domain={"fine_speckle_p": 1.0})) == {
+        DEFAULT_RANGES.fine_beam_density
+    }
+    assert densities(randomised) == {0.5}, "without a domain, the default ranges (no fine speckle)"

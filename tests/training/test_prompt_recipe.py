@@ -190,3 +190,24 @@ def test_a_stopped_training_resumes_to_the_same_head(tmp_path):
     claim(tmp_path / "run", {"recipe": {"steps": 8}, "model": "a"}, True)
     with pytest.raises(ConfigError, match="was started with another recipe"):
         claim(tmp_path / "run", {"recipe": {"steps": 8}, "model": "b"}, True)
+
+
+def test_the_command_line_takes_the_randomisation_ranges_of_the_encoders_recipe(smoke_run, tmp_path, capsys):
+    from pathlib import Path
+
+    import yaml
+
+    from training.recipes.prompt import main
+
+    src, _, _ = smoke_run
+    config = Path(__file__).parents[2] / "configs" / "demo-v3-fine.yaml"
+    domain = yaml.safe_load(config.read_text())["data"]["domain"]
+    argv = ["--model", str(src), "--out", str(tmp_path / "a"), "--smoke", "--steps", "2", "--randomised", "1"]
+    assert main([*argv, "--domain", str(config)]) == 0
+    notes = json.loads((tmp_path / "a" / "base" / "card.json").read_text())["notes"]
+    head = json.loads(notes)["prompt_head"]
+    assert domain["fine_speckle_p"] > 0 and head["recipe"]["domain"] == domain
+    assert f"--domain {config}" in head["reproduce"]
+    assert main([*argv, "--domain", str(tmp_path / "missing.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.yaml" in err[0]

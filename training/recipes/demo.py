@@ -272,11 +272,11 @@ def add_head_stages(recipe: DemoRecipe, folder: Path, out: Path, config_path: Pa
     command = f"python -m training.recipes.demo --config {config_path} --out DIR"
     if recipe.exam is not None:
         base = exam.SMOKE if recipe.exam.quick else exam.ExamRecipe()
-        settings = replace(base, randomised=recipe.exam.randomised)
+        settings = replace(base, randomised=recipe.exam.randomised, domain=recipe.data.domain)
         folder = exam.run_recipe(folder, out / "exam", settings, command)
     if recipe.prompt is not None:
         base = prompt.SMOKE if recipe.prompt.quick else prompt.PromptRecipe()
-        settings = replace(base, randomised=recipe.prompt.randomised)
+        settings = replace(base, randomised=recipe.prompt.randomised, domain=recipe.data.domain)
         if recipe.prompt.steps:
             settings = replace(settings, steps=recipe.prompt.steps)
         folder = prompt.run_recipe(folder, out / "prompt", settings, command)

@@ -126,6 +126,8 @@ class ExamRecipe:
         threads: torch threads.
         batch: frames per encoder pass.
         randomised: share of the simulations under domain randomisation (``--randomised``).
+        domain: the randomisation's ranges that differ from the defaults (``--domain``: a demo
+            recipe's ``data.domain``, so a head sees the data its encoder was trained on).
     """
 
     per_scene: Mapping[str, int] = field(default_factory=lambda: {"train": 400, "val": 150, "test": 150})
@@ -148,6 +150,7 @@ class ExamRecipe:
     threads: int = 2
     batch: int = 32
     randomised: float = 0.0
+    domain: Mapping[str, Any] = field(default_factory=dict)
 
 
 SMOKE = ExamRecipe(per_scene={"train": 8, "val": 4, "test": 4}, sizes=((256, 256), (240, 320)), epochs=40)
@@ -171,13 +174,15 @@ def sim_frames(
     sizes: Sequence[tuple[int, int]],
     cardiac_frames: int,
     randomised: float = 0.0,
+    ranges: Any = None,
 ) -> Iterator[SimFrame]:
     """``count`` frames of ``scene`` (simulator seeds ``base_seed * SEED_STRIDE + i``, sizes in turn;
-    a share ``randomised`` under domain randomisation, as ``training.recipes.data.simulation``)."""
+    a share ``randomised`` under domain randomisation with ``ranges``, as
+    ``training.recipes.data.simulation``)."""
     i = n = 0
     while n < count:
         seed = base_seed * SEED_STRIDE + i
-        result = simulation(scene, seed, sizes[i % len(sizes)], randomised)
+        result = simulation(scene, seed, sizes[i % len(sizes)], randomised, ranges)
         h, w = result.frames.shape[1:]
         total = len(result.frames)
         picks = (
@@ -192,7 +197,10 @@ def sim_frames(
 def scene_batches(recipe: Any, split: str, seed: int) -> Iterator[list[SimFrame]]:
     """A head recipe's frames of one split, scene by scene (simulator seeds ``seed * 10 + scene``),
     in batches of ``recipe.batch``; ``recipe`` has ``per_scene``, ``sizes``, ``cardiac_frames``,
-    ``randomised`` and ``batch`` (the exam and prompt recipes)."""
+    ``randomised``, ``domain`` and ``batch`` (the exam and prompt recipes)."""
+    from training.sim.domain import ranges_with
+
+    ranges = ranges_with(recipe.domain) if recipe.domain else None
     for k, scene in enumerate(SCENES):
         frames = sim_frames(
             scene,
@@ -201,6 +209,7 @@ def scene_batches(recipe: Any, split: str, seed: int) -> Iterator[list[SimFrame]
             recipe.sizes,
             recipe.cardiac_frames,
             recipe.randomised,
+            ranges,
         )
         batch: list[SimFrame] = []
         for f in frames:

@@ -161,6 +161,13 @@ def main(
         default=None,
         help="share of the simulations under domain randomisation (0-1; default: the recipe's)",
     )
+    p.add_argument(
+        "--domain",
+        default=None,
+        metavar="CONFIG",
+        help="draw the randomised simulations from the ranges of this demo recipe's data.domain "
+        "(the config that trained the encoder; default: docs/simulator.md's ranges)",
+    )
     trains_in = "steps" if hasattr(recipes[0], "steps") else "epochs"
     p.add_argument(
         f"--{trains_in}",
@@ -181,6 +188,14 @@ def main(
         if not 0.0 <= args.randomised <= 1.0:
             p.error(f"--randomised {args.randomised}: a share between 0 and 1")
         recipe = replace(recipe, randomised=args.randomised)
+    if args.domain is not None:
+        from training.recipes.config import load_recipe
+
+        try:
+            recipe = replace(recipe, domain=dict(load_recipe(args.domain).data.domain))
+        except EchoCareError as err:
+            print(f"error: {err.one_line()}", file=sys.stderr)
+            return 2
     if args.length is not None:
         if args.length < 1:
             p.error(f"--{trains_in} {args.length}: at least 1")
@@ -190,6 +205,7 @@ def main(
         "--out DIR",
         "--smoke" if args.smoke else "",
         f"--randomised {args.randomised:g}" if args.randomised is not None else "",
+        f"--domain {args.domain}" if args.domain is not None else "",
         f"--{trains_in} {args.length}" if args.length is not None else "",
     )
     command = f"python -m {module} " + " ".join(a for a in flags if a)

@@ -79,6 +79,8 @@ class PromptRecipe:
         threads: torch threads.
         batch: frames per encoder pass.
         randomised: share of the simulations under domain randomisation (``--randomised``).
+        domain: the randomisation's ranges that differ from the defaults (``--domain``: a demo
+            recipe's ``data.domain``, so the head sees the data its encoder was trained on).
     """
 
     per_scene: Mapping[str, int] = field(default_factory=lambda: {"train": 320, "test": 40})
@@ -101,6 +103,7 @@ class PromptRecipe:
     threads: int = 2
     batch: int = 32
     randomised: float = 0.0
+    domain: Mapping[str, Any] = field(default_factory=dict)
 
 
 SMOKE = PromptRecipe(
