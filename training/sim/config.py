@@ -69,6 +69,8 @@ class ImagingParams:
             across it (an unfocused or plane-wave beam's diffraction pattern, a focal zone,
             uneven probe contact); 0 for none.
         shading_seed: the seed of that field, so renderers of the same tissue share it.
+        psf_min_sigma: the narrowest PSF, in beam-grid samples (sigma), whatever the wavelength;
+            below about 0.5 the speckle is nearly white on the grid, a cell about a pixel.
     """
 
     attenuation_db_cm_mhz: float = 0.5
@@ -87,6 +89,7 @@ class ImagingParams:
     psf_sidelobe: float = 0.0
     shading_db: float = 0.0
     shading_seed: int = 0
+    psf_min_sigma: float = 0.7
 
 
 @dataclass(frozen=True)

@@ -62,15 +62,16 @@ class DomainRanges:
     psf_sidelobe_p: float = 0.4
     psf_sidelobe: tuple[float, float] = (0.1, 0.35)
     sparse_speckle_p: float = 0.3
-    # a fine-speckle acquisition (its own random stream; 0 by default): a large image whose
-    # echoes are formed on one beam per pixel instead of one per two, with PSF widths from the
-    # ranges below, so that a speckle cell spans one or two pixels of the 256-px model input
-    # along and across the beam (the median draw above spans about 3 by 6), as on a research
-    # system's export or a simulator's image of a phantom
+    # a fine-speckle acquisition (its own random stream; 0 by default): echoes formed on one
+    # beam per pixel instead of one per two, with PSF widths from the ranges below and a
+    # narrower floor (in grid samples), so that a speckle cell spans one or two pixels of the
+    # 256-px model input along and across the beam (median 1.6 x 2.0; the other draws 2.3 x
+    # 4.8), nearly white on a small image, as on a research system's export or an RF
+    # simulator's image of a phantom
     fine_speckle_p: float = 0.0
-    fine_size_px: tuple[int, int] = (550, 800)
     fine_psf_axial_wavelengths: tuple[float, float] = (0.1, 0.5)
     fine_psf_lateral_wavelengths: tuple[float, float] = (0.3, 1.2)
+    fine_psf_min_sigma: tuple[float, float] = (0.3, 0.7)  # grid samples
     fine_beam_density: float = 1.0
     scatterer_density: tuple[float, float] = (0.2, 2.0)  # scatterers per beam-grid sample when sparse
     looks: tuple[int, int] = (1, 3)  # compounding, inclusive
@@ -289,12 +290,11 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
         options["iso_contrast"] = ranges.lesion_iso_contrast
     fine = np.random.default_rng([int(seed), 0xF1E])  # its own stream, as the zoom's above
     if fine.random() < ranges.fine_speckle_p:
-        side = int(fine.integers(ranges.fine_size_px[0], ranges.fine_size_px[1] + 1))
-        height, width = (side, round(side * aspect)) if aspect < 1 else (round(side / aspect), side)
         imaging = replace(
             imaging,
             psf_axial_wavelengths=_u(fine, ranges.fine_psf_axial_wavelengths),
             psf_lateral_wavelengths=_u(fine, ranges.fine_psf_lateral_wavelengths),
+            psf_min_sigma=_u(fine, ranges.fine_psf_min_sigma),
             beam_density=ranges.fine_beam_density,
         )
     cfg = SimConfig(height=height, width=width, probe=probe, imaging=imaging, overlay=text)

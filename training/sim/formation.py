@@ -97,8 +97,9 @@ class Renderer:
         mid = scanner.probe.depth_mm / 2.0
         wavelength = 1.54 / scanner.probe.frequency_mhz
         lateral_mm = params.psf_lateral_wavelengths * wavelength
-        self._sigma_ax = max(0.7, params.psf_axial_wavelengths * wavelength / dr)
-        self._sigma_lat = max(0.7, lateral_mm / (du * scanner.beams.mm_per_u(mid)))
+        floor = params.psf_min_sigma
+        self._sigma_ax = max(floor, params.psf_axial_wavelengths * wavelength / dr)
+        self._sigma_lat = max(floor, lateral_mm / (du * scanner.beams.mm_per_u(mid)))
         self._norm = np.float32(_energy_norm(self._sigma_lat, self._sigma_ax))
         self._dr = dr
         r_cm = scanner.beam_r / 10.0

@@ -218,13 +218,10 @@ def test_fine_speckle_draws_spread_a_speckle_cell_over_fewer_model_pixels_and_le
         base, some = draw("lesion", seed), draw("lesion", seed, half)
         assert some.options == base.options and some.cfg.probe == base.cfg.probe
         if some.cfg.imaging.beam_density == DEFAULT_RANGES.fine_beam_density:
-            assert (
-                DEFAULT_RANGES.fine_size_px[0]
-                <= max(some.cfg.height, some.cfg.width)
-                <= DEFAULT_RANGES.fine_size_px[1]
-            )
-            lo, hi = DEFAULT_RANGES.fine_psf_axial_wavelengths
-            assert lo <= some.cfg.imaging.psf_axial_wavelengths <= hi
+            assert (some.cfg.height, some.cfg.width) == (base.cfg.height, base.cfg.width)
+            for name in ("psf_axial_wavelengths", "psf_lateral_wavelengths", "psf_min_sigma"):
+                lo, hi = getattr(DEFAULT_RANGES, f"fine_{name}")
+                assert lo <= getattr(some.cfg.imaging, name) <= hi
         else:
             assert some.cfg == base.cfg, "an acquisition not drawn fine is the default one"
     assert 0.3 < np.mean([draw("lesion", s, half).cfg.imaging.beam_density == 1.0 for s in range(200)]) < 0.7
