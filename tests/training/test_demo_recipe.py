@@ -293,3 +293,21 @@ def test_a_killed_run_resumes_from_its_checkpoints_to_the_same_weights(smoke_run
 def test_every_demo_config_in_the_repository_loads(path):
     recipe = load_recipe(path)
     assert recipe.name.startswith("echocare-demo") and recipe.input_size[0] % 32 == 0
+
+
+def test_head_stages_follow_the_recipes_randomisation_wherever_they_run():
+    from pathlib import Path
+
+    from training.recipes import exam, prompt
+    from training.recipes.config import load_recipe
+    from training.recipes.demo import head_stage_settings
+
+    recipe = load_recipe(Path(__file__).parents[2] / "configs" / "demo-v3-fine.yaml")
+    exam_settings, prompt_settings = head_stage_settings(recipe)
+    assert recipe.data.domain and exam_settings.domain == prompt_settings.domain == recipe.data.domain
+    assert exam_settings.randomised == recipe.exam.randomised == 0.5, "the recipe's exam stage"
+    assert recipe.prompt is None and prompt_settings.randomised == prompt.PromptRecipe().randomised
+    assert prompt_settings.steps == prompt.PromptRecipe().steps
+    quick_exam, quick_prompt = head_stage_settings(recipe, quick=True)  # echocare train heads --quick
+    assert quick_exam.per_scene == exam.SMOKE.per_scene and quick_prompt.steps == prompt.SMOKE.steps
+    assert quick_exam.domain == recipe.data.domain and quick_exam.randomised == 0.5

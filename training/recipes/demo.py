@@ -265,21 +265,40 @@ def run_recipe(recipe: DemoRecipe, out: Path, config_path: Path | None = None, r
     return folder
 
 
+def head_stage_settings(recipe: DemoRecipe, quick: bool | None = None) -> tuple[Any, Any]:
+    """The exam and prompt recipes' settings for heads on an encoder that ``recipe`` trained (or
+    whose heads it trains): their smoke settings when ``quick`` (None: each stage's own ``quick``),
+    the randomised share of the recipe's ``exam`` and ``prompt`` stages (the head recipes' own
+    where the recipe has none), and the recipe's ``data.domain``, so that each head sees the
+    data its encoder was trained on."""
+    from training.recipes import exam, prompt
+
+    settings = []
+    for module, stage, full in (
+        (exam, recipe.exam, exam.ExamRecipe),
+        (prompt, recipe.prompt, prompt.PromptRecipe),
+    ):
+        small = (stage is not None and stage.quick) if quick is None else quick
+        base = module.SMOKE if small else full()
+        base = replace(base, domain=recipe.data.domain)
+        if stage is not None:
+            base = replace(base, randomised=stage.randomised)
+            if stage.steps and hasattr(base, "steps"):  # the prompt head's training steps
+                base = replace(base, steps=stage.steps)
+        settings.append(base)
+    return settings[0], settings[1]
+
+
 def add_head_stages(recipe: DemoRecipe, folder: Path, out: Path, config_path: Path | None) -> Path:
     """The recipe's ``exam`` and ``prompt`` stages on ``folder`` in turn; returns the last folder."""
     from training.recipes import exam, prompt
 
     command = f"python -m training.recipes.demo --config {config_path} --out DIR"
+    exam_settings, prompt_settings = head_stage_settings(recipe)
     if recipe.exam is not None:
-        base = exam.SMOKE if recipe.exam.quick else exam.ExamRecipe()
-        settings = replace(base, randomised=recipe.exam.randomised, domain=recipe.data.domain)
-        folder = exam.run_recipe(folder, out / "exam", settings, command)
+        folder = exam.run_recipe(folder, out / "exam", exam_settings, command)
     if recipe.prompt is not None:
-        base = prompt.SMOKE if recipe.prompt.quick else prompt.PromptRecipe()
-        settings = replace(base, randomised=recipe.prompt.randomised, domain=recipe.data.domain)
-        if recipe.prompt.steps:
-            settings = replace(settings, steps=recipe.prompt.steps)
-        folder = prompt.run_recipe(folder, out / "prompt", settings, command)
+        folder = prompt.run_recipe(folder, out / "prompt", prompt_settings, command)
     return folder
 
 

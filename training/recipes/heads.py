@@ -9,7 +9,9 @@ frozen and untouched (its tensors are stored bit for bit):
 2. the encoder's maps of every frame computed once and cached (``cache_features``), then the
    recipe's ``heads`` phase and its ``polish`` phase on those maps (no encoder pass per step);
 3. the exam head with its out-of-distribution statistics and calibration
-   (``training.recipes.exam``), then the prompt head (``training.recipes.prompt``);
+   (``training.recipes.exam``), then the prompt head (``training.recipes.prompt``), with the
+   recipe's settings for them (``training.recipes.demo.head_stage_settings``: the randomised
+   share of its ``exam`` and ``prompt`` stages and its ``data.domain``);
 4. the held-out simulated test set scored as for the demo model, the figures in the card;
 5. the result stored as the next version of the encoder's name, active, with its lineage
    (parent: the encoder's version) and a card that says the heads know simulated data only.
@@ -145,11 +147,10 @@ def train_heads(
         merged[key] = value
     save_file(merged, str(stage1 / WEIGHTS_FILE), metadata={"format": "pt"})
     write_card(ModelCard(cfg, weights_sha256=model_store.sha256_file(stage1 / WEIGHTS_FILE)), stage1)
-    with_exam = exam.run_recipe(stage1, out / "exam", exam.SMOKE if quick else exam.ExamRecipe())
+    exam_settings, prompt_settings = demo.head_stage_settings(recipe, quick)
+    with_exam = exam.run_recipe(stage1, out / "exam", exam_settings)
     stage = _stage(minutes, "exam", stage)
-    with_prompt = prompt.run_recipe(
-        with_exam, out / "prompt", prompt.SMOKE if quick else prompt.PromptRecipe()
-    )
+    with_prompt = prompt.run_recipe(with_exam, out / "prompt", prompt_settings)
     stage = _stage(minutes, "prompt", stage)
 
     metrics = evaluate(with_prompt, recipe.eval, recipe.test_seed, log)
