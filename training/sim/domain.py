@@ -24,6 +24,7 @@ import numpy as np
 
 from training.sim.config import CONVEX, LINEAR, PHASED, ImagingParams, ProbeGeometry, SimConfig
 from training.sim.scenes import SCENES, simulate
+from training.sim.scenes.lesion import ECHO_RANGES
 from training.sim.truth import SimResult
 
 # probe geometries each scene can be imaged with; "plain" is a linear probe cropped to its
@@ -114,8 +115,8 @@ class DomainRanges:
     # level alone (as a phantom's contrast target does); drawn from its own stream
     lesion_plain_iso_p: float = 0.0
     # a near-isoechoic lesion's contrast: its backscatter amplitude is 1 minus or plus this
-    # (the scene's own range, 0.25-0.65, by default); above about 0.3 the lesion is visible
-    lesion_iso_contrast: tuple[float, float] = (0.25, 0.65)
+    # (the scene's own range by default); above about 0.3 the lesion is visible
+    lesion_iso_contrast: tuple[float, float] = ECHO_RANGES["iso"]
 
 
 DEFAULT_RANGES = DomainRanges()
@@ -286,7 +287,7 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
     iso = scene == "lesion" and options["echo"] == "iso"
     if iso and np.random.default_rng([int(seed), 0x1500]).random() < ranges.lesion_plain_iso_p:
         options.update(malignant=False, disc=True, halo=None, posterior="none")
-    if iso and ranges.lesion_iso_contrast != DomainRanges.lesion_iso_contrast:
+    if iso and ranges.lesion_iso_contrast != ECHO_RANGES["iso"]:
         options["iso_contrast"] = ranges.lesion_iso_contrast
     fine = np.random.default_rng([int(seed), 0xF1E])  # its own stream, as the zoom's above
     if fine.random() < ranges.fine_speckle_p:
