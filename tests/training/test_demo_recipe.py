@@ -126,6 +126,8 @@ def test_recipe_rejects_unknown_keys_and_shared_seeds(tmp_path):
         load_recipe(SMOKE, {"polish": {"steps": 1, "heads": ["liver"]}})
     with pytest.raises(ConfigError, match="unknown scene 'liver'"):
         load_recipe(SMOKE, {"polish": {"steps": 1, "scene_weights": {"liver": 1}}})
+    with pytest.raises(ConfigError, match=r"polish.stop_after 3 must be between 0 and polish.steps \(2\)"):
+        load_recipe(SMOKE, {"polish": {"steps": 2, "stop_after": 3}})
 
 
 def test_scene_order_gives_one_scene_per_batch():
@@ -287,6 +289,58 @@ def test_a_killed_run_resumes_from_its_checkpoints_to_the_same_weights(smoke_run
         assert torch.equal(shipped[key], value.to(shipped[key].dtype)), key
     with pytest.raises(ConfigError, match="another recipe"):
         demo.run_recipe(replace(recipe, seed=1), tmp_path, resume=True)
+
+
+def test_stop_after_repeats_a_run_that_its_deadline_stopped(smoke_run, tmp_path, monkeypatch):
+    import torch
+
+    import training.recipes.demo as demo
+    import training.recipes.multitask as multitask
+
+    recipe, _ = smoke_run
+    recipe = replace(recipe, polish=replace(recipe.polish, steps=3))
+    fired = []
+
+    class Deadline:  # the wall clock, made to run out during the polish phase's second step
+        daemon = False
+
+        def __init__(self, interval, function):
+            fired.append(function)
+
+        def start(self):
+            pass
+
+        def cancel(self):
+            pass
+
+    real = demo._progress
+
+    def make(log, name, every=50):
+        report = real(log, name, every)
+
+        def step(p):
+            if name == "polish" and p.done == 2:
+                fired[-1]()
+            report(p)
+
+        return step
+
+    with monkeypatch.context() as m:
+        m.setattr(multitask.threading, "Timer", Deadline)
+        m.setattr(demo, "_progress", make)
+        stopped, ran = demo.train(replace(recipe, max_minutes=60), tmp_path / "deadline", lambda msg: None)
+    assert ran["polish"]["status"] == "cancelled" and ran["polish"]["steps"] == 2
+    assert ran["polish"]["planned_steps"] == 3
+    again = replace(recipe, polish=replace(recipe.polish, stop_after=2))
+    repeated, ran = demo.train(again, tmp_path / "repeat", lambda msg: None)
+    assert ran["polish"]["steps"] == 2 and ran["polish"]["status"] == "cancelled"
+    same = repeated.state_dict()
+    for key, value in stopped.state_dict().items():
+        assert torch.equal(same[key], value), key
+    # the stopped schedule is the 3-step one: two steps of a 2-step schedule end elsewhere
+    short, _ = demo.train(replace(recipe, polish=replace(recipe.polish, steps=2)), tmp_path / "short", lambda msg: None)
+    other = short.state_dict()
+    assert any(not torch.equal(other[k], v) for k, v in same.items() if k.startswith("heads.detection"))
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("demo*.yaml")), ids=lambda p: p.name)

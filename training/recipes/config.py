@@ -62,6 +62,9 @@ class PhaseRecipe:
         scene_weights: how often each scene's batch comes up in this phase; empty: the
             recipe's ``scene_weights``.
         heads: the heads this phase trains (the others keep their weights); empty: all.
+        stop_after: end the phase after this many of its ``steps`` (its learning-rate schedule
+            still spans ``steps``); 0: train them all. It repeats a run that a deadline
+            (``max_minutes``) stopped: the card records the step it stopped at.
     """
 
     steps: int = 0
@@ -72,6 +75,7 @@ class PhaseRecipe:
     weight_decay: float = 0.01
     scene_weights: Mapping[str, float] = field(default_factory=dict)
     heads: tuple[str, ...] = ()
+    stop_after: int = 0
 
 
 @dataclass(frozen=True)
@@ -191,14 +195,23 @@ def _check_classification_head(head: Mapping[str, Any], src: str) -> None:
         raise ConfigError(src, "classification_head.standardise must be true or false")
 
 
-def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
-    phases = (cfg.heads, cfg.full, cfg.polish)
-    for key in (*cfg.data.per_scene, *cfg.scene_weights, *(k for p in phases for k in p.scene_weights)):
+def _check_phases(cfg: DemoRecipe, src: str) -> None:
+    phases = {"heads": cfg.heads, "full": cfg.full, "polish": cfg.polish}
+    named = (*cfg.data.per_scene, *cfg.scene_weights, *(k for p in phases.values() for k in p.scene_weights))
+    for key in named:
         if key not in SCENES:
             raise ConfigError(src, f"unknown scene {key!r} (known: {', '.join(SCENES)})")
-    unknown = [h for p in phases for h in p.heads if h not in TASK_NAMES]
+    unknown = [h for p in phases.values() for h in p.heads if h not in TASK_NAMES]
     if unknown:
         raise ConfigError(src, f"unknown head {unknown[0]!r} (known: {', '.join(TASK_NAMES)})")
+    for key, p in phases.items():
+        if not 0 <= p.stop_after <= p.steps:
+            msg = f"{key}.stop_after {p.stop_after} must be between 0 and {key}.steps ({p.steps})"
+            raise ConfigError(src, msg)
+
+
+def _check(cfg: DemoRecipe, src: str) -> DemoRecipe:
+    _check_phases(cfg, src)
     if any(s % 32 or s < 32 for s in cfg.input_size):
         raise ConfigError(src, f"input_size {list(cfg.input_size)} must be multiples of 32")
     if any(s % cfg.pretrain.mask_unit for s in cfg.input_size):

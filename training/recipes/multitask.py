@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from engine.errors import ConfigError
-from engine.progress import CancelToken, ProgressFn, no_progress
+from engine.progress import CancelToken, Progress, ProgressFn, no_progress
 from training.config import OptimCfg, RunCfg
 from training.distributed import DistInfo
 from training.finetune.module import build_losses, head_losses, run_heads
@@ -132,8 +132,10 @@ def run_phase(
 ) -> LoopResult:
     """Train ``module`` for ``phase.steps`` optimiser steps of ``phase.grad_accum`` scene batches each.
 
-    ``deadline`` (a ``time.monotonic()`` value) stops the phase early; the loop then reports
-    ``cancelled`` and the weights trained so far stay in ``module``. On a GPU ``device`` the
+    ``deadline`` (a ``time.monotonic()`` value) stops the phase early, and so does
+    ``phase.stop_after`` at that step; the loop then reports ``cancelled`` and the weights trained
+    so far stay in ``module``. Both stop at the same point of a step, so a run that its deadline
+    stopped at step N is repeated by ``stop_after: N``. On a GPU ``device`` the
     module moves there for the phase (mixed precision, ``amp="auto"``) and back to the CPU after.
     A checkpoint is written every ``checkpoint_every`` steps (0: at the phase's end only);
     ``resume`` continues from the newest one in ``out_dir`` (a finished phase loads its final
@@ -148,6 +150,14 @@ def run_phase(
         timer = threading.Timer(max(0.0, deadline - time.monotonic()), cancel.cancel)
         timer.daemon = True
         timer.start()
+    report = progress
+    if phase.stop_after:
+
+        def report(p: Progress) -> None:
+            progress(p)
+            if p.done >= phase.stop_after:
+                cancel.cancel()
+
     batches = phase.steps * phase.grad_accum
     weights = learnable_weights(data.samples, scene_weights, module.only)
     order = scene_order([s.scene for s in data.samples], weights, batches, phase.batch_size, seed)
@@ -175,7 +185,7 @@ def run_phase(
         dist=DistInfo(device=device),
         collate=collate,
         order=lambda epoch: order,
-        progress=progress,
+        progress=report,
         cancel=cancel,
     )
     module.to(device)
