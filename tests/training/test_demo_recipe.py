@@ -338,7 +338,8 @@ def test_stop_after_repeats_a_run_that_its_deadline_stopped(smoke_run, tmp_path,
     for key, value in stopped.state_dict().items():
         assert torch.equal(same[key], value), key
     # the stopped schedule is the 3-step one: two steps of a 2-step schedule end elsewhere
-    short, _ = demo.train(replace(recipe, polish=replace(recipe.polish, steps=2)), tmp_path / "short", lambda msg: None)
+    two = replace(recipe, polish=replace(recipe.polish, steps=2))
+    short, _ = demo.train(two, tmp_path / "short", lambda msg: None)
     other = short.state_dict()
     assert any(not torch.equal(other[k], v) for k, v in same.items() if k.startswith("heads.detection"))
 
