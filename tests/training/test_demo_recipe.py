@@ -128,6 +128,8 @@ def test_recipe_rejects_unknown_keys_and_shared_seeds(tmp_path):
         load_recipe(SMOKE, {"polish": {"steps": 1, "scene_weights": {"liver": 1}}})
     with pytest.raises(ConfigError, match=r"polish.stop_after 3 must be between 0 and polish.steps \(2\)"):
         load_recipe(SMOKE, {"polish": {"steps": 2, "stop_after": 3}})
+    with pytest.raises(ConfigError, match=r"pretrain\.stop_after is not supported"):
+        load_recipe(SMOKE, {"pretrain": {"stop_after": 1}})
 
 
 def test_scene_order_gives_one_scene_per_batch():

@@ -204,6 +204,8 @@ def _check_phases(cfg: DemoRecipe, src: str) -> None:
     unknown = [h for p in phases.values() for h in p.heads if h not in TASK_NAMES]
     if unknown:
         raise ConfigError(src, f"unknown head {unknown[0]!r} (known: {', '.join(TASK_NAMES)})")
+    if cfg.pretrain.stop_after:
+        raise ConfigError(src, "pretrain.stop_after is not supported (heads, full and polish take it)")
     for key, p in phases.items():
         if not 0 <= p.stop_after <= p.steps:
             msg = f"{key}.stop_after {p.stop_after} must be between 0 and {key}.steps ({p.steps})"
