@@ -346,6 +346,14 @@ def test_stop_after_repeats_a_run_that_its_deadline_stopped(smoke_run, tmp_path,
     assert any(not torch.equal(other[k], v) for k, v in same.items() if k.startswith("heads.detection"))
 
 
+def test_the_repeat_config_is_the_recorded_stage_but_for_its_stop():
+    recorded = load_recipe(ROOT / "configs" / "demo-v3-fine.yaml")
+    repeat = load_recipe(ROOT / "configs" / "demo-v3-fine-repeat.yaml")
+    assert repeat.max_minutes == 0 and repeat.polish.stop_after == 702
+    unstopped = replace(repeat, max_minutes=recorded.max_minutes, polish=replace(repeat.polish, stop_after=0))
+    assert unstopped == recorded  # a copy of a recorded config, kept from drifting
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("demo*.yaml")), ids=lambda p: p.name)
 def test_every_demo_config_in_the_repository_loads(path):
     recipe = load_recipe(path)
