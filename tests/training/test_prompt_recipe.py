@@ -211,3 +211,38 @@ def test_the_command_line_takes_the_randomisation_ranges_of_the_encoders_recipe(
     assert main([*argv, "--domain", str(tmp_path / "missing.yaml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing.yaml" in err[0]
+
+
+def test_refine_trains_the_models_own_prompt_head_further(smoke_run, tmp_path, capsys):
+    """``--refine`` starts from the model's prompt head (at learning rate 0 it stays bit for bit),
+    records itself in the card, and refuses a model without a prompt head in one line."""
+    from dataclasses import replace
+
+    import torch
+    from safetensors.torch import load_file
+
+    from training.recipes.prompt import main, refine
+
+    src, folder, _ = smoke_run
+    still = replace(refine(SMOKE), lr=0.0)
+    assert still.warm_start and still.train_seed == SMOKE.train_seed + 1
+    kept = load_file(str(run_recipe(folder, tmp_path / "still", still) / "model.safetensors"))
+    fresh = load_file(
+        str(run_recipe(folder, tmp_path / "fresh", replace(SMOKE, lr=0.0)) / "model.safetensors")
+    )
+    own = load_file(str(folder / "model.safetensors"))
+    prompt = [k for k in own if k.startswith("heads.prompt.")]
+    assert prompt and all(torch.equal(own[k], kept[k]) for k in own)
+    assert not all(torch.equal(own[k], fresh[k]) for k in prompt), "a fresh head is drawn anew"
+
+    assert main(["--model", str(folder), "--out", str(tmp_path / "r"), "--smoke", "--refine"]) == 0
+    notes = json.loads(json.loads((tmp_path / "r" / "base" / "card.json").read_text())["notes"])
+    head = notes["prompt_head"]
+    assert "--refine" in head["reproduce"] and head["recipe"]["warm_start"] is True
+    refined = load_file(str(tmp_path / "r" / "base" / "model.safetensors"))
+    assert not all(torch.equal(own[k], refined[k]) for k in prompt), "the head was trained"
+    assert all(torch.equal(own[k], refined[k]) for k in own if k not in prompt)
+
+    assert main(["--model", str(src), "--out", str(tmp_path / "n"), "--smoke", "--refine"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--refine needs a prompt head" in err[-1] and str(src) in err[-1]

@@ -141,10 +141,13 @@ def main(
     recipes: tuple[Any, Any],
     run: Callable[..., Path],
     resumable: bool = False,
+    variants: Mapping[str, tuple[str, Callable[[Any], Any]]] | None = None,
 ) -> int:
     """The command line of a recipe that adds a head: ``--model``, ``--out``, ``--smoke``,
     ``--install``, and ``--resume`` where the recipe is ``resumable`` (``run`` then takes
-    ``resume=``); ``recipes`` is (full, smoke). Returns the exit status."""
+    ``resume=``); ``recipes`` is (full, smoke). Each of ``variants`` (name: help, change) is a
+    flag ``--name`` that applies ``change`` to the recipe before the other options. Returns the
+    exit status."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from engine.errors import EchoCareError
 
@@ -182,8 +185,13 @@ def main(
             action="store_true",
             help="continue the training from the run folder's newest checkpoint",
         )
+    for name, (text, _) in (variants or {}).items():
+        p.add_argument(f"--{name}", action="store_true", help=text)
     args = p.parse_args(argv)
     recipe = recipes[1] if args.smoke else recipes[0]
+    chosen = [name for name in variants or {} if getattr(args, name)]
+    for name in chosen:
+        recipe = (variants or {})[name][1](recipe)
     if args.randomised is not None:
         if not 0.0 <= args.randomised <= 1.0:
             p.error(f"--randomised {args.randomised}: a share between 0 and 1")
@@ -204,6 +212,7 @@ def main(
         f"--model {args.model}",
         "--out DIR",
         "--smoke" if args.smoke else "",
+        *(f"--{name}" for name in chosen),
         f"--randomised {args.randomised:g}" if args.randomised is not None else "",
         f"--domain {args.domain}" if args.domain is not None else "",
         f"--{trains_in} {args.length}" if args.length is not None else "",

@@ -28,6 +28,10 @@ existing one is replaced):
 the finished model files to ``DEST``. The training writes a checkpoint every
 ``CHECKPOINT_EVERY`` steps into the run folder; ``--resume`` continues a stopped run from the
 newest one (the features are computed again) and ends as the run would have ended unstopped.
+
+``--refine`` trains the model's own prompt head further instead of a fresh one (:data:`REFINE`:
+its settings, a new training split and a shorter, lower schedule); the model must have a prompt
+head of the recipe's shape. Everything else stays bit-identical, as in a fresh run.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ class PromptRecipe:
         randomised: share of the simulations under domain randomisation (``--randomised``).
         domain: the randomisation's ranges that differ from the defaults (``--domain``: a demo
             recipe's ``data.domain``, so the head sees the data its encoder was trained on).
+        warm_start: start from the model's own prompt head instead of a fresh one (``--refine``).
     """
 
     per_scene: Mapping[str, int] = field(default_factory=lambda: {"train": 320, "test": 40})
@@ -104,6 +109,7 @@ class PromptRecipe:
     batch: int = 32
     randomised: float = 0.0
     domain: Mapping[str, Any] = field(default_factory=dict)
+    warm_start: bool = False
 
 
 SMOKE = PromptRecipe(
@@ -114,6 +120,20 @@ SMOKE = PromptRecipe(
     max_clicks=3,
     cardiac_frames=2,
 )
+
+
+def refine(recipe: PromptRecipe) -> PromptRecipe:
+    """``--refine``: train the model's own prompt head further, on a new training split (seed
+    ``train_seed + 1``) with half the steps at half the peak learning rate, and a larger share of
+    correction-click batches (the clicks that ``noc_85`` counts)."""
+    return replace(
+        recipe,
+        warm_start=True,
+        train_seed=recipe.train_seed + 1,
+        steps=max(1, recipe.steps // 2),
+        lr=recipe.lr / 2,
+        correction_share=min(1.0 - recipe.box_share, recipe.correction_share + 0.15),
+    )
 
 
 @dataclass(frozen=True)
@@ -497,6 +517,14 @@ def run_recipe(model: Path, out: Path, recipe: PromptRecipe, command: str = "", 
     head_cfg = HeadCfg("prompt", "prompt", (), params)
     new_cfg = replace(base, heads=(*(h for h in base.heads if h.name != "prompt"), head_cfg))
     head = create_model(new_cfg).heads["prompt"]
+    if recipe.warm_start:
+        own = base.heads_by_name.get("prompt")
+        if own is None or dict(own.params) != params:
+            found = "none" if own is None else f"one with {dict(own.params)}"
+            raise ConfigError(
+                Path(source.folder), f"--refine needs a prompt head with {params}; it has {found}"
+            )
+        head.load_state_dict(source.module.heads["prompt"].state_dict())
     predictor = Predictor(source, backend="torch", device="cpu", precision="fp32", batch_size=recipe.batch)
     claim(out, {"recipe": to_dict(recipe), "model": source.ref.sha256}, resume)
     log(f"extending {base.name} v{base.version} ({source.folder}) on {extend.machine()}")
@@ -554,6 +582,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         (PromptRecipe(), SMOKE),
         run_recipe,
         resumable=True,
+        variants={
+            "refine": ("train the model's own prompt head further (a new split, half the steps)", refine)
+        },
     )
 
 
