@@ -246,3 +246,37 @@ def test_refine_trains_the_models_own_prompt_head_further(smoke_run, tmp_path, c
     assert main(["--model", str(src), "--out", str(tmp_path / "n"), "--smoke", "--refine"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--refine needs a prompt head" in err[-1] and str(src) in err[-1]
+
+
+def test_carried_masks_prompt_as_propagation_prompts_the_next_frame():
+    """A carry batch is a neighbouring frame's answer: the structure moved, scaled and grown or
+    shrunk a little, widened as propagation widens it, with a click at its centre and, for a
+    ring, a negative click in its hole; the default recipe draws no such batch."""
+    from engine.heads.kinds.prompt import iou
+    from training.recipes.prompt import PromptRecipe, _batch_prompts, carried, refine
+
+    rng = np.random.default_rng(0)
+    disc = np.zeros((64, 64), np.uint8)
+    cv2.circle(disc, (30, 32), 12, 1, -1)
+    ring = np.zeros((64, 64), np.uint8)
+    cv2.circle(ring, (32, 30), 14, 1, 4)
+    disc, ring = disc.astype(bool), ring.astype(bool)
+    moved = [carried(disc, rng) for _ in range(20)]
+    overlaps = [iou(m, disc) for m in moved]
+    assert min(overlaps) > 0.5 and max(overlaps) < 1.0, "near the structure, never exactly on it"
+    assert len({m.tobytes() for m in moved}) == 20
+    assert carried(np.zeros((8, 8), bool), rng).sum() == 0
+
+    maps = _batch_prompts(None, [], None, np.stack([disc, ring]), "carry", 1, rng).numpy()
+    assert maps.shape == (2, 4, 64, 64) and not maps[:, 2].any(), "no box"
+    for m, truth in zip(maps, (disc, ring)):
+        prev = m[3] > 0.5
+        assert iou(prev, truth) > 0.4 and prev.sum() >= truth.sum() * 0.8
+        y, x = np.unravel_index(m[0].argmax(), m[0].shape)
+        assert prev[y, x] and m[0].max() > 0.99, "a positive click on the carried mask"
+    y, x = np.unravel_index(maps[1, 1].argmax(), (64, 64))
+    assert maps[1, 1].max() > 0.99 and abs(x - 32) < 5 and abs(y - 30) < 5, "a negative click in the hole"
+    assert not maps[0, 1].any(), "a disc has no hole"
+
+    assert PromptRecipe().carry_share == 0.0, "the recorded recipe's batches stay as they were"
+    assert refine(PromptRecipe()).carry_share > 0

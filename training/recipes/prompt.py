@@ -75,7 +75,10 @@ class PromptRecipe:
             and 1 below that.
         steps, batch_size, lr, weight_decay: training (AdamW, cosine decay).
         box_share, correction_share: shares of batches prompted with a box, and with a click
-            followed by correction clicks (the rest: one click).
+            followed by correction clicks.
+        carry_share: share of batches prompted as propagation prompts the next frame
+            (``PromptSession.propagate``) from the structure's mask moved, scaled and grown or
+            shrunk a little, as a neighbouring frame's answer (the rest: one click).
         max_corrections: most correction clicks in a training batch.
         min_area: smallest structure part, in model-input pixels.
         max_clicks: the most clicks the test protocol gives a structure.
@@ -101,6 +104,7 @@ class PromptRecipe:
     weight_decay: float = 1e-4
     box_share: float = 0.25
     correction_share: float = 0.45
+    carry_share: float = 0.0
     max_corrections: int = 5
     min_area: int = 6
     max_clicks: int = 20
@@ -124,16 +128,40 @@ SMOKE = PromptRecipe(
 
 def refine(recipe: PromptRecipe) -> PromptRecipe:
     """``--refine``: train the model's own prompt head further, on a new training split (seed
-    ``train_seed + 1``) with half the steps at half the peak learning rate, and a larger share of
-    correction-click batches (the clicks that ``noc_85`` counts)."""
+    ``train_seed + 1``) with half the steps at half the peak learning rate; a box still prompts a
+    quarter of the batches, correction clicks (the clicks that ``noc_85`` counts) half, carried
+    masks (propagation's prompts, which correction clicks alone teach the head to copy) 0.15 and
+    one click the rest."""
     return replace(
         recipe,
         warm_start=True,
         train_seed=recipe.train_seed + 1,
         steps=max(1, recipe.steps // 2),
         lr=recipe.lr / 2,
-        correction_share=min(1.0 - recipe.box_share, recipe.correction_share + 0.15),
+        box_share=0.25,
+        correction_share=0.5,
+        carry_share=0.15,
     )
+
+
+def carried(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``truth`` as a neighbouring frame's answer: moved by about 4 % of its size (standard
+    deviation), scaled by 0.9-1.1 about its centroid, then grown or shrunk by a pixel or kept
+    (``truth`` itself if that leaves nothing)."""
+    ys, xs = np.nonzero(truth)
+    if len(xs) == 0:
+        return truth
+    w, h = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    cx, cy = xs.mean(), ys.mean()
+    scale = rng.uniform(0.9, 1.1)
+    dx, dy = rng.normal(0.0, 0.04, 2) * (w, h)
+    warp = np.array([[scale, 0.0, cx * (1 - scale) + dx], [0.0, scale, cy * (1 - scale) + dy]], np.float32)
+    moved = cv2.warpAffine(truth.astype(np.uint8), warp, truth.shape[::-1], flags=cv2.INTER_NEAREST)
+    k = int(rng.integers(-1, 2))
+    if k:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(k) + 1, 2 * abs(k) + 1))
+        moved = (cv2.dilate if k > 0 else cv2.erode)(moved, kernel)
+    return moved.astype(bool) if moved.any() else truth
 
 
 @dataclass(frozen=True)
@@ -273,13 +301,24 @@ def _batch_prompts(
     corrections: int,
     rng: np.random.Generator,
 ) -> Any:
-    """The prompt maps of one training batch (``mode``: click, box or correct) for the structures
-    ``targets`` ``[B, h, w]``; correction clicks follow the head's first output."""
+    """The prompt maps of one training batch (``mode``: click, box, correct or carry) for the
+    structures ``targets`` ``[B, h, w]``; correction clicks follow the head's first output, and a
+    carried mask prompts as ``PromptSession.propagate`` prompts the next frame."""
     import torch
 
-    from engine.heads.kinds.prompt import draw_prompt
+    from engine.heads.kinds.prompt import draw_prompt, hole, widened
+    from engine.tasks.prompting import WIDEN
 
     size = targets.shape[-2:]
+    if mode == "carry":
+        maps = []
+        for t in targets:
+            prev = carried(t, rng)
+            c, inner = centre(prev), hole(prev)
+            points = [] if c is None else [(c[0], c[1], True)]
+            points += [] if inner is None else [(inner[0], inner[1], False)]
+            maps.append(draw_prompt(size, points, None, widened(prev, WIDEN).astype(np.float32)))
+        return torch.from_numpy(np.stack(maps).astype(np.float32))
     points: list[list[tuple[float, float, bool]]] = []
     boxes: list[Any] = []
     for t in targets:
@@ -371,6 +410,8 @@ def train_head(
             if u < recipe.box_share
             else "correct"
             if u < recipe.box_share + recipe.correction_share
+            else "carry"
+            if u < recipe.box_share + recipe.correction_share + recipe.carry_share
             else "click"
         )
         corrections = int(rng.integers(1, recipe.max_corrections + 1))
