@@ -151,6 +151,8 @@ def main(
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from engine.errors import EchoCareError
 
+    variants = variants or {}
+
     p = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
     p.add_argument(
         "--model", required=True, help="the model folder to extend, e.g. resources/models/echocare-demo"
@@ -185,13 +187,13 @@ def main(
             action="store_true",
             help="continue the training from the run folder's newest checkpoint",
         )
-    for name, (text, _) in (variants or {}).items():
+    for name, (text, _) in variants.items():
         p.add_argument(f"--{name}", action="store_true", help=text)
     args = p.parse_args(argv)
     recipe = recipes[1] if args.smoke else recipes[0]
-    chosen = [name for name in variants or {} if getattr(args, name)]
+    chosen = [name for name in variants if getattr(args, name)]
     for name in chosen:
-        recipe = (variants or {})[name][1](recipe)
+        recipe = variants[name][1](recipe)
     if args.randomised is not None:
         if not 0.0 <= args.randomised <= 1.0:
             p.error(f"--randomised {args.randomised}: a share between 0 and 1")

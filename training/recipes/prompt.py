@@ -29,9 +29,10 @@ the finished model files to ``DEST``. The training writes a checkpoint every
 ``CHECKPOINT_EVERY`` steps into the run folder; ``--resume`` continues a stopped run from the
 newest one (the features are computed again) and ends as the run would have ended unstopped.
 
-``--refine`` trains the model's own prompt head further instead of a fresh one (:data:`REFINE`:
-its settings, a new training split and a shorter, lower schedule); the model must have a prompt
-head of the recipe's shape. Everything else stays bit-identical, as in a fresh run.
+``--refine`` trains the model's own prompt head further instead of a fresh one (:func:`refine`:
+a new training split, a shorter, lower schedule, and batches of carried masks, the prompts that
+propagation gives the next frame); the model must have a prompt head of the recipe's shape.
+Everything else stays bit-identical, as in a fresh run.
 """
 
 from __future__ import annotations
