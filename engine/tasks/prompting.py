@@ -49,6 +49,21 @@ WIDEN = 0.12  # of the previous mask's inscribed radius: how far it is dilated b
 BOX_MARGIN = 0.05  # of the previous mask's box width and height, added on each side
 
 
+def carried_prompt(prev: np.ndarray, widen: float = WIDEN) -> Prompt | None:
+    """How a mask prompts the next frame when it is carried: a positive click at its centre, a
+    negative one in its hole (a ring's), and the mask widened by ``widen`` of its inscribed radius
+    (0: as it is) as the previous mask; None for an empty mask. Coordinates are ``prev``'s."""
+    c = centre(prev)
+    if c is None:
+        return None
+    points = [(c[0], c[1], True)]
+    inner = hole(prev)
+    if inner is not None:
+        points.append((inner[0], inner[1], False))
+    shown = widened(prev, widen) if widen else prev
+    return Prompt(tuple(points), mask=shown.astype(np.float32))
+
+
 @dataclass(frozen=True)
 class Timed:
     """A prompted result and the milliseconds the prompt took (decoder, plus the encoder when the
@@ -158,15 +173,9 @@ class PromptSession:
             prev = np.asarray(mask, bool)
             end = last if step == 1 else first
             for i in range(start + step, end + step, step):
-                c = centre(prev)
-                if c is None:
+                by_click = carried_prompt(prev, widen)
+                if by_click is None:
                     break
-                points = [(c[0], c[1], True)]
-                inner = hole(prev)
-                if inner is not None:
-                    points.append((inner[0], inner[1], False))
-                shown = widened(prev, widen) if widen else prev
-                by_click = Prompt(tuple(points), mask=shown.astype(np.float32))
                 by_box = Prompt(box=tight_box(prev, box_margin))
                 both = Prompt(by_click.points, by_box.box, by_click.mask)  # one crop holds both: one encoding
                 click = self.segment(i, by_click, around=both)

@@ -307,18 +307,16 @@ def _batch_prompts(
     carried mask prompts as ``PromptSession.propagate`` prompts the next frame."""
     import torch
 
-    from engine.heads.kinds.prompt import draw_prompt, hole, widened
-    from engine.tasks.prompting import WIDEN
+    from engine.heads.kinds.prompt import draw_prompt
+    from engine.tasks.prompting import carried_prompt
 
     size = targets.shape[-2:]
     if mode == "carry":
         maps = []
         for t in targets:
-            prev = carried(t, rng)
-            c, inner = centre(prev), hole(prev)
-            points = [] if c is None else [(c[0], c[1], True)]
-            points += [] if inner is None else [(inner[0], inner[1], False)]
-            maps.append(draw_prompt(size, points, None, widened(prev, WIDEN).astype(np.float32)))
+            prompt = carried_prompt(carried(t, rng))
+            points, mask = ((), None) if prompt is None else (prompt.points, prompt.mask)
+            maps.append(draw_prompt(size, points, None, mask))
         return torch.from_numpy(np.stack(maps).astype(np.float32))
     points: list[list[tuple[float, float, bool]]] = []
     boxes: list[Any] = []
