@@ -376,3 +376,58 @@ def test_head_stages_follow_the_recipes_randomisation_wherever_they_run():
     quick_exam, quick_prompt = head_stage_settings(recipe, quick=True)  # echocare train heads --quick
     assert quick_exam.per_scene == exam.SMOKE.per_scene and quick_prompt.steps == prompt.SMOKE.steps
     assert quick_exam.domain == recipe.data.domain and quick_exam.randomised == 0.5
+
+
+def _polish_config(tmp_path: Path, heads: list[str]) -> Path:
+    from engine.config_files import read_mapping
+
+    data = read_mapping(SMOKE)
+    for phase in ("pretrain", "heads", "full"):
+        data[phase] = {**data[phase], "steps": 0}
+    data["polish"] = {**data["polish"], "heads": heads, "steps": 3}
+    data["data"] = {**data["data"], "domain": {"lesion_disc_p": 1.0}}
+    path = tmp_path / f"polish-{'-'.join(heads)}.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_polish_trains_one_head_of_a_stored_model_again_and_keeps_every_other_tensor(
+    smoke_run, tmp_path, capsys
+):
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.model_card import ModelCard
+    from training.recipes.polish import main
+    from training.recipes.stages import describe
+
+    _, folder = smoke_run  # the smoke recipe's last stage: it has the exam and prompt heads
+    config = _polish_config(tmp_path, ["segmentation"])
+    assert main(["--model", str(folder), "--config", str(config), "--out", str(tmp_path / "run")]) == 0
+    polished = tmp_path / "run" / folder.name
+    old, new = load_file(str(folder / "model.safetensors")), load_file(str(polished / "model.safetensors"))
+    assert set(new) == set(old) and any(k.startswith("heads.prompt.") for k in old)
+    changed = {k for k in old if not torch.equal(old[k], new[k])}
+    assert changed and all(k.startswith("heads.segmentation.") for k in changed)
+
+    before = ModelCard.from_json((folder / "card.json").read_text())
+    card = ModelCard.from_json((polished / "card.json").read_text())
+    assert [h.name for h in card.model.heads] == [h.name for h in before.model.heads]
+    notes = json.loads(card.notes)["segmentation_head"]
+    assert notes["config_sha256"] and notes["steps"] == 3 and "--config" in notes["reproduce"]
+    kept = {k: v for k, v in before.metrics.items() if k.startswith(("test.prompt.", "test.exam."))}
+    assert kept and all(card.metrics[k] == v for k, v in kept.items())
+    assert "test.lesion.dice" in card.metrics
+    stages = describe([folder, polished])
+    assert stages[1]["kind"].startswith("segmentation head") and stages[1]["tensors_unchanged"] == len(
+        [k for k in old if not k.startswith("heads.segmentation.")]
+    )
+
+    # a config that trains two heads, or a head the model lacks: one line, exit 2, nothing written
+    capsys.readouterr()
+    for heads in (["segmentation", "detection"], ["nonexistent"]):
+        bad = _polish_config(tmp_path, heads)
+        assert main(["--model", str(folder), "--config", str(bad), "--out", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and str(bad) in err and "\n" not in err
+    assert not (tmp_path / "bad" / folder.name).exists()

@@ -308,8 +308,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # threads that wait passively: a shared, loaded machine otherwise burns its cores spinning
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from engine.errors import EchoCareError
-
     p = argparse.ArgumentParser(prog="python -m training.recipes.demo", description=__doc__.splitlines()[0])
     p.add_argument("--config", required=True, help="recipe file, e.g. configs/demo.yaml")
     p.add_argument("--out", required=True, help="run folder")
@@ -321,17 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="continue a stopped run in the same --out folder from its newest checkpoints",
     )
     args = p.parse_args(argv)
-    try:
-        recipe = load_recipe(args.config, {"seed": args.seed} if args.seed is not None else None)
-        folder = run_recipe(recipe, Path(args.out), Path(args.config), args.resume)
-    except EchoCareError as err:
-        print(f"error: {err.one_line()}", file=sys.stderr)
-        return 2
-    if args.install:
-        from training.recipes.extend import install
 
-        install(folder, args.install)
-    return 0
+    def run() -> Path:
+        recipe = load_recipe(args.config, {"seed": args.seed} if args.seed is not None else None)
+        return run_recipe(recipe, Path(args.out), Path(args.config), args.resume)
+
+    return extend.run_and_install(run, args.install)
 
 
 if __name__ == "__main__":

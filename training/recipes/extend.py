@@ -134,6 +134,21 @@ def install(folder: Path, dest: str | Path) -> None:
     print(f"installed {target}")
 
 
+def run_and_install(run: Callable[[], Path], dest: str | None) -> int:
+    """Run a recipe (``run`` returns its model folder) and copy the folder to ``dest`` when given;
+    returns the exit status: 2, with one line on stderr, for an EchoCareError."""
+    from engine.errors import EchoCareError
+
+    try:
+        folder = run()
+    except EchoCareError as err:
+        print(f"error: {err.one_line()}", file=sys.stderr)
+        return 2
+    if dest:
+        install(folder, dest)
+    return 0
+
+
 def main(
     argv: Sequence[str] | None,
     module: str,
@@ -220,12 +235,7 @@ def main(
         f"--{trains_in} {args.length}" if args.length is not None else "",
     )
     command = f"python -m {module} " + " ".join(a for a in flags if a)
-    try:
-        more = {"resume": args.resume} if resumable else {}
-        folder = run(Path(args.model), Path(args.out), recipe, command, **more)
-    except EchoCareError as err:
-        print(f"error: {err.one_line()}", file=sys.stderr)
-        return 2
-    if args.install:
-        install(folder, args.install)
-    return 0
+    more = {"resume": args.resume} if resumable else {}
+    return run_and_install(
+        lambda: run(Path(args.model), Path(args.out), recipe, command, **more), args.install
+    )

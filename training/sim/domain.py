@@ -74,6 +74,12 @@ class DomainRanges:
     fine_psf_lateral_wavelengths: tuple[float, float] = (0.3, 1.2)
     fine_psf_min_sigma: tuple[float, float] = (0.3, 0.7)  # grid samples
     fine_beam_density: float = 1.0
+    # a raw-speckle acquisition (its own random stream; 0 by default): one look (no compounding)
+    # and a narrower dynamic range, so that the speckle keeps its full contrast, as on a
+    # research system's or an RF simulator's single-angle export (a local grey-level standard
+    # deviation of 20-25 at the 256-px model input against about 10, median, otherwise)
+    raw_speckle_p: float = 0.0
+    raw_dynamic_range_db: tuple[float, float] = (35.0, 55.0)
     scatterer_density: tuple[float, float] = (0.2, 2.0)  # scatterers per beam-grid sample when sparse
     looks: tuple[int, int] = (1, 3)  # compounding, inclusive
     attenuation_db_cm_mhz: tuple[float, float] = (0.3, 1.0)
@@ -114,6 +120,10 @@ class DomainRanges:
     # round, no halo and no posterior effect, so the lesion differs from the tissue by its mean
     # level alone (as a phantom's contrast target does); drawn from its own stream
     lesion_plain_iso_p: float = 0.0
+    # the share of all lesion frames (any echogenicity) drawn as a phantom's targets are: plain
+    # discs as above (a QA phantom's anechoic, hypo- and hyperechoic cylinders seen across),
+    # drawn from its own stream after ``lesion_plain_iso_p``
+    lesion_disc_p: float = 0.0
     # a near-isoechoic lesion's contrast: its backscatter amplitude is 1 minus or plus this
     # (the scene's own range by default); above about 0.3 the lesion is visible
     lesion_iso_contrast: tuple[float, float] = ECHO_RANGES["iso"]
@@ -287,6 +297,8 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
     iso = scene == "lesion" and options["echo"] == "iso"
     if iso and np.random.default_rng([int(seed), 0x1500]).random() < ranges.lesion_plain_iso_p:
         options.update(malignant=False, disc=True, halo=None, posterior="none")
+    if scene == "lesion" and np.random.default_rng([int(seed), 0xD15C]).random() < ranges.lesion_disc_p:
+        options.update(malignant=False, disc=True, halo=None, posterior="none")
     if iso and ranges.lesion_iso_contrast != ECHO_RANGES["iso"]:
         options["iso_contrast"] = ranges.lesion_iso_contrast
     fine = np.random.default_rng([int(seed), 0xF1E])  # its own stream, as the zoom's above
@@ -298,6 +310,9 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
             psf_min_sigma=_u(fine, ranges.fine_psf_min_sigma),
             beam_density=ranges.fine_beam_density,
         )
+    raw = np.random.default_rng([int(seed), 0x2A3])  # its own stream, as the zoom's above
+    if raw.random() < ranges.raw_speckle_p:
+        imaging = replace(imaging, looks=1, dynamic_range_db=_u(raw, ranges.raw_dynamic_range_db))
     cfg = SimConfig(height=height, width=width, probe=probe, imaging=imaging, overlay=text)
     return Acquisition(scene, geometry, cfg, options, gamma, quality if compressed else None, doppler)
 

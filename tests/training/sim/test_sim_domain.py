@@ -193,6 +193,24 @@ def test_plain_near_isoechoic_lesions_differ_by_level_alone_and_leave_other_draw
     assert 0.8 < values["width_mm"].value / values["height_mm"].value < 1.25, "a nearly round disc"
 
 
+def test_phantom_target_discs_come_in_every_echogenicity_and_leave_other_draws_as_they_were() -> None:
+    from training.sim.domain import ranges_with
+
+    some = ranges_with({"lesion_disc_p": 0.4})
+    drawn = [(draw("lesion", s), draw("lesion", s, some)) for s in range(300)]
+    for base, disc in drawn:
+        assert "disc" not in base.options, "off by default: the recipes' data stay as they were"
+        kept = {k: v for k, v in disc.options.items() if k not in ("disc", "malignant", "halo", "posterior")}
+        assert kept == {k: v for k, v in base.options.items() if k in kept} and disc.cfg == base.cfg
+        if disc.options.get("disc"):
+            assert not disc.options["malignant"] and disc.options["halo"] is None
+            assert disc.options["posterior"] == "none"
+    share = np.mean([bool(d.options.get("disc")) for _, d in drawn])
+    assert 0.3 < share < 0.5
+    echoes = {d.options["echo"] for _, d in drawn if d.options.get("disc")}
+    assert echoes == {"anechoic", "hypo", "iso", "hyper"}
+
+
 def _speckle_correlation(frame: np.ndarray, fan: np.ndarray, lag: int) -> tuple[float, float]:
     """Axial and lateral correlation of the speckle at ``lag`` pixels of the 256-px model input."""
     scale = 256 / max(frame.shape)
@@ -243,6 +261,45 @@ def test_fine_speckle_draws_spread_a_speckle_cell_over_fewer_model_pixels_and_le
     # across the beam, two model pixels apart, the fine speckle has decorrelated and the default
     # one has not; along the beam (where the default is already short) it is no coarser
     assert fine_lat < 0.3 < coarse_lat and fine_ax <= coarse_ax
+
+
+def _speckle_sd(frame: np.ndarray, tissue: np.ndarray) -> float:
+    """Median local grey-level standard deviation (9 x 9 pixels) of tissue at the 256-px model input."""
+    scale = 256 / max(frame.shape)
+    size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+    img = cv2.resize(frame.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    inside = cv2.erode(
+        cv2.resize(tissue.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), np.ones((9, 9))
+    )
+    mean, square = cv2.blur(img, (9, 9)), cv2.blur(img * img, (9, 9))
+    return float(np.median(np.sqrt(np.maximum(square - mean * mean, 0.0))[inside > 0]))
+
+
+def test_raw_speckle_draws_keep_the_speckles_contrast_and_leave_other_draws_as_they_were() -> None:
+    from training.sim.domain import ranges_with
+
+    half = ranges_with({"raw_speckle_p": 0.5})
+    raw_drawn = 0
+    for seed in range(200):
+        base, some = draw("lesion", seed), draw("lesion", seed, half)
+        assert some.options == base.options and some.cfg.probe == base.cfg.probe
+        if some.cfg == base.cfg:
+            continue
+        raw_drawn += 1
+        lo, hi = DEFAULT_RANGES.raw_dynamic_range_db
+        assert some.cfg.imaging.looks == 1 and lo <= some.cfg.imaging.dynamic_range_db <= hi
+        assert replace(some.cfg.imaging, looks=0, dynamic_range_db=0) == replace(
+            base.cfg.imaging, looks=0, dynamic_range_db=0
+        )
+    assert 70 < raw_drawn < 130
+    plain = {"lesion_background": {"plain": 1}, "lesion_count": {1: 1}}
+    sd: dict[str, list[float]] = {"raw": [], "default": []}
+    for seed in range(8):
+        for name, over in (("raw", {"raw_speckle_p": 1.0}), ("default", {})):
+            res = simulate_randomised("lesion", 200 + seed, ranges_with({**plain, **over}), count=1)
+            sd[name].append(_speckle_sd(res.frames[0], res.truth.fan_mask & (res.truth.masks[0] == 0)))
+    # one look and a narrower dynamic range: the speckle's local spread at the model input rises
+    assert np.median(sd["raw"]) > 1.3 * np.median(sd["default"])
 
 
 def test_a_near_isoechoic_contrast_range_keeps_every_such_lesion_within_it() -> None:
