@@ -71,6 +71,14 @@ class ImagingParams:
         shading_seed: the seed of that field, so renderers of the same tissue share it.
         psf_min_sigma: the narrowest PSF, in beam-grid samples (sigma), whatever the wavelength;
             below about 0.5 the speckle is nearly white on the grid, a cell about a pixel.
+        clutter: amplitude, relative to the local mean echo, of diffuse clutter (an unfocused or
+            single-angle plane-wave beam's grating and side lobes, reverberation near the probe):
+            echoes of the tissue around a point, spread ``clutter_width_mm`` across and along,
+            with their own speckle, that fill in a hypoechoic lesion and lower its contrast; 0
+            for none.
+        clutter_width_mm: standard deviation of that spread.
+        clutter_depth_mm: depth over which the clutter falls to 1/e of its level at the probe
+            face (reverberation, a plane wave's near field); 0 keeps it at one level.
     """
 
     attenuation_db_cm_mhz: float = 0.5
@@ -90,6 +98,9 @@ class ImagingParams:
     shading_db: float = 0.0
     shading_seed: int = 0
     psf_min_sigma: float = 0.7
+    clutter: float = 0.0
+    clutter_width_mm: float = 4.0
+    clutter_depth_mm: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,14 @@ class DomainRanges:
     # deviation of 20-25 at the 256-px model input against about 10, median, otherwise)
     raw_speckle_p: float = 0.0
     raw_dynamic_range_db: tuple[float, float] = (35.0, 55.0)
+    # diffuse clutter (its own random stream; 0 by default): a single-angle plane wave's or an
+    # unfocused beam's grating and side lobes, reverberation near the probe; it fills in what is
+    # darker than its surroundings, so a hypoechoic lesion shows less contrast than its echo,
+    # most near the probe (docs/simulator.md)
+    clutter_p: float = 0.0
+    clutter: tuple[float, float] = (0.3, 1.0)  # amplitude relative to the local mean echo
+    clutter_width_mm: tuple[float, float] = (2.0, 6.0)
+    clutter_depth_mm: tuple[float, float] = (8.0, 30.0)  # 1/e depth; a third keep one level
     scatterer_density: tuple[float, float] = (0.2, 2.0)  # scatterers per beam-grid sample when sparse
     looks: tuple[int, int] = (1, 3)  # compounding, inclusive
     attenuation_db_cm_mhz: tuple[float, float] = (0.3, 1.0)
@@ -313,6 +321,14 @@ def draw(scene: str, seed: int, ranges: DomainRanges = DEFAULT_RANGES) -> Acquis
     raw = np.random.default_rng([int(seed), 0x2A3])  # its own stream, as the zoom's above
     if raw.random() < ranges.raw_speckle_p:
         imaging = replace(imaging, looks=1, dynamic_range_db=_u(raw, ranges.raw_dynamic_range_db))
+    clutter = np.random.default_rng([int(seed), 0xC1])  # its own stream, as the zoom's above
+    if clutter.random() < ranges.clutter_p:
+        imaging = replace(
+            imaging,
+            clutter=_u(clutter, ranges.clutter),
+            clutter_width_mm=_u(clutter, ranges.clutter_width_mm),
+            clutter_depth_mm=0.0 if clutter.random() < 1 / 3 else _u(clutter, ranges.clutter_depth_mm),
+        )
     cfg = SimConfig(height=height, width=width, probe=probe, imaging=imaging, overlay=text)
     return Acquisition(scene, geometry, cfg, options, gamma, quality if compressed else None, doppler)
 

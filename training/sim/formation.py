@@ -2,13 +2,16 @@
 
 The model, per beam-grid sample and per look:
 
-    field    = PSF * (echo * texture * speckle)                    complex, E|speckle|^2 = 1
+    field    = PSF * (echo * texture * speckle + clutter(depth) * spread(echo * texture) * speckle')
     field    = field * 10^((TGC - tissue - shadow attenuation + shading) / 20) + noise
     envelope = |field| * 10^(gain / 20)
     grey     = 255 * clip((20 log10(envelope) - headroom + DR) / DR, 0, 1)
 
 The PSF is an anisotropic Gaussian normalised to unit energy, so a homogeneous region of
-background tissue keeps E[envelope^2] = 1 and a Rayleigh-distributed envelope.
+background tissue keeps E[envelope^2] = 1 and a Rayleigh-distributed envelope. Clutter (0 by
+default) adds an independent speckle whose amplitude is the tissue's echo spread widely
+(``spread``: RMS over a Gaussian of ``clutter_width_mm``), scaled so that homogeneous tissue keeps
+E[envelope^2] = 1; it fills in what is darker than its surroundings.
 """
 
 from __future__ import annotations
@@ -118,6 +121,16 @@ class Renderer:
             self._texture *= np.sqrt(density)
         self._sidelobe = self._sidelobe_kernel(params.psf_sidelobe)
         self._speckle: list[np.ndarray] | None = None
+        self._clutter: np.ndarray | None = None
+        if params.clutter > 0:
+            level = np.full(n_samples, params.clutter, np.float32)
+            if params.clutter_depth_mm > 0:
+                level = level * np.exp(-scanner.beam_r / params.clutter_depth_mm).astype(np.float32)
+            self._clutter = level[:, None]
+            self._clutter_sigma = (
+                params.clutter_width_mm / (du * scanner.beams.mm_per_u(mid)),
+                params.clutter_width_mm / dr,
+            )
 
     def _sidelobe_kernel(self, level: float) -> np.ndarray | None:
         """Lateral kernel adding two side lobes ``2.5 sigma`` off-axis (unit power gain), or ``None``."""
@@ -175,18 +188,31 @@ class Renderer:
         """
         echo, extra = phantom.echo_map(self.scanner.beam_x, self.scanner.beam_z)
         amp = echo * self._texture
+        clutter = None
+        if self._clutter is not None:
+            sx, sy = self._clutter_sigma
+            spread = cv2.GaussianBlur(amp * amp, (0, 0), sx, sigmaY=sy, borderType=cv2.BORDER_REFLECT)
+            clutter = self._clutter * np.sqrt(spread)
+            # tissue keeps its mean power: echo and clutter share it
+            amp = amp / np.sqrt(np.float32(1.0) + self._clutter**2)
+            clutter = clutter / np.sqrt(np.float32(1.0) + self._clutter**2)
         shadow_db = 2.0 * np.cumsum(extra, axis=0) * np.float32(self._dr)
         # attenuation, shadowing and TGC act on the echo; electronic noise joins after TGC
         tgc = np.power(np.float32(10.0), (self._tgc_db - self._tissue_db - shadow_db) / 20.0)
         gain = np.float32(10.0 ** (self.params.gain_db / 20.0))
         if self.params.looks == 0:
-            power = self._mean_power(amp) * tgc * tgc + np.float32(self.params.noise**2)
+            mean = self._mean_power(amp) + (0.0 if clutter is None else self._mean_power(clutter))
+            power = mean * tgc * tgc + np.float32(self.params.noise**2)
             return np.sqrt(power) * gain
         power = np.zeros(amp.shape, dtype=np.float32)
         speckle = self._next_speckle()
         for s in speckle:
-            re = self._blur(amp * s[0]) * (self._norm * tgc)
-            im = self._blur(amp * s[1]) * (self._norm * tgc)
+            a, b = amp * s[0], amp * s[1]
+            if clutter is not None:
+                c = self._complex_noise()
+                a, b = a + clutter * c[0], b + clutter * c[1]
+            re = self._blur(a) * (self._norm * tgc)
+            im = self._blur(b) * (self._norm * tgc)
             if self.params.noise > 0:
                 n = self._complex_noise() * np.float32(self.params.noise)
                 re, im = re + n[0], im + n[1]

@@ -302,6 +302,24 @@ def test_raw_speckle_draws_keep_the_speckles_contrast_and_leave_other_draws_as_t
     assert np.median(sd["raw"]) > 1.3 * np.median(sd["default"])
 
 
+def test_clutter_draws_stay_in_their_ranges_and_leave_other_draws_as_they_were() -> None:
+    from training.sim.domain import ranges_with
+
+    some, levels = ranges_with({"clutter_p": 0.4}), []
+    for seed in range(200):
+        base, drawn = draw("lesion", seed), draw("lesion", seed, some)
+        assert base.cfg.imaging.clutter == 0.0, "off by default: the recipes' data stay as they were"
+        imaging = drawn.cfg.imaging
+        unchanged = replace(imaging, clutter=0.0, clutter_width_mm=4.0, clutter_depth_mm=0.0)
+        assert drawn.options == base.options and replace(drawn.cfg, imaging=unchanged) == base.cfg
+        if imaging.clutter > 0:
+            levels.append(imaging.clutter_depth_mm)
+            assert DEFAULT_RANGES.clutter[0] <= imaging.clutter <= DEFAULT_RANGES.clutter[1]
+            lo, hi = DEFAULT_RANGES.clutter_depth_mm
+            assert imaging.clutter_depth_mm == 0.0 or lo <= imaging.clutter_depth_mm <= hi
+    assert 50 < len(levels) < 110 and 0.15 < np.mean(np.asarray(levels) == 0.0) < 0.5
+
+
 def test_a_near_isoechoic_contrast_range_keeps_every_such_lesion_within_it() -> None:
     from training.sim.domain import ranges_with
 

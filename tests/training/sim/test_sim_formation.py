@@ -75,6 +75,27 @@ def test_hypo_and_hyper_structures_have_the_contrast_sign_of_their_echo() -> Non
         assert sign * (frame[inner].mean() - frame[ring].mean()) > 20
 
 
+def test_clutter_fills_in_a_hypoechoic_lesion_most_near_the_probe_and_keeps_the_tissues_power() -> None:
+    scanner = make_scanner(LINEAR, 192, 192)
+
+    def contrast_db(cz: float, **clutter: float) -> float:
+        shape = Ellipse(0.0, cz, 5.0, 5.0)
+        inner = Ellipse(0.0, cz, 3.5, 3.5).inside(scanner.beam_x, scanner.beam_z)
+        ring = Ellipse(0.0, cz, 10.0, 10.0).inside(scanner.beam_x, scanner.beam_z) & ~shape.inside(
+            scanner.beam_x, scanner.beam_z
+        )
+        params = replace(FLAT, looks=0, **clutter)  # the mean power, without speckle
+        env = Renderer(scanner, params, np.random.default_rng(4)).envelope(Phantom((Layer(shape, 0.2),)))
+        return float(10 * np.log10(np.mean(env[inner] ** 2) / np.mean(env[ring] ** 2)))
+
+    clear, near = contrast_db(10.0), contrast_db(10.0, clutter=0.8)
+    assert clear < -12.0 and clear + 6.0 < near < -2.0, "clutter fills the lesion in"
+    falling = {"clutter": 0.8, "clutter_depth_mm": 15.0}
+    assert contrast_db(30.0, **falling) < contrast_db(8.0, **falling) - 3.0, "less of it deeper"
+    tissue = Renderer(scanner, replace(FLAT, clutter=0.8), np.random.default_rng(5)).envelope(Phantom())
+    assert np.mean(tissue[10:-10, 10:-10].astype(np.float64) ** 2) == pytest.approx(1.0, rel=0.05)
+
+
 @pytest.mark.parametrize("probe", [LINEAR, CONVEX, PHASED], ids=lambda p: p.kind)
 def test_pixel_mm_round_trip_and_fan_area(probe) -> None:
     s = make_scanner(probe, 200, 240)
