@@ -431,3 +431,15 @@ def test_polish_trains_one_head_of_a_stored_model_again_and_keeps_every_other_te
         err = capsys.readouterr().err.strip()
         assert err.startswith("error:") and str(bad) in err and "\n" not in err
     assert not (tmp_path / "bad" / folder.name).exists()
+
+
+def test_polish_refuses_a_head_the_model_lacks_and_earlier_phases(tmp_path):
+    from training.recipes.polish import polished_head
+
+    config = _polish_config(tmp_path, ["detection"])
+    recipe = load_recipe(config)
+    assert polished_head(recipe, config, ["segmentation", "detection"]) == "detection"
+    with pytest.raises(ConfigError, match="lacks"):
+        polished_head(recipe, config, ["segmentation", "prompt"])
+    with pytest.raises(ConfigError, match="full"):
+        polished_head(replace(recipe, full=replace(recipe.full, steps=5)), config, ["detection"])
