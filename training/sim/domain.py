@@ -77,7 +77,7 @@ class DomainRanges:
     # a raw-speckle acquisition (its own random stream; 0 by default): one look (no compounding)
     # and a narrower dynamic range, so that the speckle keeps its full contrast, as on a
     # research system's or an RF simulator's single-angle export (a local grey-level standard
-    # deviation of 20-25 at the 256-px model input against about 10, median, otherwise)
+    # deviation of about 17 at the 256-px model input, median, against 10 otherwise; PyMUST 24)
     raw_speckle_p: float = 0.0
     raw_dynamic_range_db: tuple[float, float] = (35.0, 55.0)
     # diffuse clutter (its own random stream; 0 by default): a single-angle plane wave's or an
