@@ -124,6 +124,24 @@ def _start(name_or_dir: str) -> _Start:
     return _Start(tuple(report[0].labels), read_weights(folder, card), who)
 
 
+def prepare_torch(recipe: DemoRecipe) -> DemoRecipe:
+    """Seed torch, make it deterministic and set the recipe's threads; returns the recipe with its
+    device resolved (``cuda`` to the device picked)."""
+    import torch
+
+    from training.seed import set_determinism
+
+    if recipe.device != "cpu":
+        from training.distributed import pick_device
+
+        recipe = replace(recipe, device=pick_device(recipe.device))
+    set_determinism(recipe.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if recipe.threads:
+        torch.set_num_threads(recipe.threads)
+    return recipe
+
+
 def train(
     recipe: DemoRecipe, out: Path, log: Callable[[str], None], resume: bool = False
 ) -> tuple[Any, dict[str, Any]]:
@@ -141,14 +159,7 @@ def train(
     from training.recipes.pretrain import pretrain_frames, run_mim
     from training.seed import set_determinism
 
-    if recipe.device != "cpu":
-        from training.distributed import pick_device
-
-        recipe = replace(recipe, device=pick_device(recipe.device))
-    set_determinism(recipe.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
+    recipe = prepare_torch(recipe)
     ran: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     ran |= {"device": recipe.device, "machine": extend.machine()}
     if recipe.device.startswith("cuda"):

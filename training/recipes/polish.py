@@ -25,14 +25,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
 from training.recipes import extend
 from training.recipes.config import DemoRecipe, load_recipe
-from training.recipes.demo import CHECKPOINT_EVERY, _logger, _progress, claim, render
+from training.recipes.demo import CHECKPOINT_EVERY, _logger, _progress, claim, prepare_torch, render
 
 NOTES = "{}_head"  # the card's notes of the head trained again (as an added head's)
 
@@ -74,7 +73,6 @@ def run_recipe(model: Path, recipe: DemoRecipe, out: Path, config: Path, command
     from training.recipes.data import RecipeSet, encode_reports
     from training.recipes.evaluate import evaluate
     from training.recipes.multitask import WeightedHeads, run_phase
-    from training.seed import set_determinism
 
     log = _logger(out)
     start = time.monotonic()
@@ -84,14 +82,7 @@ def run_recipe(model: Path, recipe: DemoRecipe, out: Path, config: Path, command
     folder = out / cfg.name
     if folder.resolve() == Path(source.folder).resolve():
         raise ConfigError(folder, "the output folder is the model being polished; choose another --out")
-    if recipe.device != "cpu":
-        from training.distributed import pick_device
-
-        recipe = replace(recipe, device=pick_device(recipe.device))
-    set_determinism(recipe.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    if recipe.threads:
-        torch.set_num_threads(recipe.threads)
+    recipe = prepare_torch(recipe)
     claim(out, {"recipe": to_dict(recipe), "model": source.ref.sha256}, False)
     log(f"polishing the {head} head of {cfg.name} v{cfg.version} ({source.folder}) on {extend.machine()}")
     t = time.monotonic()
@@ -135,13 +126,15 @@ def run_recipe(model: Path, recipe: DemoRecipe, out: Path, config: Path, command
         "data_minutes": round(data_minutes, 2),
         "fit_minutes": round((time.monotonic() - t) / 60, 2),
     }
-    head_cfg, key = cfg.heads_by_name[head], NOTES.format(head)
-    extend.write_model(Path(source.folder), folder, net.heads[head], head_cfg, {}, key, notes)
+    key = NOTES.format(head)
+    card = extend.write_model(
+        Path(source.folder), folder, net.heads[head], cfg.heads_by_name[head], {}, key, notes
+    )
     kept = extend.check_unchanged(Path(source.folder), folder, head)
     log(f"wrote {folder}: {kept} tensors unchanged, the {head} head trained again")
     metrics = evaluate(folder, recipe.eval, recipe.test_seed, log)
     notes["total_minutes"] = round((time.monotonic() - start) / 60, 2)
-    card = extend.write_model(Path(source.folder), folder, net.heads[head], head_cfg, {}, key, notes)
+    card["notes"] = json.dumps({**json.loads(card["notes"]), key: notes}, sort_keys=True)
     own = {f"test.{k}": round(float(v), 6) for k, v in sorted(metrics.items())}
     card["metrics"] = dict(sorted({**source.card.metrics, **own}.items()))
     extend.rewrite_card(folder, card)
